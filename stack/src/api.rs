@@ -1,0 +1,210 @@
+//! The types of the application-facing API: handles, events, errors.
+
+use core::fmt;
+
+/// A connection or listener, as the application holds it: the analogue of a
+/// file descriptor.
+///
+/// Handles are generational indices: once a handle is closed its slot may be
+/// reused, but the old value never reaches the new occupant; every call with
+/// it returns [`Error::InvalidHandle`] (the `EBADF` analogue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl Handle {
+    /// The handle as one integer, for use as a map key or a C handle.
+    pub fn to_raw(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// A handle from [`Handle::to_raw`]; a made-up value is merely invalid.
+    pub fn from_raw(raw: u64) -> Handle {
+        Handle {
+            index: raw as u32,
+            generation: (raw >> 32) as u32,
+        }
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}.{}", self.index, self.generation)
+    }
+}
+
+/// Which direction [`crate::Engine::shutdown`] closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop reading: buffered and future data is discarded (contract 11).
+    Read,
+    /// Stop writing: queued data is sent, then FIN (contract 10).
+    Write,
+    /// Both (contract 12).
+    Both,
+}
+
+/// The connection states of RFC 9293 section 3.3.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request (listeners only).
+    Listen,
+    /// Sent a SYN, waiting for the matching SYN.
+    SynSent,
+    /// Received a SYN, sent ours, waiting for its acknowledgment.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We sent FIN; waiting for its ACK or the peer's FIN.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer sent FIN; waiting for the application to close.
+    CloseWait,
+    /// Both sent FIN before seeing the other's; waiting for our FIN's ACK.
+    Closing,
+    /// The peer closed first, we sent our FIN; waiting for its ACK.
+    LastAck,
+    /// Both FINs acknowledged; waiting 2·MSL before forgetting the connection.
+    TimeWait,
+}
+
+/// Why a connection was reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetCause {
+    /// The peer sent RST.
+    PeerReset,
+    /// The peer answered our SYN with RST (nothing listens there).
+    Refused,
+    /// Data or SYN retransmissions ran out.
+    RetransmitTimeout,
+    /// Keepalive probes went unanswered.
+    KeepaliveTimeout,
+    /// We sent RST because data arrived after the application closed the
+    /// receive side (contract 12).
+    DataAfterClose,
+}
+
+impl ResetCause {
+    /// The error `read` and `write` report for a connection reset this way.
+    pub fn error(self) -> Error {
+        match self {
+            ResetCause::PeerReset | ResetCause::DataAfterClose => Error::ConnectionReset,
+            ResetCause::Refused => Error::ConnectionRefused,
+            ResetCause::RetransmitTimeout | ResetCause::KeepaliveTimeout => Error::TimedOut,
+        }
+    }
+}
+
+/// How a connection closed with linger set ended (contract 9b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseOutcome {
+    /// All data and our FIN were acknowledged in time.
+    Graceful,
+    /// The linger time ran out (or `abort` was called): we sent RST, and
+    /// data may have been lost.
+    Aborted,
+    /// The connection was already reset when it was closed.
+    Reset,
+}
+
+/// What happened, reported through [`crate::Engine::poll_event`] (the epoll
+/// analogue, contract 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The connection or listener: the handle `connect` or `accept` returned
+    /// (or `listen`, for listeners). After `close` the value is stale but
+    /// still names the connection the event is about.
+    pub handle: Handle,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The handshake completed.
+    Connected,
+    /// Data, end of stream or an error is ready to read.
+    Readable,
+    /// The send buffer has room again after a write fell short.
+    Writable,
+    /// The peer sent FIN (EPOLLRDHUP).
+    PeerClosed,
+    /// The connection was reset (EPOLLHUP | EPOLLERR).
+    Reset {
+        /// Why.
+        cause: ResetCause,
+    },
+    /// A closed connection with linger set finished (contract 9b).
+    Closed {
+        /// How it ended.
+        outcome: CloseOutcome,
+    },
+    /// A listener has a connection to accept.
+    Acceptable,
+}
+
+/// Errors of the application API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing to read or no room to write now; an event will tell when.
+    WouldBlock,
+    /// Writing after our own `shutdown(Write)`, or after a reset was
+    /// reported (contract 3).
+    BrokenPipe,
+    /// The peer reset the connection.
+    ConnectionReset,
+    /// The peer answered our SYN with RST.
+    ConnectionRefused,
+    /// Retransmissions or keepalive probes went unanswered.
+    TimedOut,
+    /// The connection is not established yet (or no longer).
+    NotConnected,
+    /// The local port (or 4-tuple) is taken.
+    AddrInUse,
+    /// No ephemeral port is free for this destination.
+    AddrNotAvailable,
+    /// The handle was closed, never existed, or is of the wrong kind.
+    InvalidHandle,
+    /// An argument is out of range (port 0, backlog 0, an address we cannot
+    /// route to).
+    InvalidInput,
+    /// The engine holds `max_connections` connections already.
+    TooManyConnections,
+    /// The buffer pool is empty; retry after buffers come back.
+    NoBuffers,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Error::WouldBlock => "operation would block",
+            Error::BrokenPipe => "broken pipe: the write side is closed",
+            Error::ConnectionReset => "connection reset by peer",
+            Error::ConnectionRefused => "connection refused",
+            Error::TimedOut => "connection timed out",
+            Error::NotConnected => "not connected",
+            Error::AddrInUse => "address in use",
+            Error::AddrNotAvailable => "no free ephemeral port for this destination",
+            Error::InvalidHandle => "invalid or closed handle",
+            Error::InvalidInput => "invalid argument",
+            Error::TooManyConnections => "connection limit reached",
+            Error::NoBuffers => "packet buffer pool exhausted",
+        };
+        f.write_str(text)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result of the application API.
+pub type Result<T> = core::result::Result<T, Error>;

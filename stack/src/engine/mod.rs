@@ -1,0 +1,405 @@
+//! The engine: one per core, owning its connections outright.
+//!
+//! # Driving an engine
+//!
+//! The engine does no I/O and reads no clock. A driver (the DPDK runtime,
+//! the simulator, a test) calls, in this order, as often as it likes:
+//!
+//! 1. [`Engine::handle_rx`] for each received frame (the buffer moves in);
+//! 2. [`Engine::handle_timeouts`] once;
+//! 3. the application: [`Engine::poll_event`] until `None`, and the
+//!    connection calls (`read`, `write`, `close`, ...);
+//! 4. [`Engine::poll_transmit`] until `None`, sending each frame;
+//! 5. sleep or spin until [`Engine::poll_timeout`] or the next frame.
+//!
+//! The methods fall into four kinds, as in quinn-proto: getters, `handle_*`
+//! (input), mutators (the application API in [`user`]), and `poll_*`
+//! (output, `#[must_use]`).
+
+mod rx;
+mod table;
+mod tx;
+mod user;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use crate::api::{CloseOutcome, Event, EventKind, ResetCause, State};
+use crate::arp::NeighborCache;
+use crate::buf::{BufferPool, PacketBuf};
+use crate::config::{ConfigError, EngineConfig};
+use crate::stats::Stats;
+use crate::tcp::timers::TimerKind;
+use crate::tcp::{Ctx, EventBits};
+use crate::time::Instant;
+use crate::timer::TimerWheel;
+
+use table::{Conn, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
+pub use user::Readiness;
+
+/// A frame for the driver to send: headers in `head`, and the payload,
+/// when it was not copied, in `payload` (a shared buffer from the send
+/// queue: the DPDK runtime chains it as an indirect mbuf).
+#[derive(Debug)]
+pub struct Transmit<B> {
+    /// Ethernet, IPv4 and TCP headers (and a small payload copied in).
+    pub head: B,
+    /// Payload that follows `head` on the wire, if any.
+    pub payload: Option<B>,
+    /// The device must fill the IPv4 and TCP checksums (the TCP checksum
+    /// field holds the pseudo-header sum; the Ethernet header is 14 bytes
+    /// and the IPv4 header 20). Set only with `offload.tx_checksum`.
+    pub checksum_offload: bool,
+}
+
+impl<B: PacketBuf> Transmit<B> {
+    /// Bytes on the wire (without the Ethernet FCS).
+    pub fn len(&self) -> usize {
+        self.head.len() + self.payload.as_ref().map_or(0, PacketBuf::len)
+    }
+
+    /// Whether the frame is empty (never, for frames the engine builds).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The frame as one contiguous byte vector (for simulators and pcap).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        self.copy_to(&mut v);
+        v
+    }
+
+    /// Appends the frame's bytes to `out`.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.head.data());
+        if let Some(p) = &self.payload {
+            out.extend_from_slice(p.data());
+        }
+    }
+}
+
+/// A TCP/IPv4 endpoint with one address, generic over the packet buffers
+/// its driver provides.
+pub struct Engine<P: BufferPool> {
+    cfg: EngineConfig,
+    /// Our MSS (configuration or MTU less headers).
+    mss: usize,
+    pool: P,
+    secret: [u8; 16],
+    now: Instant,
+    conns: Slab<Conn<P::Buf>>,
+    flows: FlowTable,
+    listeners: Slab<Listener>,
+    handles: Slab<Target>,
+    wheel: TimerWheel<TimerRef>,
+    /// Connections that may have something to send.
+    ready: VecDeque<u32>,
+    /// Frames built already (RSTs, ARP, ICMP, released after resolution).
+    control: VecDeque<Transmit<P::Buf>>,
+    events: VecDeque<Event>,
+    neighbors: NeighborCache<Transmit<P::Buf>>,
+    stats: Stats,
+    ip_ident: u16,
+    ephemeral_next: u32,
+}
+
+impl<P: BufferPool> Engine<P> {
+    /// An engine with `config`, taking buffers from `pool`.
+    ///
+    /// `secret` keys the initial sequence numbers (RFC 6528), the ephemeral
+    /// port choice (RFC 6056) and the flow table hash: the driver draws it
+    /// from a real random source. `now` is the driver's current time.
+    pub fn new(
+        config: EngineConfig,
+        pool: P,
+        secret: [u8; 16],
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut neighbors = NeighborCache::new(config.arp.clone());
+        for n in &config.neighbors {
+            neighbors.add_static(n.ip, n.mac);
+        }
+        let capacity = config.max_connections.min(1 << 16);
+        let flow_key = crate::hash::siphash24(&secret, b"flow table");
+        Ok(Engine {
+            mss: usize::from(config.effective_mss()),
+            cfg: config,
+            pool,
+            secret,
+            now,
+            conns: Slab::with_capacity(capacity),
+            flows: FlowTable::new(capacity, flow_key),
+            listeners: Slab::with_capacity(16),
+            handles: Slab::with_capacity(capacity),
+            wheel: TimerWheel::with_capacity(
+                now,
+                core::time::Duration::from_millis(1),
+                capacity * 2,
+            ),
+            ready: VecDeque::with_capacity(capacity),
+            control: VecDeque::with_capacity(256),
+            events: VecDeque::with_capacity(1024),
+            neighbors,
+            stats: Stats::default(),
+            ip_ident: 0,
+            ephemeral_next: 0,
+        })
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The buffer pool (for `write_buf` callers that allocate from it).
+    pub fn pool_mut(&mut self) -> &mut P {
+        &mut self.pool
+    }
+
+    /// Connections the engine holds, in any state (TIME_WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Entries in the flow table (equals `connection_count` when the
+    /// engine's books are straight).
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Live application handles (connections and listeners).
+    pub fn handle_count(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Pending timers.
+    pub fn timer_count(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// Whether nothing is queued inside the engine: no frames, no events,
+    /// no connection waiting to transmit, no packet waiting for ARP.
+    pub fn is_idle(&self) -> bool {
+        self.control.is_empty() && self.events.is_empty() && self.ready.is_empty()
+    }
+
+    /// Connections in each state, for observability and tests.
+    pub fn state_counts(&self) -> Vec<(State, usize)> {
+        let mut counts: Vec<(State, usize)> = Vec::new();
+        for (_, c) in self.conns.iter() {
+            match counts.iter_mut().find(|(s, _)| *s == c.tcb.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((c.tcb.state, 1)),
+            }
+        }
+        counts
+    }
+
+    /// The earliest time [`Engine::handle_timeouts`] has work to do.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.wheel.next_deadline(), self.neighbors.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeouts(&mut self, now: Instant) {
+        self.now = now;
+        while let Some((_, r)) = self.wheel.poll_expired(now) {
+            let Some(conn) = self.conns.get_gen_mut(r.conn, r.generation) else {
+                continue;
+            };
+            conn.timers[r.kind as usize] = None;
+            let due = conn.tcb.deadlines.get(r.kind).is_some_and(|at| at <= now);
+            if !due {
+                continue;
+            }
+            let ctx = Ctx {
+                cfg: &self.cfg.tcp,
+                mss: self.mss,
+                now,
+            };
+            let before = conn.tcb.retries;
+            conn.tcb.on_timer(&ctx, r.kind);
+            match r.kind {
+                TimerKind::Rto if conn.tcb.retries > before => self.stats.rto_expired += 1,
+                TimerKind::Rto | TimerKind::Persist | TimerKind::Keepalive
+                    if conn.tcb.reset.is_some() && conn.tcb.is_closed() =>
+                {
+                    self.stats.timeouts += 1;
+                }
+                _ => {}
+            }
+            self.after_tcb(r.conn);
+        }
+        self.poll_neighbors(now);
+    }
+
+    /// The next application event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The context a TCB call runs in.
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            cfg: &self.cfg.tcp,
+            mss: self.mss,
+            now: self.now,
+        }
+    }
+
+    /// Bookkeeping after any call into a TCB: [`Engine::settle`], and the
+    /// connection may have something to send now.
+    fn after_tcb(&mut self, idx: u32) {
+        if let Some(conn) = self.conns.get_mut(idx) {
+            if !conn.in_ready && !conn.tcb.is_closed() {
+                conn.in_ready = true;
+                self.ready.push_back(idx);
+            }
+        }
+        self.settle(idx);
+    }
+
+    /// Events, an abort the TCB asked for, timers, and freeing a finished
+    /// connection.
+    fn settle(&mut self, idx: u32) {
+        if self.conns.get(idx).is_some_and(|c| c.tcb.abort_pending) {
+            self.abort_conn(idx, crate::stats::RstReason::Abort);
+        }
+        self.drain_tcb_events(idx);
+        self.sync_timers(idx);
+        self.maybe_free(idx);
+    }
+
+    /// Mirrors the TCB's deadlines into the timing wheel.
+    fn sync_timers(&mut self, idx: u32) {
+        let generation = self.conns.generation(idx);
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        for kind in TimerKind::ALL {
+            let want = conn.tcb.deadlines.get(kind);
+            let have = conn.timers[kind as usize].map(|(_, at)| at);
+            if want == have {
+                continue;
+            }
+            if let Some((id, _)) = conn.timers[kind as usize].take() {
+                self.wheel.cancel(id);
+            }
+            if let Some(at) = want {
+                let id = self.wheel.insert(
+                    at,
+                    TimerRef {
+                        conn: idx,
+                        generation,
+                        kind,
+                    },
+                );
+                conn.timers[kind as usize] = Some((id, at));
+            }
+        }
+    }
+
+    /// Turns the TCB's pending event bits into [`Event`]s.
+    fn drain_tcb_events(&mut self, idx: u32) {
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let bits = conn.tcb.events.take();
+        if bits == 0 {
+            return;
+        }
+        if let Some(lidx) = conn.listener {
+            // Not accepted yet: the listener hears of it, the connection's
+            // own events start with `accept`.
+            if bits & EventBits::CONNECTED != 0 && !conn.in_accept_queue {
+                conn.in_accept_queue = true;
+                if let Some(l) = self.listeners.get_mut(lidx) {
+                    l.half_open = l.half_open.saturating_sub(1);
+                    l.accept_queue.push_back(idx);
+                    self.stats.established += 1;
+                    let handle = l.handle;
+                    self.events.push_back(Event {
+                        handle,
+                        kind: EventKind::Acceptable,
+                    });
+                }
+            }
+            return;
+        }
+        let Some(handle) = conn.event_handle else {
+            return;
+        };
+        let tcb = &conn.tcb;
+        let orphan = conn.handles == 0;
+        let mut push = |kind| self.events.push_back(Event { handle, kind });
+        if bits & EventBits::CLOSED != 0 {
+            push(EventKind::Closed {
+                outcome: tcb.close_outcome.unwrap_or(CloseOutcome::Graceful),
+            });
+        }
+        if orphan {
+            return;
+        }
+        if bits & EventBits::CONNECTED != 0 {
+            self.stats.established += 1;
+            push(EventKind::Connected);
+        }
+        if bits & EventBits::READABLE != 0 {
+            push(EventKind::Readable);
+        }
+        if bits & EventBits::WRITABLE != 0 {
+            push(EventKind::Writable);
+        }
+        if bits & EventBits::PEER_CLOSED != 0 {
+            push(EventKind::PeerClosed);
+        }
+        if bits & EventBits::RESET != 0 {
+            push(EventKind::Reset {
+                cause: tcb.reset.unwrap_or(ResetCause::PeerReset),
+            });
+        }
+    }
+
+    /// Forgets a connection nobody can reach any more: closed, and with no
+    /// handle and no listener queue referring to it.
+    fn maybe_free(&mut self, idx: u32) {
+        let Some(conn) = self.conns.get(idx) else {
+            return;
+        };
+        if !conn.tcb.is_closed() || conn.handles > 0 || conn.in_accept_queue {
+            return;
+        }
+        let listener = conn.listener;
+        let key = FlowKey {
+            local_port: conn.tcb.local.port(),
+            remote: conn.tcb.remote,
+        };
+        let timers = conn.timers;
+        for (id, _) in timers.into_iter().flatten() {
+            self.wheel.cancel(id);
+        }
+        if let Some(lidx) = listener {
+            if let Some(l) = self.listeners.get_mut(lidx) {
+                l.half_open = l.half_open.saturating_sub(1);
+            }
+        }
+        if self.flows.get(&key) == Some(idx) {
+            self.flows.remove(&key);
+        }
+        self.conns.remove(idx);
+    }
+}

@@ -1,0 +1,290 @@
+//! The receive path: Ethernet, ARP, IPv4, ICMP, and TCP demultiplexing.
+
+use std::net::SocketAddrV4;
+
+use crate::api::State;
+use crate::buf::{BufferPool, PacketBuf};
+use crate::stats::{DropReason, RstReason};
+use crate::tcp::input::{Reply, SegmentInfo};
+use crate::tcp::Tcb;
+use crate::time::Instant;
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Repr,
+    IpProtocol, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, WireError,
+};
+
+use super::table::{Conn, FlowKey};
+use super::Engine;
+
+/// Where the TCP payload sits in the frame, and the header fields.
+struct Parsed {
+    src: SocketAddrV4,
+    dst_port: u16,
+    seg: SegmentInfo,
+    payload_at: usize,
+}
+
+fn wire_drop(e: WireError) -> DropReason {
+    match e {
+        WireError::BadChecksum => DropReason::BadChecksum,
+        WireError::Unsupported => DropReason::UnsupportedProtocol,
+        _ => DropReason::Malformed,
+    }
+}
+
+impl<P: BufferPool> Engine<P> {
+    /// Takes one received frame. Malformed or foreign frames are counted
+    /// and dropped; nothing here can panic on bad input.
+    pub fn handle_rx(&mut self, now: Instant, frame: P::Buf) {
+        self.now = now;
+        self.stats.frames_in += 1;
+        let data = frame.data();
+        let Ok(eth) = EthernetFrame::new_checked(data) else {
+            return self.stats.drop(DropReason::Malformed);
+        };
+        let dst = eth.dst_addr();
+        if dst != self.cfg.mac && !dst.is_broadcast() {
+            return self.stats.drop(DropReason::NotForUs);
+        }
+        match eth.ethertype() {
+            EtherType::Arp => match Self::parse_arp(data) {
+                Ok(repr) => self.handle_arp(now, &repr),
+                Err(reason) => self.stats.drop(reason),
+            },
+            EtherType::Ipv4 => self.rx_ipv4(now, frame),
+            _ => self.stats.drop(DropReason::UnsupportedProtocol),
+        }
+    }
+
+    fn rx_ipv4(&mut self, now: Instant, frame: P::Buf) {
+        let offset = EthernetFrame::<&[u8]>::HEADER_LEN;
+        let verify = !self.cfg.offload.rx_checksum;
+        let data = &frame.data()[offset..];
+        let ip = match Ipv4Packet::new_checked(data) {
+            Ok(ip) => ip,
+            Err(e) => return self.stats.drop(wire_drop(e)),
+        };
+        if ip.is_fragment() {
+            return self.stats.drop(DropReason::Fragment);
+        }
+        let repr = match Ipv4Repr::parse(&ip, verify) {
+            Ok(r) => r,
+            Err(e) => return self.stats.drop(wire_drop(e)),
+        };
+        if repr.dst_addr != self.cfg.address.address {
+            return self.stats.drop(DropReason::NotForUs);
+        }
+        let ip_payload_at = offset + ip.header_len() as usize;
+        match repr.protocol {
+            IpProtocol::Tcp => {
+                let parsed = match self.parse_tcp(&frame, &repr, ip_payload_at, verify) {
+                    Ok(p) => p,
+                    Err(reason) => return self.stats.drop(reason),
+                };
+                self.rx_tcp(now, frame, parsed);
+            }
+            IpProtocol::Icmp => self.rx_icmp(&frame, &repr, ip_payload_at, verify),
+            _ => self.stats.drop(DropReason::UnsupportedProtocol),
+        }
+    }
+
+    fn parse_tcp(
+        &self,
+        frame: &P::Buf,
+        ip: &Ipv4Repr,
+        at: usize,
+        verify: bool,
+    ) -> Result<Parsed, DropReason> {
+        let bytes = frame
+            .data()
+            .get(at..at + ip.payload_len)
+            .ok_or(DropReason::Malformed)?;
+        let packet = TcpPacket::new_checked(bytes).map_err(wire_drop)?;
+        let repr = TcpRepr::parse(&packet, ip.src_addr, ip.dst_addr, verify).map_err(wire_drop)?;
+        Ok(Parsed {
+            src: SocketAddrV4::new(ip.src_addr, repr.src_port),
+            dst_port: repr.dst_port,
+            seg: SegmentInfo {
+                seq: repr.seq_number,
+                ack: repr.ack_number,
+                flags: repr.flags,
+                window: repr.window_len,
+                mss: repr.max_seg_size,
+                len: repr.payload.len(),
+            },
+            payload_at: at + usize::from(packet.header_len()),
+        })
+    }
+
+    fn rx_tcp(&mut self, now: Instant, mut frame: P::Buf, p: Parsed) {
+        self.stats.segments_in += 1;
+        let payload = if p.seg.len > 0 {
+            frame.trim_front(p.payload_at);
+            let extra = frame.len() - p.seg.len;
+            frame.trim_back(extra);
+            Some(frame)
+        } else {
+            drop(frame);
+            None
+        };
+        let key = FlowKey {
+            local_port: p.dst_port,
+            remote: p.src,
+        };
+        if let Some(idx) = self.flows.get(&key) {
+            return self.rx_conn(idx, &p, payload);
+        }
+        drop(payload);
+        if let Some(lidx) = self.listener_on(p.dst_port) {
+            return self.rx_listen(now, lidx, &p);
+        }
+        // RFC 9293 3.10.7.1: CLOSED. Everything but a RST gets a RST.
+        if !p.seg.flags.contains(TcpFlags::RST) {
+            self.send_rst_for(p.dst_port, p.src, &p.seg, RstReason::NoConnection);
+        } else {
+            self.stats.drop(DropReason::Ignored);
+        }
+    }
+
+    fn rx_conn(&mut self, idx: u32, p: &Parsed, payload: Option<P::Buf>) {
+        let ctx = crate::tcp::Ctx {
+            cfg: &self.cfg.tcp,
+            mss: self.mss,
+            now: self.now,
+        };
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        // Contract 14: with the accept queue full, the handshake's final
+        // ACK is ignored; the peer retransmits and we try again.
+        if conn.tcb.state == State::SynReceived && p.seg.flags.contains(TcpFlags::ACK) {
+            if let Some(l) = conn.listener.and_then(|l| self.listeners.get(l)) {
+                if l.accept_queue.len() >= l.backlog {
+                    self.stats.drop(DropReason::AcceptQueueFull);
+                    return;
+                }
+            }
+        }
+        let reply = conn.tcb.on_segment(&ctx, &p.seg, payload, &mut self.stats);
+        if let Reply::Rst(reason) = reply {
+            self.send_rst_for(p.dst_port, p.src, &p.seg, reason);
+        }
+        self.after_tcb(idx);
+    }
+
+    fn listener_on(&self, port: u16) -> Option<u32> {
+        self.listeners
+            .iter()
+            .find(|(_, l)| l.port == port)
+            .map(|(i, _)| i)
+    }
+
+    /// RFC 9293 3.10.7.2: LISTEN.
+    fn rx_listen(&mut self, now: Instant, lidx: u32, p: &Parsed) {
+        let flags = p.seg.flags;
+        if flags.contains(TcpFlags::RST) {
+            return self.stats.drop(DropReason::Ignored);
+        }
+        if flags.contains(TcpFlags::ACK) {
+            return self.send_rst_for(p.dst_port, p.src, &p.seg, RstReason::NoConnection);
+        }
+        if !flags.contains(TcpFlags::SYN) {
+            return self.stats.drop(DropReason::Ignored);
+        }
+        let Some(l) = self.listeners.get(lidx) else {
+            return;
+        };
+        // Contract 14: a full accept queue ignores SYNs (the client
+        // retries); a full SYN queue drops them (SYN cookies come later).
+        if l.accept_queue.len() >= l.backlog {
+            return self.stats.drop(DropReason::AcceptQueueFull);
+        }
+        if l.half_open >= self.cfg.tcp.syn_queue {
+            return self.stats.drop(DropReason::SynQueueFull);
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            return self.stats.drop(DropReason::TableFull);
+        }
+        let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
+        let iss = self.isn(local, p.src, now);
+        let ctx = self.ctx();
+        let tcb = Tcb::new_passive(&ctx, local, p.src, iss, &p.seg);
+        let mut conn = Conn::new(tcb);
+        conn.listener = Some(lidx);
+        let (idx, _) = self.conns.insert(conn);
+        self.flows.insert(
+            FlowKey {
+                local_port: p.dst_port,
+                remote: p.src,
+            },
+            idx,
+        );
+        if let Some(l) = self.listeners.get_mut(lidx) {
+            l.half_open += 1;
+        }
+        self.stats.passive_opens += 1;
+        self.after_tcb(idx);
+    }
+
+    fn rx_icmp(&mut self, frame: &P::Buf, ip: &Ipv4Repr, at: usize, verify: bool) {
+        self.stats.icmp_in += 1;
+        let Some(bytes) = frame.data().get(at..at + ip.payload_len) else {
+            return self.stats.drop(DropReason::Malformed);
+        };
+        let packet = match Icmpv4Packet::new_checked(bytes) {
+            Ok(p) => p,
+            Err(e) => return self.stats.drop(wire_drop(e)),
+        };
+        match Icmpv4Repr::parse(&packet, verify) {
+            Ok(Icmpv4Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            }) if self.cfg.icmp_echo => {
+                let reply = Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                self.send_icmp(ip.src_addr, &reply);
+            }
+            Ok(Icmpv4Repr::DstUnreachable { .. }) => self.stats.icmp_unreachable_in += 1,
+            Ok(_) => {}
+            Err(e) => self.stats.drop(wire_drop(e)),
+        }
+    }
+
+    /// Answers ARP requests for our address and learns from replies
+    /// (RFC 826).
+    pub(super) fn handle_arp(&mut self, now: Instant, repr: &ArpRepr) {
+        self.stats.arp_in += 1;
+        let ours = self.cfg.address.address;
+        let for_us = repr.target_protocol_addr == ours;
+        let released = self.neighbors.learn(
+            repr.source_protocol_addr,
+            repr.source_hardware_addr,
+            now,
+            for_us,
+        );
+        for mut t in released {
+            self.set_dst_mac(&mut t, repr.source_hardware_addr);
+            self.control.push_back(t);
+        }
+        if for_us && repr.operation == ArpOperation::Request {
+            self.send_arp(
+                ArpOperation::Reply,
+                repr.source_protocol_addr,
+                repr.source_hardware_addr,
+            );
+        }
+    }
+
+    /// The parsed ARP packet of a frame, if it is one we can use.
+    pub(super) fn parse_arp(data: &[u8]) -> Result<ArpRepr, DropReason> {
+        let payload = data
+            .get(EthernetFrame::<&[u8]>::HEADER_LEN..)
+            .ok_or(DropReason::Malformed)?;
+        let packet = ArpPacket::new_checked(payload).map_err(wire_drop)?;
+        ArpRepr::parse(&packet).map_err(wire_drop)
+    }
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the engine (see the tests/ crate for simulations).

@@ -1,0 +1,400 @@
+//! The transmit path: building frames for TCP segments, RSTs, ICMP and ARP,
+//! and handing them to the neighbour cache for the destination MAC.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::api::State;
+use crate::arp::Resolution;
+use crate::buf::{BufferPool, PacketBuf};
+use crate::stats::{DropReason, RstReason};
+use crate::tcp::input::SegmentInfo;
+use crate::tcp::output::OutSegment;
+use crate::time::Instant;
+use crate::wire::checksum;
+use crate::wire::tcp::tcp_checksum;
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
+    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpRepr,
+};
+
+use super::{Engine, Transmit};
+
+/// Payloads shorter than this are copied into the header buffer: a second
+/// buffer (an indirect mbuf) costs more than copying a few bytes.
+const ZERO_COPY_MIN: usize = 256;
+
+const ETH_LEN: usize = 14;
+const IPV4_LEN: usize = 20;
+const DEFAULT_TTL: u8 = 64;
+
+fn tcp_repr(
+    src_port: u16,
+    dst_port: u16,
+    flags: TcpFlags,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    window: u16,
+) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port,
+        dst_port,
+        flags,
+        seq_number: seq,
+        ack_number: ack,
+        window_len: window,
+        max_seg_size: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_blocks: [None; 4],
+        timestamp: None,
+        payload: &[],
+    }
+}
+
+impl<P: BufferPool> Engine<P> {
+    /// The next frame to send, or `None` when nothing is due.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<P::Buf>> {
+        self.now = now;
+        loop {
+            if let Some(t) = self.control.pop_front() {
+                self.stats.frames_out += 1;
+                return Some(t);
+            }
+            let idx = *self.ready.front()?;
+            let ctx = crate::tcp::Ctx {
+                cfg: &self.cfg.tcp,
+                mss: self.mss,
+                now: self.now,
+            };
+            let Some(conn) = self.conns.get_mut(idx) else {
+                self.ready.pop_front();
+                continue;
+            };
+            let Some(seg) = conn.tcb.poll_segment(&ctx) else {
+                conn.in_ready = false;
+                self.ready.pop_front();
+                self.settle(idx);
+                continue;
+            };
+            // Round robin: one segment per connection per turn.
+            self.ready.rotate_left(1);
+            let remote = conn.tcb.remote;
+            let frame = self.build_segment(idx, &seg);
+            self.sync_timers(idx);
+            let Some(frame) = frame else {
+                // The segment is lost as if on the wire; the retransmission
+                // timer recovers it once buffers come back.
+                return None;
+            };
+            self.stats.segments_out += 1;
+            if seg.retransmit {
+                self.stats.retransmits += 1;
+            }
+            if seg.probe {
+                self.stats.window_probes += u64::from(conn_zero_window(self, idx));
+                self.stats.keepalive_probes += u64::from(!conn_zero_window(self, idx));
+            }
+            if let Some(t) = self.dispatch(frame, *remote.ip()) {
+                self.stats.frames_out += 1;
+                return Some(t);
+            }
+        }
+    }
+
+    fn build_segment(&mut self, idx: u32, seg: &OutSegment) -> Option<Transmit<P::Buf>> {
+        let Some(mut head) = self.pool.alloc() else {
+            self.stats.buffer_exhaustion += 1;
+            return None;
+        };
+        let conn = self.conns.get_mut(idx)?;
+        let tcb = &mut conn.tcb;
+        let mut payload = None;
+        if seg.data_len > 0 {
+            payload = match tcb.send.slice_at(seg.data_off) {
+                Some(s) if s.len >= seg.data_len && seg.data_len >= ZERO_COPY_MIN => {
+                    s.buf.share().map(|mut b| {
+                        b.trim_front(s.start);
+                        let extra = b.len() - seg.data_len;
+                        b.trim_back(extra);
+                        b
+                    })
+                }
+                _ => None,
+            };
+            if payload.is_none() {
+                let Some(dst) = head.append(seg.data_len) else {
+                    self.stats.drop(DropReason::NoBuffers);
+                    return None;
+                };
+                tcb.send.copy_out(seg.data_off, dst);
+            }
+        }
+        let mut repr = tcp_repr(
+            tcb.local.port(),
+            tcb.remote.port(),
+            seg.flags,
+            seg.seq,
+            seg.ack,
+            seg.window,
+        );
+        repr.max_seg_size = seg.mss;
+        let remote = *tcb.remote.ip();
+        self.finish_tcp(head, payload, remote, &repr)
+    }
+
+    /// Prepends the TCP header (with checksum), then IPv4 and Ethernet.
+    fn finish_tcp(
+        &mut self,
+        mut head: P::Buf,
+        payload: Option<P::Buf>,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+    ) -> Option<Transmit<P::Buf>> {
+        let src = self.cfg.address.address;
+        let Some(hdr) = head.prepend(repr.header_len()) else {
+            self.stats.drop(DropReason::NoBuffers);
+            return None;
+        };
+        repr.emit_header(hdr);
+        let tcp_len = head.len() + payload.as_ref().map_or(0, PacketBuf::len);
+        let csum = if self.cfg.offload.tx_checksum {
+            // What the device expects: the folded pseudo-header sum.
+            checksum::fold(checksum::pseudo_header_sum(src, dst, 6, tcp_len as u16))
+        } else {
+            let ext = payload.as_ref().map_or(&[][..], |p| p.data());
+            tcp_checksum(src, dst, head.data(), ext)
+        };
+        head.data_mut()?[16..18].copy_from_slice(&csum.to_be_bytes());
+        self.ip_frame(head, payload, dst, IpProtocol::Tcp, tcp_len)
+    }
+
+    fn ip_frame(
+        &mut self,
+        mut head: P::Buf,
+        payload: Option<P::Buf>,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+    ) -> Option<Transmit<P::Buf>> {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let repr = Ipv4Repr {
+            src_addr: self.cfg.address.address,
+            dst_addr: dst,
+            protocol,
+            payload_len,
+            ttl: DEFAULT_TTL,
+            dont_frag: true,
+            ident: self.ip_ident,
+        };
+        let offload = self.cfg.offload.tx_checksum;
+        let Some(ip) = head.prepend(IPV4_LEN) else {
+            self.stats.drop(DropReason::NoBuffers);
+            return None;
+        };
+        repr.emit(&mut Ipv4Packet::new_unchecked(ip), !offload);
+        let eth = head.prepend(ETH_LEN)?;
+        EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: EthernetAddress::UNSPECIFIED,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(eth));
+        Some(Transmit {
+            head,
+            payload,
+            checksum_offload: offload && protocol == IpProtocol::Tcp,
+        })
+    }
+
+    /// Finds the next hop's MAC: the frame is returned ready to send, or
+    /// queued until ARP resolves it.
+    fn dispatch(&mut self, mut frame: Transmit<P::Buf>, dst: Ipv4Addr) -> Option<Transmit<P::Buf>> {
+        let next_hop = if self.cfg.address.contains(dst) {
+            dst
+        } else if let Some(gw) = self.cfg.gateway {
+            gw
+        } else {
+            self.stats.drop(DropReason::NeighborUnresolved);
+            return None;
+        };
+        match self.neighbors.resolve(next_hop, frame, self.now) {
+            Resolution::Ready(mac, f) => {
+                frame = f;
+                self.set_dst_mac(&mut frame, mac);
+                Some(frame)
+            }
+            Resolution::QueuedSendRequest => {
+                self.send_arp(
+                    ArpOperation::Request,
+                    next_hop,
+                    EthernetAddress::UNSPECIFIED,
+                );
+                None
+            }
+            Resolution::Queued => None,
+            Resolution::Dropped(_) => {
+                self.stats.drop(DropReason::NeighborUnresolved);
+                None
+            }
+        }
+    }
+
+    /// Queues a frame built outside a TCB (RST, ICMP) for sending.
+    fn send_control(&mut self, frame: Transmit<P::Buf>, dst: Ipv4Addr) {
+        if let Some(t) = self.dispatch(frame, dst) {
+            self.control.push_back(t);
+        }
+    }
+
+    pub(super) fn set_dst_mac(&self, t: &mut Transmit<P::Buf>, mac: EthernetAddress) {
+        if let Some(bytes) = t.head.data_mut() {
+            bytes[..6].copy_from_slice(&mac.0);
+        }
+    }
+
+    /// A RST in reply to `seg` (RFC 9293 3.10.7.1): `<SEQ=SEG.ACK><CTL=RST>`
+    /// if it carried an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    pub(super) fn send_rst_for(
+        &mut self,
+        local_port: u16,
+        remote: SocketAddrV4,
+        seg: &SegmentInfo,
+        reason: RstReason,
+    ) {
+        let repr = if seg.flags.contains(TcpFlags::ACK) {
+            tcp_repr(
+                local_port,
+                remote.port(),
+                TcpFlags::RST,
+                seg.ack,
+                SeqNumber(0),
+                0,
+            )
+        } else {
+            tcp_repr(
+                local_port,
+                remote.port(),
+                TcpFlags::RST | TcpFlags::ACK,
+                SeqNumber(0),
+                seg.seq + seg.seg_len(),
+                0,
+            )
+        };
+        self.send_rst(remote, &repr, reason);
+    }
+
+    fn send_rst(&mut self, remote: SocketAddrV4, repr: &TcpRepr, reason: RstReason) {
+        let Some(head) = self.pool.alloc() else {
+            self.stats.buffer_exhaustion += 1;
+            return;
+        };
+        if let Some(frame) = self.finish_tcp(head, None, *remote.ip(), repr) {
+            self.stats.reset_sent(reason);
+            self.stats.segments_out += 1;
+            self.send_control(frame, *remote.ip());
+        }
+    }
+
+    /// Abortive close (contracts 8a, 9b, 9c): RST|ACK at SND.NXT, both
+    /// buffers discarded, no TIME_WAIT.
+    pub(super) fn abort_conn(&mut self, idx: u32, reason: RstReason) {
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let tcb = &mut conn.tcb;
+        tcb.abort_pending = false;
+        let synchronized = !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait);
+        let repr = tcp_repr(
+            tcb.local.port(),
+            tcb.remote.port(),
+            TcpFlags::RST | TcpFlags::ACK,
+            tcb.snd_nxt,
+            tcb.rcv_nxt,
+            0,
+        );
+        let remote = tcb.remote;
+        tcb.set_state(State::Closed);
+        if synchronized {
+            self.send_rst(remote, &repr, reason);
+        }
+    }
+
+    pub(super) fn send_icmp(&mut self, dst: Ipv4Addr, repr: &Icmpv4Repr) {
+        let Some(mut head) = self.pool.alloc() else {
+            self.stats.buffer_exhaustion += 1;
+            return;
+        };
+        let len = repr.buffer_len();
+        let Some(bytes) = head.append(len) else {
+            return self.stats.drop(DropReason::NoBuffers);
+        };
+        repr.emit(&mut Icmpv4Packet::new_unchecked(bytes));
+        if let Some(frame) = self.ip_frame(head, None, dst, IpProtocol::Icmp, len) {
+            self.stats.icmp_echo_replies += 1;
+            self.send_control(frame, dst);
+        }
+    }
+
+    /// An ARP request (to broadcast) or reply (to `target_mac`).
+    pub(super) fn send_arp(
+        &mut self,
+        op: ArpOperation,
+        target_ip: Ipv4Addr,
+        target_mac: EthernetAddress,
+    ) {
+        let Some(mut head) = self.pool.alloc() else {
+            self.stats.buffer_exhaustion += 1;
+            return;
+        };
+        let Some(bytes) = head.append(ETH_LEN + ArpRepr::BUFFER_LEN) else {
+            return self.stats.drop(DropReason::NoBuffers);
+        };
+        let eth_dst = match op {
+            ArpOperation::Request => EthernetAddress::BROADCAST,
+            _ => target_mac,
+        };
+        EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: eth_dst,
+            ethertype: EtherType::Arp,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut bytes[..ETH_LEN]));
+        ArpRepr {
+            operation: op,
+            source_hardware_addr: self.cfg.mac,
+            source_protocol_addr: self.cfg.address.address,
+            target_hardware_addr: target_mac,
+            target_protocol_addr: target_ip,
+        }
+        .emit(&mut ArpPacket::new_unchecked(&mut bytes[ETH_LEN..]));
+        match op {
+            ArpOperation::Request => self.stats.arp_requests_sent += 1,
+            _ => self.stats.arp_replies_sent += 1,
+        }
+        self.control.push_back(Transmit {
+            head,
+            payload: None,
+            checksum_offload: false,
+        });
+    }
+
+    /// ARP retries and expiry.
+    pub(super) fn poll_neighbors(&mut self, now: Instant) {
+        if self.neighbors.next_deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        let mut requests = Vec::new();
+        let mut dropped = 0u64;
+        self.neighbors
+            .poll(now, |ip| requests.push(ip), |_frame| dropped += 1);
+        self.stats.drops.neighbor_unresolved += dropped;
+        for ip in requests {
+            self.send_arp(ArpOperation::Request, ip, EthernetAddress::UNSPECIFIED);
+        }
+    }
+}
+
+fn conn_zero_window<P: BufferPool>(engine: &Engine<P>, idx: u32) -> bool {
+    engine.conns.get(idx).is_some_and(|c| c.tcb.snd_wnd == 0)
+}

@@ -1,0 +1,373 @@
+//! The application API: listeners, connections, and the calls on them.
+//!
+//! Calls take effect at the time of the driver's last `handle_*` or
+//! `poll_*` call; anything they make the engine send goes out on the next
+//! [`Engine::poll_transmit`].
+
+use core::time::Duration;
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+use crate::api::{Error, Handle, Result, Shutdown, State};
+use crate::buf::BufferPool;
+use crate::hash::SipHasher24;
+use crate::stats::RstReason;
+use crate::tcp::user::CloseAction;
+use crate::tcp::Tcb;
+use crate::time::Instant;
+use crate::wire::SeqNumber;
+
+use super::table::{Conn, FlowKey, Listener, Target};
+use super::Engine;
+
+/// What the application can find out about a connection at any time, so a
+/// missed event is never fatal (contract 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The connection's state.
+    pub state: State,
+    /// Bytes waiting to be read.
+    pub readable_bytes: usize,
+    /// The peer sent FIN.
+    pub peer_closed: bool,
+    /// Room in the send buffer, in bytes.
+    pub writable_bytes: usize,
+    /// The error `read` would report, if any.
+    pub error: Option<Error>,
+}
+
+impl<P: BufferPool> Engine<P> {
+    fn conn_index(&self, h: Handle) -> Result<u32> {
+        match self.handles.get_gen(h.index, h.generation) {
+            Some(Target::Conn(idx)) => Ok(*idx),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    fn listener_index(&self, h: Handle) -> Result<u32> {
+        match self.handles.get_gen(h.index, h.generation) {
+            Some(Target::Listener(idx)) => Ok(*idx),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    fn new_handle(&mut self, target: Target) -> Handle {
+        let (index, generation) = self.handles.insert(target);
+        Handle { index, generation }
+    }
+
+    /// Runs `f` on the TCB behind `h`, then settles the engine's books.
+    fn with_tcb<T>(
+        &mut self,
+        h: Handle,
+        f: impl FnOnce(&mut Tcb<P::Buf>, &crate::tcp::Ctx, &mut P) -> T,
+    ) -> Result<T> {
+        let idx = self.conn_index(h)?;
+        let ctx = crate::tcp::Ctx {
+            cfg: &self.cfg.tcp,
+            mss: self.mss,
+            now: self.now,
+        };
+        let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
+        let out = f(&mut conn.tcb, &ctx, &mut self.pool);
+        self.after_tcb(idx);
+        Ok(out)
+    }
+
+    /// Listens on `port` with an accept queue of `backlog` connections
+    /// (capped by `tcp.max_backlog`), contract 14.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<Handle> {
+        if port == 0 || backlog == 0 {
+            return Err(Error::InvalidInput);
+        }
+        if self.listener_on_port(port) {
+            return Err(Error::AddrInUse);
+        }
+        let (lidx, _) = self.listeners.insert(Listener {
+            port,
+            backlog: backlog.min(self.cfg.tcp.max_backlog),
+            half_open: 0,
+            accept_queue: VecDeque::new(),
+            handle: Handle {
+                index: 0,
+                generation: 0,
+            },
+        });
+        let handle = self.new_handle(Target::Listener(lidx));
+        if let Some(l) = self.listeners.get_mut(lidx) {
+            l.handle = handle;
+        }
+        Ok(handle)
+    }
+
+    fn listener_on_port(&self, port: u16) -> bool {
+        self.listeners.iter().any(|(_, l)| l.port == port)
+    }
+
+    /// Takes a connection from the listener's accept queue.
+    pub fn accept(&mut self, listener: Handle) -> Result<(Handle, SocketAddrV4)> {
+        let lidx = self.listener_index(listener)?;
+        let l = self.listeners.get_mut(lidx).ok_or(Error::InvalidHandle)?;
+        let idx = l.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
+        let handle = self.new_handle(Target::Conn(idx));
+        let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
+        conn.listener = None;
+        conn.in_accept_queue = false;
+        conn.handles = 1;
+        conn.event_handle = Some(handle);
+        let remote = conn.tcb.remote;
+        // What happened while it waited in the queue.
+        let tcb = &mut conn.tcb;
+        tcb.events.set(crate::tcp::EventBits::WRITABLE);
+        if !tcb.recv.is_empty() || tcb.peer_fin || tcb.reset.is_some() {
+            tcb.events.set(crate::tcp::EventBits::READABLE);
+        }
+        if tcb.peer_fin {
+            tcb.events.set(crate::tcp::EventBits::PEER_CLOSED);
+        }
+        if tcb.reset.is_some() {
+            tcb.events.set(crate::tcp::EventBits::RESET);
+        }
+        self.after_tcb(idx);
+        Ok((handle, remote))
+    }
+
+    /// Opens a connection to `remote` from an ephemeral port (RFC 6056);
+    /// completion is reported by [`crate::EventKind::Connected`] (contract 15).
+    pub fn connect(&mut self, remote: SocketAddrV4) -> Result<Handle> {
+        let port = self.ephemeral_port(remote)?;
+        self.connect_from(port, remote)
+    }
+
+    /// Opens a connection from local port `local_port`: `AddrInUse` if a
+    /// listener has it or the 4-tuple exists (contract 16).
+    pub fn connect_from(&mut self, local_port: u16, remote: SocketAddrV4) -> Result<Handle> {
+        if local_port == 0
+            || remote.port() == 0
+            || remote.ip().is_unspecified()
+            || remote.ip().is_broadcast()
+        {
+            return Err(Error::InvalidInput);
+        }
+        if !self.cfg.address.contains(*remote.ip()) && self.cfg.gateway.is_none() {
+            return Err(Error::InvalidInput);
+        }
+        let key = FlowKey { local_port, remote };
+        if self.flows.contains(&key) || self.listener_on_port(local_port) {
+            return Err(Error::AddrInUse);
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            return Err(Error::TooManyConnections);
+        }
+        let local = SocketAddrV4::new(self.cfg.address.address, local_port);
+        let iss = self.isn(local, remote, self.now);
+        let ctx = self.ctx();
+        let tcb = Tcb::new_active(&ctx, local, remote, iss);
+        let (idx, _) = self.conns.insert(Conn::new(tcb));
+        self.flows.insert(key, idx);
+        let handle = self.new_handle(Target::Conn(idx));
+        if let Some(conn) = self.conns.get_mut(idx) {
+            conn.handles = 1;
+            conn.event_handle = Some(handle);
+        }
+        self.stats.active_opens += 1;
+        self.after_tcb(idx);
+        Ok(handle)
+    }
+
+    /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock.
+    pub(super) fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> SeqNumber {
+        let mut h = SipHasher24::new(self.secret);
+        h.write(&local.ip().octets());
+        h.write_u16(local.port());
+        h.write(&remote.ip().octets());
+        h.write_u16(remote.port());
+        let m = (now.as_nanos() / 4_000) as u32;
+        SeqNumber(m.wrapping_add(h.finish() as u32))
+    }
+
+    /// RFC 6056 algorithm 3: a keyed hash of the destination picks where to
+    /// start looking, a counter moves on from there.
+    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16> {
+        let first = u32::from(self.cfg.tcp.ephemeral_first);
+        let count = u32::from(self.cfg.tcp.ephemeral_last) - first + 1;
+        let mut h = SipHasher24::new(self.secret);
+        h.write(b"ephemeral");
+        h.write(&remote.ip().octets());
+        h.write_u16(remote.port());
+        let offset = h.finish() as u32;
+        for i in 0..count {
+            let port =
+                (first + offset.wrapping_add(self.ephemeral_next).wrapping_add(i) % count) as u16;
+            let key = FlowKey {
+                local_port: port,
+                remote,
+            };
+            if !self.flows.contains(&key) && !self.listener_on_port(port) {
+                self.ephemeral_next = self.ephemeral_next.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Error::AddrNotAvailable)
+    }
+
+    /// Copies received bytes into `buf` (contracts 4, 5, 6): `Ok(0)` is end
+    /// of stream, `WouldBlock` means nothing yet.
+    pub fn read(&mut self, h: Handle, buf: &mut [u8]) -> Result<usize> {
+        self.with_tcb(h, |tcb, ctx, _| tcb.read(ctx, buf))?
+    }
+
+    /// Zero-copy read: the next received buffer as it arrived (`None` at end
+    /// of stream). The window reopens as the application reads; dropping
+    /// the buffer returns it to the pool.
+    pub fn read_buf(&mut self, h: Handle) -> Result<Option<P::Buf>> {
+        self.with_tcb(h, |tcb, ctx, _| tcb.read_buf(ctx))?
+    }
+
+    /// Copies as much of `data` as fits into the send buffer (contracts 1,
+    /// 2, 3).
+    pub fn write(&mut self, h: Handle, data: &[u8]) -> Result<usize> {
+        self.with_tcb(h, |tcb, _, pool| tcb.write(pool, data))?
+    }
+
+    /// Zero-copy write: queues the caller's buffer whole, or hands it back
+    /// with the reason.
+    pub fn write_buf(
+        &mut self,
+        h: Handle,
+        buf: P::Buf,
+    ) -> core::result::Result<(), (Error, P::Buf)> {
+        let idx = match self.conn_index(h) {
+            Ok(i) => i,
+            Err(e) => return Err((e, buf)),
+        };
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return Err((Error::InvalidHandle, buf));
+        };
+        let out = conn.tcb.write_buf(buf);
+        self.after_tcb(idx);
+        out
+    }
+
+    /// Half-closes or fully shuts the connection (contracts 10, 11, 12).
+    /// Acts on the connection whatever the number of handles (contract 13).
+    pub fn shutdown(&mut self, h: Handle, how: Shutdown) -> Result<()> {
+        self.with_tcb(h, |tcb, _, _| tcb.shutdown(how))?
+    }
+
+    /// Sets linger for `close` (contract 9): `None` (default), `Some(t)`, or
+    /// `Some(Duration::ZERO)` for an abortive close.
+    pub fn set_linger(&mut self, h: Handle, linger: Option<Duration>) -> Result<()> {
+        self.with_tcb(h, |tcb, _, _| tcb.linger = linger)
+    }
+
+    /// Disables (`true`) or enables Nagle's algorithm.
+    pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<()> {
+        self.with_tcb(h, |tcb, _, _| tcb.nodelay = nodelay)
+    }
+
+    /// Turns keepalive probing on or off (timing from `tcp.keepalive`).
+    pub fn set_keepalive(&mut self, h: Handle, on: bool) -> Result<()> {
+        self.with_tcb(h, |tcb, ctx, _| {
+            tcb.keepalive = on;
+            tcb.touch_keepalive(ctx);
+        })
+    }
+
+    /// A second handle on the same connection (contract 13).
+    pub fn try_clone(&mut self, h: Handle) -> Result<Handle> {
+        let idx = self.conn_index(h)?;
+        let handle = self.new_handle(Target::Conn(idx));
+        if let Some(conn) = self.conns.get_mut(idx) {
+            conn.handles += 1;
+        }
+        Ok(handle)
+    }
+
+    /// Releases the handle (contracts 8, 9, 13). When it was the last one,
+    /// the connection closes: RST if unread data remains, else FIN after
+    /// the queued data, with linger as set.
+    pub fn close(&mut self, h: Handle) -> Result<()> {
+        if let Ok(lidx) = self.listener_index(h) {
+            return self.close_listener(h, lidx);
+        }
+        let idx = self.conn_index(h)?;
+        self.handles.remove(h.index);
+        let ctx = crate::tcp::Ctx {
+            cfg: &self.cfg.tcp,
+            mss: self.mss,
+            now: self.now,
+        };
+        let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
+        conn.handles -= 1;
+        if conn.handles > 0 {
+            return Ok(());
+        }
+        if let CloseAction::Abort(reason) = conn.tcb.close(&ctx) {
+            self.abort_conn(idx, reason);
+        }
+        self.after_tcb(idx);
+        Ok(())
+    }
+
+    /// Abortive close (contract 9c): RST now, both buffers discarded, no
+    /// TIME_WAIT; releases the handle.
+    pub fn abort(&mut self, h: Handle) -> Result<()> {
+        let idx = self.conn_index(h)?;
+        self.abort_conn(idx, RstReason::Abort);
+        self.close(h)
+    }
+
+    fn close_listener(&mut self, h: Handle, lidx: u32) -> Result<()> {
+        self.handles.remove(h.index);
+        let Some(l) = self.listeners.remove(lidx) else {
+            return Ok(());
+        };
+        // Connections nobody accepted, and half-open ones, are reset.
+        let orphans: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.listener == Some(lidx))
+            .map(|(i, _)| i)
+            .collect();
+        for idx in orphans.into_iter().chain(l.accept_queue) {
+            if let Some(conn) = self.conns.get_mut(idx) {
+                conn.listener = None;
+                conn.in_accept_queue = false;
+            }
+            self.abort_conn(idx, RstReason::ListenerClosed);
+            self.after_tcb(idx);
+        }
+        Ok(())
+    }
+
+    /// The connection's state (RFC 9293 names).
+    pub fn state(&self, h: Handle) -> Result<State> {
+        let idx = self.conn_index(h)?;
+        Ok(self.conns.get(idx).ok_or(Error::InvalidHandle)?.tcb.state)
+    }
+
+    /// Everything the application may want to poll (contract 17).
+    pub fn readiness(&self, h: Handle) -> Result<Readiness> {
+        let idx = self.conn_index(h)?;
+        let tcb = &self.conns.get(idx).ok_or(Error::InvalidHandle)?.tcb;
+        Ok(Readiness {
+            state: tcb.state,
+            readable_bytes: tcb.recv.len(),
+            peer_closed: tcb.peer_fin,
+            writable_bytes: if tcb.write_shut || tcb.reset.is_some() {
+                0
+            } else {
+                tcb.send.free_space()
+            },
+            error: tcb.reset.map(|c| c.error()),
+        })
+    }
+
+    /// Local and remote address of the connection.
+    pub fn addresses(&self, h: Handle) -> Result<(SocketAddrV4, SocketAddrV4)> {
+        let idx = self.conn_index(h)?;
+        let tcb = &self.conns.get(idx).ok_or(Error::InvalidHandle)?.tcb;
+        Ok((tcb.local, tcb.remote))
+    }
+}

@@ -1,0 +1,226 @@
+//! Per-engine counters, in the spirit of `netstat -s`.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the engine dropped an incoming frame or segment. Every drop is counted
+/// under exactly one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Too short, or a length field that does not fit.
+    Malformed,
+    /// IPv4 or TCP checksum mismatch.
+    BadChecksum,
+    /// Addressed to another host or MAC.
+    NotForUs,
+    /// An EtherType or IP protocol we do not speak.
+    UnsupportedProtocol,
+    /// An IPv4 fragment (we do not reassemble).
+    Fragment,
+    /// TTL was zero on arrival.
+    TtlExpired,
+    /// A SYN arrived while the listener's SYN queue was full.
+    SynQueueFull,
+    /// A SYN or handshake ACK arrived while the accept queue was full.
+    AcceptQueueFull,
+    /// A segment outside the receive window (RFC 9293 3.10.7.4).
+    OutOfWindow,
+    /// Out-of-order data beyond the reassembly memory bound.
+    ReassemblyFull,
+    /// Data beyond the receive buffer (the peer ignored our window).
+    RecvBufferFull,
+    /// An ACK for data we never sent.
+    AckOfUnsent,
+    /// No buffer could be allocated.
+    NoBuffers,
+    /// A packet waiting for ARP resolution could not be queued, or the
+    /// neighbour never answered.
+    NeighborUnresolved,
+    /// A segment that the state machine ignores (RST out of window, stray
+    /// segment in a closed state, ...).
+    Ignored,
+    /// The connection table is full.
+    TableFull,
+}
+
+/// Drops by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Drops {
+    pub malformed: u64,
+    pub bad_checksum: u64,
+    pub not_for_us: u64,
+    pub unsupported_protocol: u64,
+    pub fragment: u64,
+    pub ttl_expired: u64,
+    pub syn_queue_full: u64,
+    pub accept_queue_full: u64,
+    pub out_of_window: u64,
+    pub reassembly_full: u64,
+    pub recv_buffer_full: u64,
+    pub ack_of_unsent: u64,
+    pub no_buffers: u64,
+    pub neighbor_unresolved: u64,
+    pub ignored: u64,
+    pub table_full: u64,
+}
+
+impl Drops {
+    /// Counts one drop.
+    pub fn count(&mut self, reason: DropReason) {
+        let c = match reason {
+            DropReason::Malformed => &mut self.malformed,
+            DropReason::BadChecksum => &mut self.bad_checksum,
+            DropReason::NotForUs => &mut self.not_for_us,
+            DropReason::UnsupportedProtocol => &mut self.unsupported_protocol,
+            DropReason::Fragment => &mut self.fragment,
+            DropReason::TtlExpired => &mut self.ttl_expired,
+            DropReason::SynQueueFull => &mut self.syn_queue_full,
+            DropReason::AcceptQueueFull => &mut self.accept_queue_full,
+            DropReason::OutOfWindow => &mut self.out_of_window,
+            DropReason::ReassemblyFull => &mut self.reassembly_full,
+            DropReason::RecvBufferFull => &mut self.recv_buffer_full,
+            DropReason::AckOfUnsent => &mut self.ack_of_unsent,
+            DropReason::NoBuffers => &mut self.no_buffers,
+            DropReason::NeighborUnresolved => &mut self.neighbor_unresolved,
+            DropReason::Ignored => &mut self.ignored,
+            DropReason::TableFull => &mut self.table_full,
+        };
+        *c += 1;
+    }
+
+    /// All drops, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.bad_checksum
+            + self.not_for_us
+            + self.unsupported_protocol
+            + self.fragment
+            + self.ttl_expired
+            + self.syn_queue_full
+            + self.accept_queue_full
+            + self.out_of_window
+            + self.reassembly_full
+            + self.recv_buffer_full
+            + self.ack_of_unsent
+            + self.no_buffers
+            + self.neighbor_unresolved
+            + self.ignored
+            + self.table_full
+    }
+}
+
+/// Why we sent a RST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RstReason {
+    /// A segment for a port nobody listens on or a connection that does not
+    /// exist.
+    NoConnection,
+    /// Closed with unread data (contract 8a).
+    UnreadData,
+    /// `abort`, linger 0, or a linger timeout (contract 9).
+    Abort,
+    /// Data for a connection the application closed (contracts 8c, 12).
+    DataAfterClose,
+    /// An unacceptable ACK in a synchronising state (RFC 9293 3.10.7.3).
+    BadAck,
+    /// The listener was closed with connections still in its accept queue.
+    ListenerClosed,
+}
+
+/// Resets by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Resets {
+    pub no_connection: u64,
+    pub unread_data: u64,
+    pub abort: u64,
+    pub data_after_close: u64,
+    pub bad_ack: u64,
+    pub listener_closed: u64,
+}
+
+impl Resets {
+    /// Counts one RST sent.
+    pub fn count(&mut self, reason: RstReason) {
+        let c = match reason {
+            RstReason::NoConnection => &mut self.no_connection,
+            RstReason::UnreadData => &mut self.unread_data,
+            RstReason::Abort => &mut self.abort,
+            RstReason::DataAfterClose => &mut self.data_after_close,
+            RstReason::BadAck => &mut self.bad_ack,
+            RstReason::ListenerClosed => &mut self.listener_closed,
+        };
+        *c += 1;
+    }
+}
+
+/// Everything an engine counts. Cheap to copy out, serialisable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Frames handed to `handle_rx`.
+    pub frames_in: u64,
+    /// Frames returned by `poll_transmit`.
+    pub frames_out: u64,
+    /// Connections opened by `connect` (SYN sent).
+    pub active_opens: u64,
+    /// Connections opened by a SYN to a listener.
+    pub passive_opens: u64,
+    /// Connections that reached ESTABLISHED.
+    pub established: u64,
+    /// Handshakes that failed (refused, timed out, reset).
+    pub attempt_fails: u64,
+    /// TCP segments received (valid checksum, for us).
+    pub segments_in: u64,
+    /// TCP segments sent.
+    pub segments_out: u64,
+    /// Segments sent again (RTO, fast retransmit, SYN retries).
+    pub retransmits: u64,
+    /// Retransmission timeouts that fired.
+    pub rto_expired: u64,
+    /// Fast retransmits (three duplicate ACKs, RFC 5681).
+    pub fast_retransmits: u64,
+    /// Data segments that arrived out of order.
+    pub out_of_order: u64,
+    /// Duplicate data (already acknowledged) that arrived.
+    pub duplicate_data: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Keepalive probes sent.
+    pub keepalive_probes: u64,
+    /// Connections that timed out (retransmissions or keepalive).
+    pub timeouts: u64,
+    /// RST segments sent, by reason.
+    pub resets_sent: Resets,
+    /// RST segments received that reset a connection.
+    pub resets_received: u64,
+    /// Frames and segments dropped, by reason.
+    pub drops: Drops,
+    /// ARP requests sent.
+    pub arp_requests_sent: u64,
+    /// ARP replies sent.
+    pub arp_replies_sent: u64,
+    /// ARP packets received.
+    pub arp_in: u64,
+    /// ICMP messages received.
+    pub icmp_in: u64,
+    /// ICMP echo replies sent.
+    pub icmp_echo_replies: u64,
+    /// ICMP destination-unreachable messages received.
+    pub icmp_unreachable_in: u64,
+    /// Times the buffer pool was empty when the engine needed a buffer.
+    pub buffer_exhaustion: u64,
+}
+
+impl Stats {
+    /// Counts a dropped frame or segment.
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops.count(reason);
+    }
+
+    /// Counts a RST we sent.
+    pub fn reset_sent(&mut self, reason: RstReason) {
+        self.resets_sent.count(reason);
+    }
+}

@@ -1,0 +1,475 @@
+//! Segment arrival: RFC 9293 section 3.10.7 ("SEGMENT ARRIVES"), for every
+//! state a TCB can be in. LISTEN and CLOSED (no TCB) are the engine's.
+
+use crate::api::{CloseOutcome, ResetCause, State};
+use crate::buf::PacketBuf;
+use crate::stats::{DropReason, RstReason, Stats};
+use crate::wire::{SeqNumber, TcpFlags};
+
+use super::congestion::AckAction;
+use super::reassembly::Inserted;
+use super::timers::TimerKind;
+use super::{seq_diff, Ctx, EventBits, Tcb};
+
+/// The header fields of an arriving segment that the state machine reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegmentInfo {
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub mss: Option<u16>,
+    /// Payload bytes.
+    pub len: usize,
+}
+
+impl SegmentInfo {
+    fn has(&self, flag: TcpFlags) -> bool {
+        self.flags.contains(flag)
+    }
+
+    /// SEG.LEN: sequence space the segment occupies.
+    pub fn seg_len(&self) -> usize {
+        self.len + usize::from(self.has(TcpFlags::SYN)) + usize::from(self.has(TcpFlags::FIN))
+    }
+}
+
+/// What the engine must send in direct reply to a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    Nothing,
+    /// A RST formed from the segment (RFC 9293 3.10.7.1 rules), for the
+    /// given reason.
+    Rst(RstReason),
+}
+
+impl<B: PacketBuf> Tcb<B> {
+    /// Processes one arriving segment with its payload (already trimmed to
+    /// the TCP payload).
+    pub fn on_segment(
+        &mut self,
+        ctx: &Ctx,
+        seg: &SegmentInfo,
+        payload: Option<B>,
+        stats: &mut Stats,
+    ) -> Reply {
+        self.last_rx = ctx.now;
+        match self.state {
+            State::Closed | State::Listen => return Reply::Nothing,
+            State::SynSent => return self.on_segment_syn_sent(ctx, seg, stats),
+            _ => {}
+        }
+        // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost.
+        if self.state == State::SynReceived
+            && seg.has(TcpFlags::SYN)
+            && !seg.has(TcpFlags::ACK)
+            && seg.seq == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return Reply::Nothing;
+        }
+        // First: the sequence number check.
+        if !self.acceptable(seg) {
+            if !seg.has(TcpFlags::RST) {
+                self.ack_now = true;
+                if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
+                    // A retransmitted FIN: our last ACK was lost. Ack it and
+                    // restart the 2·MSL wait (RFC 9293 3.10.7.4).
+                    self.deadlines
+                        .set(TimerKind::Lifetime, ctx.now + ctx.cfg.time_wait);
+                }
+            }
+            stats.drop(DropReason::OutOfWindow);
+            return Reply::Nothing;
+        }
+        self.probes_unanswered = 0;
+        self.touch_keepalive(ctx);
+        // Second: the RST bit.
+        if seg.has(TcpFlags::RST) {
+            self.on_rst(seg, stats);
+            return Reply::Nothing;
+        }
+        // Fourth: a SYN in a synchronized state gets a challenge ACK
+        // (RFC 9293 3.10.7.4, after RFC 5961 section 4).
+        if seg.has(TcpFlags::SYN) {
+            self.ack_now = true;
+            stats.drop(DropReason::Ignored);
+            return Reply::Nothing;
+        }
+        // Fifth: the ACK field.
+        if !seg.has(TcpFlags::ACK) {
+            stats.drop(DropReason::Ignored);
+            return Reply::Nothing;
+        }
+        if self.state == State::SynReceived {
+            if seq_diff(seg.ack, self.snd_una) <= 0 || seq_diff(seg.ack, self.snd_max) > 0 {
+                return Reply::Rst(RstReason::BadAck);
+            }
+            self.enter_established();
+        }
+        if !self.process_ack(ctx, seg, stats) {
+            return Reply::Nothing;
+        }
+        if self.state == State::Closed {
+            return Reply::Nothing;
+        }
+        // Seventh: the segment text.
+        if seg.len > 0 {
+            if let Some(reply) = self.on_text(ctx, seg, payload, stats) {
+                return reply;
+            }
+        }
+        // Eighth: the FIN bit.
+        if seg.has(TcpFlags::FIN) {
+            let fin = seg.seq + seg.len;
+            match seq_diff(fin, self.rcv_nxt) {
+                0 => self.on_fin(ctx),
+                d if d > 0 => self.ooo_fin = Some(fin),
+                // Seen before: repeat our ACK.
+                _ => self.ack_now = true,
+            }
+        }
+        Reply::Nothing
+    }
+
+    /// RFC 9293 3.10.7.3, SYN-SENT.
+    fn on_segment_syn_sent(&mut self, ctx: &Ctx, seg: &SegmentInfo, stats: &mut Stats) -> Reply {
+        let has_ack = seg.has(TcpFlags::ACK);
+        if has_ack && (seq_diff(seg.ack, self.iss) <= 0 || seq_diff(seg.ack, self.snd_max) > 0) {
+            if seg.has(TcpFlags::RST) {
+                stats.drop(DropReason::Ignored);
+                return Reply::Nothing;
+            }
+            return Reply::Rst(RstReason::BadAck);
+        }
+        if seg.has(TcpFlags::RST) {
+            if has_ack {
+                // Contract 15: RST in reply to our SYN.
+                stats.resets_received += 1;
+                stats.attempt_fails += 1;
+                self.reset_with(ResetCause::Refused);
+            } else {
+                stats.drop(DropReason::Ignored);
+            }
+            return Reply::Nothing;
+        }
+        if !seg.has(TcpFlags::SYN) {
+            stats.drop(DropReason::Ignored);
+            return Reply::Nothing;
+        }
+        self.accept_syn(ctx, seg);
+        if has_ack {
+            self.snd_una = seg.ack;
+            self.snd_wl2 = seg.ack;
+            if let Some((_, sent)) = self.rtt_probe.take() {
+                if self.retries == 0 {
+                    self.rtt.sample(ctx.now - sent);
+                }
+            }
+            self.retries = 0;
+            self.deadlines.clear(TimerKind::Rto);
+            self.enter_established();
+            self.ack_now = true;
+            self.touch_keepalive(ctx);
+        } else {
+            // Simultaneous open (RFC 9293 figure 7): answer with SYN-ACK.
+            self.set_state(State::SynReceived);
+            self.snd_nxt = self.iss;
+        }
+        Reply::Nothing
+    }
+
+    fn enter_established(&mut self) {
+        self.set_state(State::Established);
+        self.events.set(EventBits::CONNECTED | EventBits::WRITABLE);
+        if self.write_shut && self.fin_seq.is_none() {
+            // shutdown(Write) was called during the handshake.
+            self.queue_fin();
+        }
+    }
+
+    /// RFC 9293 3.10.7.4 "first": is any of the segment inside our window?
+    fn acceptable(&self, seg: &SegmentInfo) -> bool {
+        let wnd = seq_diff(self.rcv_adv, self.rcv_nxt).max(0);
+        let start = seq_diff(seg.seq, self.rcv_nxt);
+        let len = seg.seg_len() as i32;
+        if len == 0 {
+            if wnd == 0 {
+                start == 0
+            } else {
+                (0..wnd).contains(&start)
+            }
+        } else {
+            wnd > 0 && ((0..wnd).contains(&start) || (0..wnd).contains(&(start + len - 1)))
+        }
+    }
+
+    fn on_rst(&mut self, seg: &SegmentInfo, stats: &mut Stats) {
+        if seg.seq != self.rcv_nxt {
+            // RFC 5961 3.2: in the window but not exact: challenge ACK.
+            self.ack_now = true;
+            stats.drop(DropReason::Ignored);
+            return;
+        }
+        match self.state {
+            // RFC 1337: a RST must not cut TIME_WAIT short.
+            State::TimeWait => {
+                stats.drop(DropReason::Ignored);
+                return;
+            }
+            // RFC 9293: a passive open falls back to LISTEN, which for us
+            // means the half-open connection simply goes away.
+            State::SynReceived if self.passive => self.set_state(State::Closed),
+            State::SynReceived => {
+                stats.attempt_fails += 1;
+                self.reset_with(ResetCause::Refused);
+            }
+            _ => self.reset_with(ResetCause::PeerReset),
+        }
+        stats.resets_received += 1;
+    }
+
+    /// RFC 9293 3.10.7.4 "fifth". Returns false when the segment must be
+    /// dropped (an ACK of data we never sent).
+    fn process_ack(&mut self, ctx: &Ctx, seg: &SegmentInfo, stats: &mut Stats) -> bool {
+        let ack = seg.ack;
+        if seq_diff(ack, self.snd_max) > 0 {
+            self.ack_now = true;
+            stats.drop(DropReason::AckOfUnsent);
+            return false;
+        }
+        let advanced = seq_diff(ack, self.snd_una) > 0;
+        let mut window_changed = false;
+        if seq_diff(ack, self.snd_una) >= 0
+            && (seq_diff(seg.seq, self.snd_wl1) > 0
+                || (seg.seq == self.snd_wl1 && seq_diff(ack, self.snd_wl2) >= 0))
+        {
+            let wnd = usize::from(seg.window);
+            window_changed = wnd != self.snd_wnd;
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+        }
+        if advanced {
+            self.on_new_ack(ctx, ack);
+        } else if ack == self.snd_una
+            && seg.len == 0
+            && !seg.has(TcpFlags::FIN)
+            && !window_changed
+            && self.snd_una != self.snd_max
+        {
+            // RFC 5681 section 2: a duplicate acknowledgment.
+            self.dup_acks += 1;
+            let flight = seq_diff(self.snd_max, self.snd_una) as usize;
+            if self
+                .cc
+                .on_dup_ack(self.dup_acks, flight, self.snd_max, self.snd_una)
+                == AckAction::RetransmitFirst
+            {
+                self.retransmit_first = true;
+                stats.fast_retransmits += 1;
+            }
+        }
+        self.update_persist(ctx.now);
+        true
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.MAX: bytes were acknowledged.
+    fn on_new_ack(&mut self, ctx: &Ctx, ack: SeqNumber) {
+        let acked = seq_diff(ack, self.snd_una) as usize;
+        let flight_before = seq_diff(self.snd_max, self.snd_una) as usize;
+        let data_acked =
+            seq_diff(ack, self.snd_data_start).clamp(0, self.send.len() as i32) as usize;
+        self.send.ack(data_acked);
+        self.snd_data_start += data_acked;
+        self.snd_una = ack;
+        if seq_diff(self.snd_nxt, ack) < 0 {
+            self.snd_nxt = ack;
+        }
+        if let Some((timed, sent)) = self.rtt_probe {
+            if seq_diff(ack, timed) > 0 {
+                self.rtt.sample(ctx.now - sent);
+                self.rtt_probe = None;
+            }
+        }
+        self.retries = 0;
+        if !self.cc.in_recovery() {
+            self.dup_acks = 0;
+        }
+        if self.cc.on_ack(ack, acked, flight_before) == AckAction::RetransmitFirst {
+            self.retransmit_first = true;
+        } else if !self.cc.in_recovery() {
+            self.dup_acks = 0;
+        }
+        if self.snd_una == self.snd_max {
+            self.deadlines.clear(TimerKind::Rto);
+        } else {
+            self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+        }
+        if self.want_writable && self.send.free_space() > 0 {
+            self.want_writable = false;
+            self.events.set(EventBits::WRITABLE);
+        }
+        if self.fin_acked() {
+            self.on_fin_acked(ctx);
+        }
+    }
+
+    /// Our FIN was acknowledged: FIN_WAIT_1 -> FIN_WAIT_2, CLOSING ->
+    /// TIME_WAIT, LAST_ACK -> CLOSED.
+    fn on_fin_acked(&mut self, ctx: &Ctx) {
+        if self.deadlines.is_set(TimerKind::Linger) {
+            // Contract 9b: everything arrived within the linger time.
+            self.deadlines.clear(TimerKind::Linger);
+            self.close_outcome = Some(CloseOutcome::Graceful);
+            self.events.set(EventBits::CLOSED);
+        }
+        match self.state {
+            State::FinWait1 => {
+                self.set_state(State::FinWait2);
+                if self.orphan {
+                    // Contract 8d: an orphan does not wait forever.
+                    self.deadlines
+                        .set(TimerKind::Lifetime, ctx.now + ctx.cfg.fin_wait2_timeout);
+                }
+            }
+            State::Closing => self.enter_time_wait(ctx),
+            State::LastAck => self.set_state(State::Closed),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn enter_time_wait(&mut self, ctx: &Ctx) {
+        self.set_state(State::TimeWait);
+        self.deadlines
+            .set(TimerKind::Lifetime, ctx.now + ctx.cfg.time_wait);
+    }
+
+    /// RFC 9293 3.10.7.4 "seventh". Returns a reply when the segment ends
+    /// the connection.
+    fn on_text(
+        &mut self,
+        ctx: &Ctx,
+        seg: &SegmentInfo,
+        payload: Option<B>,
+        stats: &mut Stats,
+    ) -> Option<Reply> {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            // The peer already sent FIN: text after it is ignored.
+            return None;
+        }
+        let new_data = seq_diff(seg.seq + seg.len, self.rcv_nxt) > 0;
+        if new_data && self.app_closed_receive() {
+            // Contracts 8c and 12: nobody will ever read this. Tell the peer
+            // at once (Linux `tcp_rcv_state_process`, "abort on data").
+            self.reset = Some(ResetCause::DataAfterClose);
+            self.set_state(State::Closed);
+            return Some(Reply::Rst(RstReason::DataAfterClose));
+        }
+        let mut buf = payload?;
+        let mut seq = seg.seq;
+        let behind = seq_diff(self.rcv_nxt, seq);
+        if behind > 0 {
+            if behind as usize >= buf.len() {
+                stats.duplicate_data += 1;
+                self.ack_now = true;
+                return None;
+            }
+            buf.trim_front(behind as usize);
+            seq = self.rcv_nxt;
+        }
+        let beyond = seq_diff(seq + buf.len(), self.rcv_adv);
+        if beyond > 0 {
+            buf.trim_back(beyond as usize);
+            stats.drop(DropReason::RecvBufferFull);
+            self.ack_now = true;
+        }
+        if buf.is_empty() {
+            return None;
+        }
+        if seq == self.rcv_nxt {
+            self.deliver_in_order(ctx, buf, seg.len);
+        } else {
+            stats.out_of_order += 1;
+            if self.ooo.insert(seq, buf) == Inserted::Full {
+                stats.drop(DropReason::ReassemblyFull);
+            }
+            // RFC 5681 4.2: out-of-order data is acknowledged at once, so
+            // the sender sees duplicate ACKs.
+            self.ack_now = true;
+        }
+        None
+    }
+
+    fn deliver_in_order(&mut self, ctx: &Ctx, buf: B, seg_len: usize) {
+        self.rcv_nxt += buf.len();
+        self.recv.push(buf);
+        let mut filled_gap = false;
+        while let Some(next) = self.ooo.pop_ready(self.rcv_nxt) {
+            self.rcv_nxt += next.len();
+            self.recv.push(next);
+            filled_gap = true;
+        }
+        if self.read_shut {
+            // Contract 11: acknowledged, then silently dropped.
+            self.recv.clear();
+        } else {
+            self.events.set(EventBits::READABLE);
+        }
+        if seg_len >= self.snd_mss {
+            self.unacked_segments += 1;
+        }
+        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second
+        // full-sized segment, at once when a gap was filled, and otherwise
+        // within the delayed-ACK time.
+        if filled_gap || self.unacked_segments >= 2 || ctx.cfg.delayed_ack.is_zero() {
+            self.ack_now = true;
+        } else {
+            self.ack_pending = true;
+            if !self.deadlines.is_set(TimerKind::DelayedAck) {
+                self.deadlines
+                    .set(TimerKind::DelayedAck, ctx.now + ctx.cfg.delayed_ack);
+            }
+        }
+        if self.ooo_fin == Some(self.rcv_nxt) {
+            self.ooo_fin = None;
+            self.on_fin(ctx);
+        }
+    }
+
+    /// RFC 9293 3.10.7.4 "eighth": the peer's FIN, in order.
+    fn on_fin(&mut self, ctx: &Ctx) {
+        self.rcv_nxt += 1;
+        self.rcv_adv = self.rcv_adv.max_seq(self.rcv_nxt);
+        self.peer_fin = true;
+        self.ack_now = true;
+        self.events
+            .set(EventBits::PEER_CLOSED | EventBits::READABLE);
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            State::FinWait1 if self.fin_acked() => self.enter_time_wait(ctx),
+            // Simultaneous close (RFC 9293 figure 13).
+            State::FinWait1 => self.set_state(State::Closing),
+            State::FinWait2 => self.enter_time_wait(ctx),
+            _ => {}
+        }
+    }
+}
+
+trait MaxSeq {
+    fn max_seq(self, other: SeqNumber) -> SeqNumber;
+}
+
+impl MaxSeq for SeqNumber {
+    fn max_seq(self, other: SeqNumber) -> SeqNumber {
+        if seq_diff(self, other) >= 0 {
+            self
+        } else {
+            other
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The TCP connection: one transmission control block (TCB) and the logic
+//! that drives it, split by concern:
+//!
+//! - [`input`]: segment arrival, RFC 9293 section 3.10.7;
+//! - [`output`]: what to send next (data, FIN, ACKs, probes);
+//! - [`timers`]: retransmission, delayed ACK, persist, keepalive, linger,
+//!   FIN_WAIT_2 and TIME_WAIT;
+//! - [`user`]: the application's calls (read, write, shutdown, close);
+//! - queues, reassembly, RTT estimation and congestion control in their own
+//!   modules.
+//!
+//! A TCB never does I/O: it records what it wants sent (flags and sequence
+//! numbers), its deadlines and its pending events; the engine turns those
+//! into frames, timer-wheel entries and [`crate::Event`]s.
+
+pub(crate) mod congestion;
+pub(crate) mod input;
+pub(crate) mod output;
+pub(crate) mod reassembly;
+pub(crate) mod recv_queue;
+pub(crate) mod rtt;
+pub(crate) mod send_queue;
+pub(crate) mod timers;
+pub(crate) mod user;
+
+#[cfg(test)]
+mod tests;
+
+use core::time::Duration;
+use std::net::SocketAddrV4;
+
+use crate::api::{CloseOutcome, ResetCause, State};
+use crate::buf::PacketBuf;
+use crate::config::TcpConfig;
+use crate::time::Instant;
+use crate::wire::SeqNumber;
+
+use congestion::NewReno;
+use reassembly::Reassembly;
+use recv_queue::RecvQueue;
+use rtt::RttEstimator;
+use send_queue::SendQueue;
+use timers::Deadlines;
+
+/// `a - b` in sequence space (RFC 9293 3.4: comparisons are modulo 2^32).
+pub(crate) fn seq_diff(a: SeqNumber, b: SeqNumber) -> i32 {
+    a.0.wrapping_sub(b.0) as i32
+}
+
+/// The largest window we can advertise without window scaling.
+pub(crate) const MAX_WINDOW: usize = 65_535;
+
+/// The per-engine context a TCB works in.
+pub(crate) struct Ctx<'a> {
+    pub cfg: &'a TcpConfig,
+    /// Our MSS: what we advertise and the most we send.
+    pub mss: usize,
+    pub now: Instant,
+}
+
+/// Pending application events, as bits (drained by the engine).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EventBits(u8);
+
+impl EventBits {
+    pub const CONNECTED: u8 = 1;
+    pub const READABLE: u8 = 2;
+    pub const WRITABLE: u8 = 4;
+    pub const PEER_CLOSED: u8 = 8;
+    pub const RESET: u8 = 16;
+    pub const CLOSED: u8 = 32;
+
+    pub fn set(&mut self, bit: u8) {
+        self.0 |= bit;
+    }
+
+    pub fn take(&mut self) -> u8 {
+        core::mem::take(&mut self.0)
+    }
+}
+
+/// One TCP connection's state (RFC 9293 3.3.1 names).
+pub(crate) struct Tcb<B> {
+    pub state: State,
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    /// Opened by a SYN to a listener (as opposed to `connect`).
+    pub passive: bool,
+
+    // Send sequence space.
+    pub iss: SeqNumber,
+    pub snd_una: SeqNumber,
+    pub snd_nxt: SeqNumber,
+    /// One past the highest sequence number ever sent; `snd_nxt` falls back
+    /// to `snd_una` after a timeout (go-back-N) while this stays.
+    pub snd_max: SeqNumber,
+    pub snd_wnd: usize,
+    pub max_snd_wnd: usize,
+    pub snd_wl1: SeqNumber,
+    pub snd_wl2: SeqNumber,
+    /// The most payload we put in one segment.
+    pub snd_mss: usize,
+    /// Sequence number of the first byte in the send queue.
+    pub snd_data_start: SeqNumber,
+    /// Sequence number of our FIN, once the application asked for one and
+    /// all data before it is queued.
+    pub fin_seq: Option<SeqNumber>,
+
+    // Receive sequence space.
+    pub irs: SeqNumber,
+    pub rcv_nxt: SeqNumber,
+    /// Right edge of the window we last advertised; never moves left.
+    pub rcv_adv: SeqNumber,
+    /// Sequence number of a FIN that arrived ahead of missing data.
+    pub ooo_fin: Option<SeqNumber>,
+    pub peer_fin: bool,
+
+    pub send: SendQueue<B>,
+    pub recv: RecvQueue<B>,
+    pub ooo: Reassembly<B>,
+    pub recv_capacity: usize,
+
+    pub rtt: RttEstimator,
+    /// The segment being timed (Karn: never a retransmitted one).
+    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    pub cc: NewReno,
+    pub dup_acks: u32,
+    /// Resend the segment at `snd_una` before anything new.
+    pub retransmit_first: bool,
+    /// Consecutive retransmission timeouts without progress.
+    pub retries: u32,
+
+    /// An ACK is owed; sent with the next segment or when the delayed-ACK
+    /// timer fires.
+    pub ack_pending: bool,
+    /// An ACK must go out now.
+    pub ack_now: bool,
+    /// Full-sized segments received since our last ACK.
+    pub unacked_segments: u32,
+    /// Send a probe (zero-window or keepalive): sequence `snd_una - 1`.
+    pub send_probe: bool,
+    pub probes_unanswered: u32,
+    pub persist_backoff: u32,
+    pub keepalive: bool,
+
+    pub nodelay: bool,
+    pub linger: Option<Duration>,
+    pub read_shut: bool,
+    pub write_shut: bool,
+    /// No application handle refers to the connection any more.
+    pub orphan: bool,
+    /// Why the connection was reset, once it was.
+    pub reset: Option<ResetCause>,
+    /// `read` or `write` reported the reset already (contract 3).
+    pub reset_reported: bool,
+    pub want_writable: bool,
+    pub close_outcome: Option<CloseOutcome>,
+    /// The engine must send RST|ACK and drop the connection (linger ran out).
+    pub abort_pending: bool,
+    pub events: EventBits,
+    pub deadlines: Deadlines,
+    pub last_rx: Instant,
+}
+
+impl<B: PacketBuf> Tcb<B> {
+    /// A TCB for an active open (`connect`): state SYN_SENT, SYN not sent yet.
+    pub fn new_active(
+        ctx: &Ctx,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+    ) -> Self {
+        let mut tcb = Tcb::new(ctx, local, remote, iss, State::SynSent);
+        tcb.rcv_nxt = SeqNumber(0);
+        tcb
+    }
+
+    /// A TCB for a SYN that arrived at a listener: state SYN_RECEIVED.
+    pub fn new_passive(
+        ctx: &Ctx,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        syn: &input::SegmentInfo,
+    ) -> Self {
+        let mut tcb = Tcb::new(ctx, local, remote, iss, State::SynReceived);
+        tcb.passive = true;
+        tcb.accept_syn(ctx, syn);
+        tcb
+    }
+
+    fn new(
+        ctx: &Ctx,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) -> Self {
+        let cfg = ctx.cfg;
+        // RFC 9293 3.7.1: without an MSS option the peer accepts 536 bytes.
+        let snd_mss = 536.min(ctx.mss);
+        Tcb {
+            state,
+            local,
+            remote,
+            passive: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            snd_mss,
+            snd_data_start: iss + 1,
+            fin_seq: None,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            ooo_fin: None,
+            peer_fin: false,
+            send: SendQueue::new(cfg.send_buffer, snd_mss),
+            recv: RecvQueue::new(),
+            ooo: Reassembly::new(cfg.reassembly_limit),
+            recv_capacity: cfg.recv_buffer,
+            rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+            rtt_probe: None,
+            cc: NewReno::new(snd_mss, cfg.initial_window),
+            dup_acks: 0,
+            retransmit_first: false,
+            retries: 0,
+            ack_pending: false,
+            ack_now: false,
+            unacked_segments: 0,
+            send_probe: false,
+            probes_unanswered: 0,
+            persist_backoff: 0,
+            keepalive: cfg.keepalive.enabled,
+            nodelay: cfg.nodelay,
+            linger: None,
+            read_shut: false,
+            write_shut: false,
+            orphan: false,
+            reset: None,
+            reset_reported: false,
+            want_writable: false,
+            close_outcome: None,
+            abort_pending: false,
+            events: EventBits::default(),
+            deadlines: Deadlines::default(),
+            last_rx: ctx.now,
+        }
+    }
+
+    /// Records the peer's SYN: its ISN, window and MSS (RFC 9293 3.10.7.2-3).
+    pub(crate) fn accept_syn(&mut self, ctx: &Ctx, syn: &input::SegmentInfo) {
+        self.irs = syn.seq;
+        self.rcv_nxt = syn.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        self.snd_wnd = usize::from(syn.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = syn.seq;
+        let peer_mss = syn.mss.map_or(536, usize::from);
+        self.snd_mss = peer_mss.min(ctx.mss).max(64);
+        self.send.set_chunk(self.snd_mss);
+        self.cc.set_mss(self.snd_mss, ctx.cfg.initial_window);
+    }
+
+    /// The application may no longer receive: both directions shut, or no
+    /// handle left (contracts 8c and 12).
+    pub fn app_closed_receive(&self) -> bool {
+        self.orphan || (self.read_shut && self.write_shut)
+    }
+
+    /// Whether our FIN was sent and acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| seq_diff(self.snd_una, f) > 0)
+    }
+
+    /// Sequence number one past the last byte queued to send.
+    pub fn data_end(&self) -> SeqNumber {
+        self.snd_data_start + self.send.len()
+    }
+
+    /// Bytes in flight (sent, not acknowledged), SYN and FIN included.
+    pub fn flight(&self) -> usize {
+        seq_diff(self.snd_nxt, self.snd_una).max(0) as usize
+    }
+
+    /// Moves to `state`; a TCB in CLOSED has let go of its buffers.
+    pub fn set_state(&mut self, state: State) {
+        self.state = state;
+        if matches!(state, State::Closed | State::TimeWait) {
+            self.send.clear();
+            self.recv.clear();
+            self.ooo.clear();
+            self.deadlines.clear_all_but_lifetime();
+            if state == State::Closed {
+                self.deadlines = Deadlines::default();
+            }
+        }
+    }
+
+    /// The connection was reset (by the peer, a timeout, or us): report it
+    /// and free everything (RFC 9293 3.10.7.4, "RST bit").
+    pub fn reset_with(&mut self, cause: ResetCause) {
+        if self.reset.is_none() {
+            self.reset = Some(cause);
+        }
+        self.events.set(EventBits::RESET | EventBits::READABLE);
+        if self.want_writable {
+            self.events.set(EventBits::WRITABLE);
+        }
+        self.set_state(State::Closed);
+    }
+
+    /// Whether the engine may forget this TCB once no handle refers to it.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+}

@@ -1,0 +1,244 @@
+//! What a TCB sends next: SYN, data and FIN within the send and congestion
+//! windows (with Nagle's algorithm and sender-side silly window avoidance),
+//! retransmissions, probes and ACKs.
+
+use crate::api::State;
+use crate::buf::PacketBuf;
+use crate::wire::{SeqNumber, TcpFlags};
+
+use super::timers::TimerKind;
+use super::{seq_diff, Ctx, Tcb, MAX_WINDOW};
+
+/// One segment the TCB wants sent. Payload is named by its offset into the
+/// send queue; the engine attaches it without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutSegment {
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// MSS option, on SYN segments.
+    pub mss: Option<u16>,
+    /// Offset of the payload in the send queue.
+    pub data_off: usize,
+    pub data_len: usize,
+    /// The segment repeats sequence space sent before.
+    pub retransmit: bool,
+    /// A keepalive or zero-window probe.
+    pub probe: bool,
+}
+
+impl<B: PacketBuf> Tcb<B> {
+    /// The next segment to send, if any. Calling it again returns the next
+    /// one; `None` means nothing is due until an input or a timer.
+    pub fn poll_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.syn_segment(ctx));
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        if let Some(seg) = self.poll_data(ctx) {
+            return Some(seg);
+        }
+        if self.send_probe {
+            self.send_probe = false;
+            // Sequence number one below SND.UNA: the peer cannot accept it
+            // and answers with an ACK carrying its window.
+            let mut seg = self.control_segment(ctx, TcpFlags::ACK);
+            seg.seq = self.snd_una - 1;
+            seg.probe = true;
+            return Some(seg);
+        }
+        if self.ack_now {
+            return Some(self.control_segment(ctx, TcpFlags::ACK));
+        }
+        None
+    }
+
+    fn syn_segment(&mut self, ctx: &Ctx) -> OutSegment {
+        let retransmit = self.snd_max != self.iss;
+        let flags = if self.state == State::SynSent {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::SYN | TcpFlags::ACK
+        };
+        let mut seg = self.control_segment(ctx, flags);
+        seg.seq = self.iss;
+        seg.mss = Some(u16::try_from(ctx.mss).unwrap_or(u16::MAX));
+        seg.retransmit = retransmit;
+        if self.state == State::SynSent {
+            seg.ack = SeqNumber(0);
+        }
+        self.snd_nxt = self.iss + 1;
+        if seq_diff(self.snd_nxt, self.snd_max) > 0 {
+            self.snd_max = self.snd_nxt;
+        }
+        if !retransmit {
+            self.rtt_probe = Some((self.iss, ctx.now));
+        }
+        self.arm_rto(ctx.now);
+        seg
+    }
+
+    /// A segment without payload at SND.NXT carrying our ACK and window.
+    fn control_segment(&mut self, ctx: &Ctx, flags: TcpFlags) -> OutSegment {
+        let window = if flags.contains(TcpFlags::ACK) {
+            self.advertise_window(ctx)
+        } else {
+            0
+        };
+        OutSegment {
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            mss: None,
+            data_off: 0,
+            data_len: 0,
+            retransmit: false,
+            probe: false,
+        }
+    }
+
+    /// Data and FIN (RFC 9293 3.8.6.2.1 sender-side SWS avoidance, RFC 896
+    /// Nagle, RFC 5681 windows).
+    fn poll_data(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return None;
+        }
+        if self.retransmit_first {
+            self.retransmit_first = false;
+            if let Some(seg) = self.retransmit_at_una(ctx) {
+                return Some(seg);
+            }
+        }
+        let off = seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
+        let unsent = self.send.len().saturating_sub(off);
+        let fin_unsent = self.fin_seq.is_some_and(|f| seq_diff(self.snd_nxt, f) <= 0);
+        if unsent == 0 && !fin_unsent {
+            return None;
+        }
+        let flight = self.flight();
+        let usable = self.snd_wnd.min(self.cc.cwnd).saturating_sub(flight);
+        let len = unsent.min(self.snd_mss).min(usable);
+        let idle = flight == 0 || self.nodelay;
+        let send_now = if unsent == 0 {
+            // A lone FIN. A closed window holds it back like data; the
+            // persist timer reopens it.
+            self.snd_wnd > flight || flight == 0 && self.snd_wnd > 0
+        } else if len == 0 {
+            false
+        } else {
+            len == self.snd_mss
+                || (len == unsent && (idle || fin_unsent))
+                || (idle && len >= self.max_snd_wnd / 2)
+        };
+        if !send_now {
+            self.update_persist(ctx.now);
+            return None;
+        }
+        let with_fin = fin_unsent && len == unsent;
+        let mut seg = self.control_segment(ctx, TcpFlags::ACK);
+        seg.data_off = off;
+        seg.data_len = len;
+        if len > 0 && off + len == self.send.len() {
+            seg.flags |= TcpFlags::PSH;
+        }
+        if with_fin {
+            seg.flags |= TcpFlags::FIN;
+        }
+        seg.retransmit = seq_diff(self.snd_nxt, self.snd_max) < 0;
+        self.snd_nxt += len + usize::from(with_fin);
+        if seq_diff(self.snd_nxt, self.snd_max) > 0 {
+            self.snd_max = self.snd_nxt;
+        }
+        if !seg.retransmit && self.rtt_probe.is_none() && len > 0 {
+            self.rtt_probe = Some((seg.seq, ctx.now));
+        }
+        self.arm_rto(ctx.now);
+        Some(seg)
+    }
+
+    /// Fast retransmit or a NewReno partial ACK: the first unacknowledged
+    /// segment again, without moving SND.NXT.
+    fn retransmit_at_una(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        if self.snd_una == self.snd_max {
+            return None;
+        }
+        let off = seq_diff(self.snd_una, self.snd_data_start).max(0) as usize;
+        let outstanding = seq_diff(self.snd_max, self.snd_una) as usize;
+        let len = self
+            .send
+            .len()
+            .saturating_sub(off)
+            .min(self.snd_mss)
+            .min(outstanding);
+        let with_fin = self
+            .fin_seq
+            .is_some_and(|f| f == self.snd_una + len && self.fin_sent());
+        if len == 0 && !with_fin {
+            return None;
+        }
+        let mut seg = self.control_segment(ctx, TcpFlags::ACK);
+        seg.seq = self.snd_una;
+        seg.data_off = off;
+        seg.data_len = len;
+        if with_fin {
+            seg.flags |= TcpFlags::FIN;
+        }
+        seg.retransmit = true;
+        // Karn: the timed segment may be the one resent.
+        self.rtt_probe = None;
+        self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+        Some(seg)
+    }
+
+    /// The window to advertise now, with receiver-side silly window
+    /// avoidance (RFC 9293 3.8.6.2.2): the right edge moves only by at
+    /// least min(buffer/2, MSS), and never moves left. Sending any ACK
+    /// settles what was owed.
+    fn advertise_window(&mut self, ctx: &Ctx) -> u16 {
+        let current = seq_diff(self.rcv_adv, self.rcv_nxt).max(0) as usize;
+        let free = self.recv_free();
+        let threshold = (self.recv_capacity / 2).min(ctx.mss);
+        let wnd = if free >= current + threshold || free == self.recv_capacity {
+            free
+        } else {
+            current
+        }
+        .min(MAX_WINDOW);
+        self.rcv_adv = self.rcv_nxt + wnd;
+        self.ack_now = false;
+        self.ack_pending = false;
+        self.unacked_segments = 0;
+        self.deadlines.clear(TimerKind::DelayedAck);
+        wnd as u16
+    }
+
+    fn recv_free(&self) -> usize {
+        self.recv_capacity.saturating_sub(self.recv.len())
+    }
+
+    /// After the application read: owe a window update if the window can
+    /// grow by enough to be worth a segment.
+    pub fn after_read(&mut self, ctx: &Ctx) {
+        if !self.is_synchronized() || self.peer_fin {
+            return;
+        }
+        let current = seq_diff(self.rcv_adv, self.rcv_nxt).max(0) as usize;
+        let threshold = (self.recv_capacity / 2).min(ctx.mss);
+        if self.recv_free().min(MAX_WINDOW) >= current + threshold {
+            self.ack_now = true;
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The TCB's own deadlines, and what happens when each one passes.
+//!
+//! A TCB keeps one deadline per kind; the engine mirrors them into its
+//! timing wheel and calls [`Tcb::on_timer`] when one fires.
+
+use core::time::Duration;
+
+use crate::api::{CloseOutcome, ResetCause, State};
+use crate::buf::PacketBuf;
+use crate::time::Instant;
+
+use super::{Ctx, EventBits, Tcb};
+
+/// The kinds of TCB timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum TimerKind {
+    /// Retransmission (data, SYN, SYN-ACK, FIN).
+    Rto = 0,
+    DelayedAck = 1,
+    /// Zero-window probing.
+    Persist = 2,
+    Keepalive = 3,
+    /// `Some(t)` linger after close (contract 9b).
+    Linger = 4,
+    /// TIME_WAIT, or the orphan FIN_WAIT_2 timeout.
+    Lifetime = 5,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 6] = [
+        TimerKind::Rto,
+        TimerKind::DelayedAck,
+        TimerKind::Persist,
+        TimerKind::Keepalive,
+        TimerKind::Linger,
+        TimerKind::Lifetime,
+    ];
+}
+
+/// One optional deadline per [`TimerKind`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Deadlines([Option<Instant>; 6]);
+
+impl Deadlines {
+    pub fn get(&self, kind: TimerKind) -> Option<Instant> {
+        self.0[kind as usize]
+    }
+
+    pub fn set(&mut self, kind: TimerKind, at: Instant) {
+        self.0[kind as usize] = Some(at);
+    }
+
+    pub fn clear(&mut self, kind: TimerKind) {
+        self.0[kind as usize] = None;
+    }
+
+    pub fn is_set(&self, kind: TimerKind) -> bool {
+        self.0[kind as usize].is_some()
+    }
+
+    /// TIME_WAIT keeps only its lifetime (and a linger outcome is settled
+    /// before it gets there).
+    pub fn clear_all_but_lifetime(&mut self) {
+        let keep = self.get(TimerKind::Lifetime);
+        *self = Deadlines::default();
+        if let Some(at) = keep {
+            self.set(TimerKind::Lifetime, at);
+        }
+    }
+}
+
+impl<B: PacketBuf> Tcb<B> {
+    /// A deadline of `kind` passed. The engine checks the deadline is still
+    /// current before calling.
+    pub fn on_timer(&mut self, ctx: &Ctx, kind: TimerKind) {
+        self.deadlines.clear(kind);
+        match kind {
+            TimerKind::Rto => self.on_rto(ctx),
+            TimerKind::DelayedAck => {
+                if self.ack_pending {
+                    self.ack_now = true;
+                }
+            }
+            TimerKind::Persist => self.on_persist(ctx),
+            TimerKind::Keepalive => self.on_keepalive(ctx),
+            TimerKind::Linger => self.on_linger_expired(),
+            TimerKind::Lifetime => self.on_lifetime_expired(),
+        }
+    }
+
+    /// Arms the retransmission timer if it is not running.
+    pub fn arm_rto(&mut self, now: Instant) {
+        if !self.deadlines.is_set(TimerKind::Rto) {
+            self.deadlines.set(TimerKind::Rto, now + self.rtt.rto());
+        }
+    }
+
+    /// RFC 6298 section 5: retransmit the earliest unacknowledged segment,
+    /// back off, and give up after the configured count.
+    fn on_rto(&mut self, ctx: &Ctx) {
+        if self.snd_una == self.snd_max {
+            return;
+        }
+        let limit = match self.state {
+            State::SynSent => ctx.cfg.syn_retries,
+            State::SynReceived => ctx.cfg.synack_retries,
+            _ => ctx.cfg.max_retransmits,
+        };
+        if self.retries >= limit {
+            self.reset_with(ResetCause::RetransmitTimeout);
+            return;
+        }
+        self.retries += 1;
+        self.rtt.back_off();
+        let flight = self.flight();
+        self.cc.on_timeout(flight);
+        self.dup_acks = 0;
+        // Karn: nothing sent before the timeout may be timed.
+        self.rtt_probe = None;
+        // Go back N: resend from the first unacknowledged byte (or the SYN).
+        self.snd_nxt = self.snd_una;
+        self.retransmit_first = false;
+        self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+    }
+
+    /// Arms the persist timer when the peer's window is closed and we have
+    /// something to send (RFC 9293 3.8.6.1).
+    pub fn update_persist(&mut self, now: Instant) {
+        let blocked = self.snd_wnd == 0
+            && self.snd_nxt == self.snd_una
+            && (!self.send.is_empty() || (self.fin_seq.is_some() && !self.fin_sent()))
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::LastAck
+                    | State::Closing
+            );
+        if !blocked {
+            self.deadlines.clear(TimerKind::Persist);
+            self.persist_backoff = 0;
+            return;
+        }
+        if !self.deadlines.is_set(TimerKind::Persist) {
+            let base = self.rtt.rto();
+            let wait = base
+                .checked_mul(1 << self.persist_backoff.min(16))
+                .unwrap_or(Duration::MAX)
+                .min(self.rtt.max());
+            self.deadlines.set(TimerKind::Persist, now + wait);
+        }
+    }
+
+    fn on_persist(&mut self, ctx: &Ctx) {
+        if self.snd_wnd != 0 {
+            return;
+        }
+        if self.probes_unanswered >= ctx.cfg.max_retransmits {
+            self.reset_with(ResetCause::RetransmitTimeout);
+            return;
+        }
+        // A probe below the window elicits an ACK carrying the current
+        // window without putting data in flight (as Linux does).
+        self.send_probe = true;
+        self.probes_unanswered += 1;
+        self.persist_backoff += 1;
+        self.update_persist(ctx.now);
+    }
+
+    /// Restarts the keepalive idle timer (any segment from the peer proves
+    /// it alive, RFC 1122 4.2.3.6).
+    pub fn touch_keepalive(&mut self, ctx: &Ctx) {
+        if self.keepalive && self.is_synchronized() {
+            self.deadlines
+                .set(TimerKind::Keepalive, ctx.now + ctx.cfg.keepalive.idle);
+        } else {
+            self.deadlines.clear(TimerKind::Keepalive);
+        }
+    }
+
+    fn on_keepalive(&mut self, ctx: &Ctx) {
+        if !self.keepalive || !self.is_synchronized() {
+            return;
+        }
+        if self.probes_unanswered >= ctx.cfg.keepalive.count {
+            self.reset_with(ResetCause::KeepaliveTimeout);
+            return;
+        }
+        if self.snd_una == self.snd_max {
+            self.send_probe = true;
+            self.probes_unanswered += 1;
+        }
+        self.deadlines
+            .set(TimerKind::Keepalive, ctx.now + ctx.cfg.keepalive.interval);
+    }
+
+    /// Contract 9b: the linger time ran out before everything was
+    /// acknowledged. The engine sends the RST.
+    fn on_linger_expired(&mut self) {
+        if self.state != State::Closed && !self.fin_acked() {
+            self.close_outcome = Some(CloseOutcome::Aborted);
+            self.events.set(EventBits::CLOSED);
+            self.linger = None;
+            self.abort_pending = true;
+        }
+    }
+
+    fn on_lifetime_expired(&mut self) {
+        match self.state {
+            // TIME_WAIT over (RFC 9293 3.10.8), or the orphan gave up
+            // waiting for the peer's FIN (contract 8d).
+            State::TimeWait | State::FinWait2 => self.set_state(State::Closed),
+            _ => {}
+        }
+    }
+
+    /// States in which both sides' sequence numbers are known.
+    pub fn is_synchronized(&self) -> bool {
+        !matches!(
+            self.state,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+
+    /// Whether our FIN has been sent at least once.
+    pub fn fin_sent(&self) -> bool {
+        self.fin_seq
+            .is_some_and(|f| super::seq_diff(self.snd_max, f) > 0)
+    }
+}

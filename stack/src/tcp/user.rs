@@ -1,0 +1,184 @@
+//! The application's calls on a connection: read, write, shutdown, close
+//! (SEMANTICS.md rules 1 to 13; RFC 9293 3.10.2-3.10.5).
+
+use crate::api::{Error, Result, Shutdown, State};
+use crate::buf::{BufferPool, PacketBuf};
+use crate::stats::RstReason;
+
+use super::timers::TimerKind;
+use super::{Ctx, Tcb};
+
+/// What the engine must do after the last handle was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseAction {
+    /// Nothing more: the connection closes gracefully on its own, or is gone.
+    Graceful,
+    /// Send RST|ACK now and forget the connection (contracts 8a, 9c).
+    Abort(RstReason),
+}
+
+impl<B: PacketBuf> Tcb<B> {
+    fn check_reset_for_read(&mut self) -> Result<()> {
+        match self.reset {
+            Some(cause) => {
+                self.reset_reported = true;
+                Err(cause.error())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Contract 3: a reset is reported once, then writes see BrokenPipe.
+    fn check_writable(&mut self) -> Result<()> {
+        if let Some(cause) = self.reset {
+            if self.reset_reported {
+                return Err(Error::BrokenPipe);
+            }
+            self.reset_reported = true;
+            return Err(cause.error());
+        }
+        if self.write_shut {
+            return Err(Error::BrokenPipe);
+        }
+        match self.state {
+            // RFC 9293 3.10.2: data written before the handshake completes
+            // is queued and sent once established.
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => Ok(()),
+            State::Closed => Err(Error::NotConnected),
+            _ => Err(Error::BrokenPipe),
+        }
+    }
+
+    /// Contracts 4, 5, 6, 11. A reset discards buffered data and is
+    /// reported at once (contract 6: "at once").
+    pub fn read(&mut self, ctx: &Ctx, dst: &mut [u8]) -> Result<usize> {
+        self.check_reset_for_read()?;
+        if self.read_shut || dst.is_empty() {
+            return Ok(0);
+        }
+        if !self.recv.is_empty() {
+            let n = self.recv.read(dst);
+            self.after_read(ctx);
+            return Ok(n);
+        }
+        self.read_state()
+    }
+
+    /// Zero-copy read: the next received buffer, whole.
+    pub fn read_buf(&mut self, ctx: &Ctx) -> Result<Option<B>> {
+        self.check_reset_for_read()?;
+        if self.read_shut {
+            return Ok(None);
+        }
+        if let Some(buf) = self.recv.pop_buf() {
+            self.after_read(ctx);
+            return Ok(Some(buf));
+        }
+        self.read_state().map(|_| None)
+    }
+
+    /// What an empty receive buffer means: end of stream or not yet.
+    fn read_state(&self) -> Result<usize> {
+        if self.peer_fin {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed => Ok(0),
+            State::SynSent | State::SynReceived => Err(Error::WouldBlock),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Contracts 1, 2, 3.
+    pub fn write<P: BufferPool<Buf = B>>(&mut self, pool: &mut P, data: &[u8]) -> Result<usize> {
+        self.check_writable()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let (n, exhausted) = self.send.write(pool, data);
+        if n < data.len() {
+            self.want_writable = true;
+        }
+        match n {
+            0 if exhausted => Err(Error::NoBuffers),
+            0 => Err(Error::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// Zero-copy write of a whole buffer; it is handed back when it does
+    /// not fit or the connection cannot send.
+    pub fn write_buf(&mut self, buf: B) -> core::result::Result<(), (Error, B)> {
+        if let Err(e) = self.check_writable() {
+            return Err((e, buf));
+        }
+        self.send.push_buf(buf).map_err(|buf| {
+            self.want_writable = true;
+            (Error::WouldBlock, buf)
+        })
+    }
+
+    /// Contracts 10, 11, 12.
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.read_shut = true;
+            self.recv.clear();
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) && !self.write_shut {
+            self.write_shut = true;
+            self.queue_fin();
+        }
+        Ok(())
+    }
+
+    /// Schedules our FIN after the queued data (RFC 9293 3.10.4 CLOSE):
+    /// ESTABLISHED -> FIN_WAIT_1, CLOSE_WAIT -> LAST_ACK. During the
+    /// handshake the FIN waits until ESTABLISHED.
+    pub fn queue_fin(&mut self) {
+        let next = match self.state {
+            State::Established => State::FinWait1,
+            State::CloseWait => State::LastAck,
+            _ => return,
+        };
+        self.fin_seq = Some(self.data_end());
+        self.state = next;
+    }
+
+    /// The last handle was closed (contracts 8, 9, 13).
+    pub fn close(&mut self, ctx: &Ctx) -> CloseAction {
+        self.orphan = true;
+        match self.state {
+            State::Closed | State::TimeWait => return CloseAction::Graceful,
+            // Nobody else knows about this connection yet.
+            State::SynSent => {
+                self.set_state(State::Closed);
+                return CloseAction::Graceful;
+            }
+            _ => {}
+        }
+        if self.linger == Some(core::time::Duration::ZERO) {
+            return CloseAction::Abort(RstReason::Abort);
+        }
+        if !self.recv.is_empty() {
+            return CloseAction::Abort(RstReason::UnreadData);
+        }
+        self.read_shut = true;
+        if !self.write_shut {
+            self.write_shut = true;
+            self.queue_fin();
+        }
+        if let Some(t) = self.linger {
+            if self.fin_acked() {
+                self.close_outcome = Some(crate::api::CloseOutcome::Graceful);
+                self.events.set(super::EventBits::CLOSED);
+            } else {
+                self.deadlines.set(TimerKind::Linger, ctx.now + t);
+            }
+        }
+        if self.state == State::FinWait2 {
+            self.deadlines
+                .set(TimerKind::Lifetime, ctx.now + ctx.cfg.fin_wait2_timeout);
+        }
+        CloseAction::Graceful
+    }
+}
