@@ -5,6 +5,7 @@
 pub mod rng;
 pub mod sim;
 pub mod trace;
+pub mod transfer;
 
 pub use rng::Rng;
 pub use sim::{LinkConfig, Node, Sim};

@@ -309,11 +309,13 @@ impl<P: BufferPool> Engine<P> {
             tcb.local.port(),
             tcb.remote.port(),
             TcpFlags::RST | TcpFlags::ACK,
-            tcb.snd_nxt,
+            // SND.MAX: the peer may have seen everything we ever sent.
+            tcb.snd_max,
             tcb.rcv_nxt,
             0,
         );
         let remote = tcb.remote;
+        tcb.discard_buffers();
         tcb.set_state(State::Closed);
         if synchronized {
             self.send_rst(remote, &repr, reason);

@@ -367,6 +367,7 @@ impl<B: PacketBuf> Tcb<B> {
             // Contracts 8c and 12: nobody will ever read this. Tell the peer
             // at once (Linux `tcp_rcv_state_process`, "abort on data").
             self.reset = Some(ResetCause::DataAfterClose);
+            self.discard_buffers();
             self.set_state(State::Closed);
             return Some(Reply::Rst(RstReason::DataAfterClose));
         }

@@ -288,18 +288,26 @@ impl<B: PacketBuf> Tcb<B> {
         seq_diff(self.snd_nxt, self.snd_una).max(0) as usize
     }
 
-    /// Moves to `state`; a TCB in CLOSED has let go of its buffers.
+    /// Moves to `state`. In TIME_WAIT and CLOSED nothing remains to send
+    /// or reassemble; data the application has not read yet stays readable
+    /// (only a reset or an abort discards it: [`Tcb::discard_buffers`]).
     pub fn set_state(&mut self, state: State) {
         self.state = state;
         if matches!(state, State::Closed | State::TimeWait) {
             self.send.clear();
-            self.recv.clear();
             self.ooo.clear();
             self.deadlines.clear_all_but_lifetime();
             if state == State::Closed {
                 self.deadlines = Deadlines::default();
             }
         }
+    }
+
+    /// Drops both buffers (reset, abort: contracts 8a, 9c).
+    pub fn discard_buffers(&mut self) {
+        self.send.clear();
+        self.recv.clear();
+        self.ooo.clear();
     }
 
     /// The connection was reset (by the peer, a timeout, or us): report it
@@ -312,6 +320,7 @@ impl<B: PacketBuf> Tcb<B> {
         if self.want_writable {
             self.events.set(EventBits::WRITABLE);
         }
+        self.discard_buffers();
         self.set_state(State::Closed);
     }
 

@@ -53,7 +53,14 @@ impl<B: PacketBuf> Tcb<B> {
             return Some(seg);
         }
         if self.ack_now {
-            return Some(self.control_segment(ctx, TcpFlags::ACK));
+            // A pure ACK carries SND.MAX, not SND.NXT: while SND.NXT is
+            // rolled back for retransmission, the peer may already have
+            // everything below SND.MAX and would reject an older sequence
+            // number as outside its window, ACK field and all (BSD does the
+            // same).
+            let mut seg = self.control_segment(ctx, TcpFlags::ACK);
+            seg.seq = self.snd_max;
+            return Some(seg);
         }
         None
     }
