@@ -139,6 +139,8 @@ pub(crate) struct Tcb<B> {
     pub unacked_segments: u32,
     /// Send a probe (zero-window or keepalive): sequence `snd_una - 1`.
     pub send_probe: bool,
+    /// The persist timer fired with a small window: send what fits.
+    pub force_send: bool,
     pub probes_unanswered: u32,
     pub persist_backoff: u32,
     pub keepalive: bool,
@@ -234,6 +236,7 @@ impl<B: PacketBuf> Tcb<B> {
             ack_now: false,
             unacked_segments: 0,
             send_probe: false,
+            force_send: false,
             probes_unanswered: 0,
             persist_backoff: 0,
             keepalive: cfg.keepalive.enabled,

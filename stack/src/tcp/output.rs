@@ -149,11 +149,13 @@ impl<B: PacketBuf> Tcb<B> {
             len == self.snd_mss
                 || (len == unsent && (idle || fin_unsent))
                 || (idle && len >= self.max_snd_wnd / 2)
+                || self.force_send
         };
         if !send_now {
             self.update_persist(ctx.now);
             return None;
         }
+        self.force_send = false;
         let with_fin = fin_unsent && len == unsent;
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
         seg.data_off = off;

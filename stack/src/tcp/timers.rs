@@ -123,12 +123,21 @@ impl<B: PacketBuf> Tcb<B> {
         self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
     }
 
-    /// Arms the persist timer when the peer's window is closed and we have
-    /// something to send (RFC 9293 3.8.6.1).
+    /// Arms the persist timer when nothing is in flight and the peer's
+    /// window holds queued data back: closed (RFC 9293 3.8.6.1, zero-window
+    /// probing) or too small for sender-side silly window avoidance to send
+    /// (3.8.6.2.1, the override timeout). Without it, a window that opened
+    /// by less than a segment would never be used.
     pub fn update_persist(&mut self, now: Instant) {
-        let blocked = self.snd_wnd == 0
+        let off = super::seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
+        let unsent = self.send.len().saturating_sub(off);
+        let fin_unsent = self
+            .fin_seq
+            .is_some_and(|f| super::seq_diff(self.snd_nxt, f) <= 0);
+        let want = unsent.min(self.snd_mss).max(usize::from(fin_unsent));
+        let blocked = want > 0
             && self.snd_nxt == self.snd_una
-            && (!self.send.is_empty() || (self.fin_seq.is_some() && !self.fin_sent()))
+            && self.snd_wnd.min(self.cc.cwnd) < want
             && matches!(
                 self.state,
                 State::Established
@@ -154,6 +163,8 @@ impl<B: PacketBuf> Tcb<B> {
 
     fn on_persist(&mut self, ctx: &Ctx) {
         if self.snd_wnd != 0 {
+            // A small window: send what fits rather than wait forever.
+            self.force_send = true;
             return;
         }
         if self.probes_unanswered >= ctx.cfg.max_retransmits {
