@@ -47,10 +47,6 @@ impl<B: PacketBuf> SendQueue<B> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn free_space(&self) -> usize {
         self.capacity.saturating_sub(self.len)
     }
