@@ -77,7 +77,10 @@ impl<B: PacketBuf> Tcb<B> {
         seg.mss = Some(u16::try_from(ctx.mss).unwrap_or(u16::MAX));
         seg.retransmit = retransmit;
         if self.state == State::SynSent {
+            // No ACK yet, but the SYN still carries our window: the peer
+            // takes it as its initial send window (RFC 9293 3.10.7.3).
             seg.ack = SeqNumber(0);
+            seg.window = self.recv_capacity.min(MAX_WINDOW) as u16;
         }
         self.snd_nxt = self.iss + 1;
         if seq_diff(self.snd_nxt, self.snd_max) > 0 {
