@@ -16,6 +16,7 @@
 //! (input), mutators (the application API in [`user`]), and `poll_*`
 //! (output, `#[must_use]`).
 
+mod owned;
 mod rx;
 mod table;
 mod tx;
@@ -36,7 +37,8 @@ use crate::tcp::{Ctx, EventBits};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 
-use table::{Conn, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
+use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
+pub use owned::Conn;
 pub use user::Readiness;
 
 /// A frame for the driver to send: headers in `head`, and the payload,
@@ -90,10 +92,12 @@ pub struct Engine<P: BufferPool> {
     pool: P,
     secret: [u8; 16],
     now: Instant,
-    conns: Slab<Conn<P::Buf>>,
+    conns: Slab<ConnEntry<P::Buf>>,
     flows: FlowTable,
     listeners: Slab<Listener>,
     handles: Slab<Target>,
+    /// Handles of dropped [`Conn`]s, closed at the next driver call.
+    release: std::sync::Arc<owned::ReleaseQueue>,
     wheel: TimerWheel<TimerRef>,
     /// Connections that may have something to send.
     ready: VecDeque<u32>,
@@ -135,6 +139,7 @@ impl<P: BufferPool> Engine<P> {
             flows: FlowTable::new(capacity, flow_key),
             listeners: Slab::with_capacity(16),
             handles: Slab::with_capacity(capacity),
+            release: Default::default(),
             wheel: TimerWheel::with_capacity(
                 now,
                 core::time::Duration::from_millis(1),
@@ -216,6 +221,7 @@ impl<P: BufferPool> Engine<P> {
     /// Runs every timer due at `now`.
     pub fn handle_timeouts(&mut self, now: Instant) {
         self.now = now;
+        self.release_dropped();
         while let Some((_, r)) = self.wheel.poll_expired(now) {
             let Some(conn) = self.conns.get_gen_mut(r.conn, r.generation) else {
                 continue;

@@ -13,7 +13,7 @@ use crate::wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, WireError,
 };
 
-use super::table::{Conn, FlowKey};
+use super::table::{ConnEntry, FlowKey};
 use super::Engine;
 
 /// Where the TCP payload sits in the frame, and the header fields.
@@ -37,6 +37,7 @@ impl<P: BufferPool> Engine<P> {
     /// and dropped; nothing here can panic on bad input.
     pub fn handle_rx(&mut self, now: Instant, frame: P::Buf) {
         self.now = now;
+        self.release_dropped();
         self.stats.frames_in += 1;
         let data = frame.data();
         let Ok(eth) = EthernetFrame::new_checked(data) else {
@@ -209,7 +210,7 @@ impl<P: BufferPool> Engine<P> {
         let iss = self.isn(local, p.src, now);
         let ctx = self.ctx();
         let tcb = Tcb::new_passive(&ctx, local, p.src, iss, &p.seg);
-        let mut conn = Conn::new(tcb);
+        let mut conn = ConnEntry::new(tcb);
         conn.listener = Some(lidx);
         let (idx, _) = self.conns.insert(conn);
         self.flows.insert(

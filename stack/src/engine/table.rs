@@ -91,7 +91,7 @@ impl<T> Slab<T> {
 }
 
 /// A connection as the engine holds it: the TCB plus bookkeeping.
-pub(crate) struct Conn<B> {
+pub(crate) struct ConnEntry<B> {
     pub tcb: Tcb<B>,
     /// Application handles referring to it (contract 13).
     pub handles: u32,
@@ -106,9 +106,9 @@ pub(crate) struct Conn<B> {
     pub in_ready: bool,
 }
 
-impl<B> Conn<B> {
+impl<B> ConnEntry<B> {
     pub fn new(tcb: Tcb<B>) -> Self {
-        Conn {
+        ConnEntry {
             tcb,
             handles: 0,
             event_handle: None,

@@ -56,6 +56,7 @@ impl<P: BufferPool> Engine<P> {
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<P::Buf>> {
         self.now = now;
+        self.release_dropped();
         loop {
             if let Some(t) = self.control.pop_front() {
                 self.stats.frames_out += 1;

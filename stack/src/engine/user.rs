@@ -17,7 +17,7 @@ use crate::tcp::Tcb;
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
-use super::table::{Conn, FlowKey, Listener, Target};
+use super::table::{ConnEntry, FlowKey, Listener, Target};
 use super::Engine;
 
 /// What the application can find out about a connection at any time, so a
@@ -163,7 +163,7 @@ impl<P: BufferPool> Engine<P> {
         let iss = self.isn(local, remote, self.now);
         let ctx = self.ctx();
         let tcb = Tcb::new_active(&ctx, local, remote, iss);
-        let (idx, _) = self.conns.insert(Conn::new(tcb));
+        let (idx, _) = self.conns.insert(ConnEntry::new(tcb));
         self.flows.insert(key, idx);
         let handle = self.new_handle(Target::Conn(idx));
         if let Some(conn) = self.conns.get_mut(idx) {
