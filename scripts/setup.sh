@@ -1,17 +1,27 @@
-# Sourced by the other scripts: installs what the build needs on Debian 12.
-# Idempotent: does nothing when everything is present.
+# Sourced by the other scripts: installs what the build needs on a fresh
+# Debian 12 machine (DPDK 22.11 LTS and its headers, clang for bindgen,
+# pkg-config). Idempotent: installs nothing when everything is present.
 
 need_pkgs=()
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+command -v clang >/dev/null 2>&1 || need_pkgs+=(clang)
+if ! pkg-config --exists libdpdk 2>/dev/null; then
+  need_pkgs+=(dpdk dpdk-dev libdpdk-dev)
+fi
+# bindgen loads libclang at run time.
+if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
+  need_pkgs+=(libclang-dev)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing packages (${need_pkgs[*]}); run as root or install them" >&2
     exit 1
   fi
+  echo "setup: installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
 for tool in cargo rustfmt cargo-clippy; do

@@ -19,3 +19,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked --release
+
+step "criterion benches, quick mode (each runs once)"
+cargo test --locked --release -p bench --benches

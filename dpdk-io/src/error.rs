@@ -1,0 +1,140 @@
+//! The error type of every fallible DPDK call.
+
+use std::ffi::CStr;
+use std::fmt;
+
+/// Why a DPDK operation failed. `errno` values are DPDK's (positive, as in
+/// `rte_errno`), printed with `rte_strerror`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpdkError {
+    /// `Eal::init` was already called in this process (DPDK allows one
+    /// initialisation per process, even after a failed one or a cleanup).
+    AlreadyInitialized,
+    /// An operation needs the EAL and no [`crate::Eal`] is alive.
+    NotInitialized,
+    /// An argument contained a NUL byte and cannot be passed to C.
+    NulInArgument(String),
+    /// `rte_eal_init` failed.
+    EalInit {
+        /// `rte_errno` after the failure.
+        errno: i32,
+    },
+    /// `rte_pktmbuf_pool_create` failed.
+    MempoolCreate {
+        /// The pool's name.
+        name: String,
+        /// `rte_errno` after the failure.
+        errno: i32,
+    },
+    /// No port has this name.
+    NoSuchPort(String),
+    /// The port cannot do what was asked (more queues than it has, an
+    /// offload it does not report).
+    PortCapability {
+        /// Port id.
+        port: u16,
+        /// What was asked.
+        what: String,
+    },
+    /// The driver does not implement this operation (`-ENOTSUP`).
+    NotSupported {
+        /// Port id.
+        port: u16,
+        /// The DPDK function.
+        op: &'static str,
+    },
+    /// An ethdev call failed.
+    Port {
+        /// Port id.
+        port: u16,
+        /// The DPDK function.
+        op: &'static str,
+        /// Its error, as a positive errno.
+        errno: i32,
+    },
+    /// The link did not come up in time.
+    LinkTimeout {
+        /// Port id.
+        port: u16,
+    },
+    /// Creating a ring or a ring-backed port failed.
+    Ring {
+        /// Ring or port name.
+        name: String,
+        /// `rte_errno` after the failure.
+        errno: i32,
+    },
+}
+
+impl DpdkError {
+    /// The error of an ethdev call that returned `ret < 0`.
+    pub(crate) fn port(port: u16, op: &'static str, ret: i32) -> DpdkError {
+        let errno = ret.saturating_neg();
+        if errno == libc_enotsup() {
+            DpdkError::NotSupported { port, op }
+        } else {
+            DpdkError::Port { port, op, errno }
+        }
+    }
+}
+
+const fn libc_enotsup() -> i32 {
+    // ENOTSUP == EOPNOTSUPP == 95 on Linux, the only target DPDK supports here.
+    95
+}
+
+/// `rte_strerror(errno)`, copied out of DPDK's per-thread buffer.
+pub(crate) fn strerror(errno: i32) -> String {
+    // SAFETY: rte_strerror accepts any value and returns a pointer to a
+    // static or per-thread NUL-terminated string, valid until the next call
+    // on this thread; it is copied before anything else runs here.
+    unsafe {
+        let s = dpdk_sys::rte_strerror(errno);
+        if s.is_null() {
+            format!("errno {errno}")
+        } else {
+            CStr::from_ptr(s).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// `rte_errno` of the calling thread.
+pub(crate) fn rte_errno() -> i32 {
+    // SAFETY: reads a thread-local integer; no preconditions.
+    unsafe { dpdk_sys::shim_errno() }
+}
+
+impl fmt::Display for DpdkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DpdkError::AlreadyInitialized => {
+                write!(f, "the EAL was already initialised in this process")
+            }
+            DpdkError::NotInitialized => write!(f, "the EAL is not initialised"),
+            DpdkError::NulInArgument(a) => write!(f, "argument contains a NUL byte: {a:?}"),
+            DpdkError::EalInit { errno } => {
+                write!(f, "rte_eal_init failed: {}", strerror(*errno))
+            }
+            DpdkError::MempoolCreate { name, errno } => {
+                write!(f, "creating mempool {name:?} failed: {}", strerror(*errno))
+            }
+            DpdkError::NoSuchPort(name) => write!(f, "no port named {name:?}"),
+            DpdkError::PortCapability { port, what } => {
+                write!(f, "port {port} cannot do this: {what}")
+            }
+            DpdkError::NotSupported { port, op } => {
+                write!(f, "port {port}: {op} is not supported by the driver")
+            }
+            DpdkError::Port { port, op, errno } => {
+                write!(f, "port {port}: {op} failed: {}", strerror(*errno))
+            }
+            DpdkError::LinkTimeout { port } => write!(f, "port {port}: link did not come up"),
+            DpdkError::Ring { name, errno } => {
+                write!(f, "ring {name:?}: {}", strerror(*errno))
+            }
+        }
+    }
+}
+
+impl std::error::Error for DpdkError {}

@@ -1,0 +1,428 @@
+//! `rte_mbuf` as a [`stack::PacketBuf`], and the pool that hands them out.
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use dpdk_sys::rte_mbuf;
+use stack::{BufferPool, PacketBuf};
+
+use crate::error::DpdkError;
+use crate::mempool::Mempool;
+
+/// An owned mbuf (a chain, if it has several segments). Dropping it frees
+/// it (`rte_pktmbuf_free`).
+///
+/// [`PacketBuf`] views the first segment: `data` is the first segment's
+/// data; `append` and `tailroom` act on the last segment, as DPDK's
+/// `rte_pktmbuf_append` does. Frames from [`crate::Port::rx_burst`] have
+/// one segment (scatter is not enabled).
+///
+/// Sharing: [`PacketBuf::share`] makes an indirect mbuf (`rte_pktmbuf_clone`)
+/// from the indirect pool of the [`MbufPool`] this mbuf came from. While
+/// any other handle on the bytes exists, `data_mut`, `append` and `prepend`
+/// return `None` and `tailroom` is 0; `trim_front` and `trim_back` change
+/// only this handle's view.
+pub struct Mbuf {
+    raw: NonNull<rte_mbuf>,
+    /// Where `share` takes indirect mbufs from; outlives `raw` (see
+    /// [`MbufPool`]'s drop).
+    clone_pool: NonNull<dpdk_sys::rte_mempool>,
+}
+
+// SAFETY: an Mbuf owns its mbuf exclusively (shared bytes are read-only and
+// the reference counts are atomic); mempool get/put is thread-safe.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf that nothing else will free, and
+    /// `clone_pool` a pool of indirect-capable mbufs that stays alive as
+    /// long as the mbuf (and every share of it) does. `None` if either
+    /// pointer is null.
+    pub unsafe fn from_raw(
+        raw: *mut rte_mbuf,
+        clone_pool: *mut dpdk_sys::rte_mempool,
+    ) -> Option<Mbuf> {
+        Some(Mbuf {
+            raw: NonNull::new(raw)?,
+            clone_pool: NonNull::new(clone_pool)?,
+        })
+    }
+
+    /// Gives up ownership; the caller must free the mbuf (or hand it to a
+    /// DPDK function that does, like `rte_eth_tx_burst`).
+    pub fn into_raw(self) -> *mut rte_mbuf {
+        let raw = self.raw.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// The raw mbuf, for DPDK calls. Valid while `self` is.
+    pub fn as_ptr(&self) -> *mut rte_mbuf {
+        self.raw.as_ptr()
+    }
+
+    fn m(&self) -> &rte_mbuf {
+        // SAFETY: raw is a valid mbuf we own for as long as &self lives.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// This segment's reference count (a direct mbuf with clones counts
+    /// itself and each clone).
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: raw is valid; an atomic read.
+        unsafe { dpdk_sys::shim_mbuf_refcnt_read(self.raw.as_ptr()) }
+    }
+
+    /// Whether this mbuf owns its data buffer (not an indirect clone).
+    pub fn is_direct(&self) -> bool {
+        // SAFETY: raw is valid; reads ol_flags.
+        unsafe { dpdk_sys::shim_mbuf_is_direct(self.raw.as_ptr()) != 0 }
+    }
+
+    /// Whether another handle may see these bytes, which makes them
+    /// read-only: some segment has a reference count above one, or is an
+    /// indirect mbuf whose buffer has other users, or has an external buffer.
+    pub fn is_shared(&self) -> bool {
+        let mut seg = self.raw.as_ptr();
+        while !seg.is_null() {
+            // SAFETY: seg is a segment of our valid chain.
+            let exclusive = unsafe {
+                if dpdk_sys::shim_mbuf_refcnt_read(seg) != 1 {
+                    false
+                } else if dpdk_sys::shim_mbuf_is_direct(seg) != 0 {
+                    true
+                } else if (*seg).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0 {
+                    let direct = dpdk_sys::shim_mbuf_from_indirect(seg);
+                    dpdk_sys::shim_mbuf_refcnt_read(direct) == 1
+                } else {
+                    false // external buffer: its users are not counted here
+                }
+            };
+            if !exclusive {
+                return true;
+            }
+            // SAFETY: seg is valid; next is NULL or the next valid segment.
+            seg = unsafe { (*seg).next };
+        }
+        false
+    }
+
+    /// Number of segments in the chain.
+    pub fn nb_segs(&self) -> u16 {
+        self.m().nb_segs
+    }
+
+    /// Total data bytes of the chain (`pkt_len`).
+    pub fn pkt_len(&self) -> u32 {
+        self.m().pkt_len
+    }
+
+    /// Offload flags (`RTE_MBUF_F_*`).
+    pub fn ol_flags(&self) -> u64 {
+        self.m().ol_flags
+    }
+
+    /// The port this frame arrived on.
+    pub fn port(&self) -> u16 {
+        self.m().port
+    }
+
+    fn last_seg(&self) -> *mut rte_mbuf {
+        let mut seg = self.raw.as_ptr();
+        // SAFETY: segments of our valid chain; the last has next == NULL.
+        unsafe {
+            while !(*seg).next.is_null() {
+                seg = (*seg).next;
+            }
+        }
+        seg
+    }
+
+    /// Appends `tail` to this chain (`rte_pktmbuf_chain`). On failure (the
+    /// chain would exceed `RTE_MBUF_MAX_NB_SEGS`) `tail` is handed back.
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        // SAFETY: both chains are valid and owned; on success the head takes
+        // ownership of tail's segments, so tail must not be freed again.
+        let ret = unsafe { dpdk_sys::shim_pktmbuf_chain(self.raw.as_ptr(), tail.as_ptr()) };
+        if ret == 0 {
+            std::mem::forget(tail);
+            Ok(())
+        } else {
+            Err(tail)
+        }
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own raw; freeing it (and its chain) once, here.
+        unsafe { dpdk_sys::shim_pktmbuf_free(self.raw.as_ptr()) }
+    }
+}
+
+impl PacketBuf for Mbuf {
+    fn data(&self) -> &[u8] {
+        let len = usize::from(self.m().data_len);
+        // SAFETY: mtod points at data_len initialised bytes inside the
+        // segment's buffer, which lives while self does; nobody writes them
+        // while &self exists (writers need &mut and an unshared buffer).
+        unsafe {
+            let p = dpdk_sys::shim_pktmbuf_mtod(self.raw.as_ptr()).cast::<u8>();
+            std::slice::from_raw_parts(p, len)
+        }
+    }
+
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if self.is_shared() {
+            return None;
+        }
+        let len = usize::from(self.m().data_len);
+        // SAFETY: as in data(), and no other handle sees these bytes
+        // (is_shared is false), so a unique borrow is sound.
+        unsafe {
+            let p = dpdk_sys::shim_pktmbuf_mtod(self.raw.as_ptr()).cast::<u8>();
+            Some(std::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.m().data_len)
+    }
+
+    fn headroom(&self) -> usize {
+        // SAFETY: raw is valid; reads data_off.
+        usize::from(unsafe { dpdk_sys::shim_pktmbuf_headroom(self.raw.as_ptr()) })
+    }
+
+    fn tailroom(&self) -> usize {
+        if self.is_shared() {
+            return 0;
+        }
+        // SAFETY: last_seg is a valid segment of our chain.
+        usize::from(unsafe { dpdk_sys::shim_pktmbuf_tailroom(self.last_seg()) })
+    }
+
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n16 = u16::try_from(n).ok()?;
+        if self.is_shared() {
+            return None;
+        }
+        // SAFETY: raw is valid and unshared; DPDK checks the headroom and
+        // returns NULL (changing nothing) when it is too small.
+        let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.raw.as_ptr(), n16) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: p points at n bytes of this unshared buffer, now part of
+        // the data; borrowed mutably through &mut self.
+        Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), n) })
+    }
+
+    fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n16 = u16::try_from(n).ok()?;
+        if self.is_shared() {
+            return None;
+        }
+        // SAFETY: raw is valid and unshared; DPDK checks the tailroom of
+        // the last segment and returns NULL (changing nothing) when short.
+        let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.raw.as_ptr(), n16) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: p points at n bytes of this unshared buffer, now part of
+        // the data; borrowed mutably through &mut self.
+        Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), n) })
+    }
+
+    fn trim_front(&mut self, n: usize) {
+        let n = n.min(usize::from(self.m().data_len)) as u16;
+        // SAFETY: raw is valid and n <= data_len, so rte_pktmbuf_adj
+        // succeeds; it changes only this mbuf's data_off and lengths, never
+        // another handle's view or the bytes.
+        unsafe { dpdk_sys::shim_pktmbuf_adj(self.raw.as_ptr(), n) };
+    }
+
+    fn trim_back(&mut self, n: usize) {
+        let last = self.last_seg();
+        // SAFETY: last is a valid segment of our chain.
+        let last_len = usize::from(unsafe { (*last).data_len });
+        let n = n.min(last_len) as u16;
+        // SAFETY: raw is valid and n <= the last segment's data_len, so
+        // rte_pktmbuf_trim succeeds; it changes only lengths of this handle.
+        unsafe { dpdk_sys::shim_pktmbuf_trim(self.raw.as_ptr(), n) };
+    }
+
+    fn share(&self) -> Option<Mbuf> {
+        // SAFETY: raw is a valid chain and clone_pool a live pool (the
+        // MbufPool keeps it alive while any of its mbufs exist); NULL on
+        // exhaustion is handled.
+        let clone =
+            unsafe { dpdk_sys::shim_pktmbuf_clone(self.raw.as_ptr(), self.clone_pool.as_ptr()) };
+        Some(Mbuf {
+            raw: NonNull::new(clone)?,
+            clone_pool: self.clone_pool,
+        })
+    }
+
+    fn truesize(&self) -> usize {
+        let mut total = 0;
+        let mut seg = self.raw.as_ptr();
+        while !seg.is_null() {
+            // SAFETY: seg is a valid segment of our chain.
+            unsafe {
+                total += usize::from((*seg).buf_len);
+                seg = (*seg).next;
+            }
+        }
+        total
+    }
+}
+
+impl fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mbuf")
+            .field("len", &self.len())
+            .field("pkt_len", &self.pkt_len())
+            .field("headroom", &self.headroom())
+            .field("refcnt", &self.refcnt())
+            .field("direct", &self.is_direct())
+            .finish()
+    }
+}
+
+/// The pools behind [`Mbuf`]s: direct mbufs for frames, and indirect ones
+/// for [`PacketBuf::share`]. Cloning the handle shares the pools.
+#[derive(Clone, Debug)]
+pub struct MbufPool {
+    inner: Arc<PoolPair>,
+}
+
+#[derive(Debug)]
+struct PoolPair {
+    direct: ManuallyDrop<Mempool>,
+    indirect: ManuallyDrop<Mempool>,
+}
+
+impl Drop for PoolPair {
+    fn drop(&mut self) {
+        // SAFETY: both fields are taken exactly once, here, and not used
+        // after.
+        let (direct, indirect) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.direct),
+                ManuallyDrop::take(&mut self.indirect),
+            )
+        };
+        // An outstanding mbuf of either pool may refer to the indirect pool
+        // (its clone_pool): free both or neither.
+        if direct.in_use() != 0 || indirect.in_use() != 0 {
+            direct.leak();
+            indirect.leak();
+        }
+    }
+}
+
+impl MbufPool {
+    /// `n` direct mbufs of `data_room` bytes (headroom included) plus `n`
+    /// indirect mbufs, with per-lcore caches of `cache`. The pools are
+    /// named `name` and `name` + `"_i"`, so `name` has at most 23 bytes.
+    pub fn new(name: &str, n: u32, cache: u32, data_room: u16) -> Result<MbufPool, DpdkError> {
+        MbufPool::with_indirect(name, n, n, cache, data_room)
+    }
+
+    /// Like [`MbufPool::new`] with `n_indirect` indirect mbufs: the most
+    /// shares that can exist at once.
+    pub fn with_indirect(
+        name: &str,
+        n: u32,
+        n_indirect: u32,
+        cache: u32,
+        data_room: u16,
+    ) -> Result<MbufPool, DpdkError> {
+        let direct = Mempool::new(name, n, cache, data_room)?;
+        let indirect = Mempool::new(&format!("{name}_i"), n_indirect, cache, 0)?;
+        Ok(MbufPool {
+            inner: Arc::new(PoolPair {
+                direct: ManuallyDrop::new(direct),
+                indirect: ManuallyDrop::new(indirect),
+            }),
+        })
+    }
+
+    /// The pool of direct mbufs (frames are received into it).
+    pub fn direct(&self) -> &Mempool {
+        &self.inner.direct
+    }
+
+    /// The pool of indirect mbufs that `share` takes from.
+    pub fn indirect(&self) -> &Mempool {
+        &self.inner.indirect
+    }
+
+    /// Wraps a raw mbuf from this pool's direct pool (a received frame).
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf from [`MbufPool::direct`] (or a chain of
+    /// them) that nothing else will free.
+    pub(crate) unsafe fn wrap(&self, raw: NonNull<rte_mbuf>) -> Mbuf {
+        Mbuf {
+            raw,
+            clone_pool: NonNull::new(self.indirect().as_ptr()).expect("pool pointer is non-null"),
+        }
+    }
+
+    /// A buffer holding a copy of `bytes` after the default headroom, or
+    /// `None` if the pool is empty or `bytes` does not fit.
+    pub fn alloc_with(&mut self, bytes: &[u8]) -> Option<Mbuf> {
+        let mut m = self.alloc()?;
+        m.append(bytes.len())?.copy_from_slice(bytes);
+        Some(m)
+    }
+
+    /// Allocates `n` buffers at once into `out` (`rte_pktmbuf_alloc_bulk`):
+    /// all of them, or none and `false`.
+    pub fn alloc_bulk(&self, n: usize, out: &mut Vec<Mbuf>) -> bool {
+        const CHUNK: usize = 64;
+        let mut raws = [std::ptr::null_mut::<rte_mbuf>(); CHUNK];
+        let mut done = 0;
+        let start = out.len();
+        while done < n {
+            let k = (n - done).min(CHUNK);
+            // SAFETY: raws has room for k pointers; the pool is live.
+            let ret = unsafe {
+                dpdk_sys::shim_pktmbuf_alloc_bulk(
+                    self.direct().as_ptr(),
+                    raws.as_mut_ptr(),
+                    k as u32,
+                )
+            };
+            if ret != 0 {
+                out.truncate(start); // frees what this call took
+                return false;
+            }
+            for &raw in &raws[..k] {
+                // SAFETY: alloc_bulk succeeded, so each pointer is a fresh
+                // mbuf from the direct pool that we now own.
+                out.push(unsafe { self.wrap(NonNull::new(raw).expect("alloc_bulk filled it")) });
+            }
+            done += k;
+        }
+        true
+    }
+}
+
+impl BufferPool for MbufPool {
+    type Buf = Mbuf;
+
+    fn alloc(&mut self) -> Option<Mbuf> {
+        // SAFETY: the pool is live; NULL on exhaustion is handled.
+        let raw = unsafe { dpdk_sys::shim_pktmbuf_alloc(self.direct().as_ptr()) };
+        // SAFETY: a fresh mbuf from the direct pool, owned by us.
+        NonNull::new(raw).map(|raw| unsafe { self.wrap(raw) })
+    }
+}

@@ -1,0 +1,592 @@
+//! Ethernet ports: configuration, start, link, bursts, stats, capabilities.
+
+use std::ffi::{CStr, CString};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dpdk_sys::rte_mbuf;
+
+use crate::eal::{Eal, EalToken};
+use crate::error::{rte_errno, DpdkError};
+use crate::mbuf::{Mbuf, MbufPool};
+
+/// Frames moved per DPDK call inside [`Port::rx_burst`] / [`Port::tx_burst`].
+const BURST: usize = 32;
+
+/// How to set a port up. `Default` gives one RX and one TX queue of 1024
+/// descriptors, no offloads and no RSS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Number of RX queues.
+    pub rx_queues: u16,
+    /// Number of TX queues.
+    pub tx_queues: u16,
+    /// Descriptors per RX queue (the driver may round it).
+    pub rx_ring_size: u16,
+    /// Descriptors per TX queue (the driver may round it).
+    pub tx_ring_size: u16,
+    /// `RTE_ETH_RX_OFFLOAD_*` flags; each must be in
+    /// [`PortInfo::rx_offload_capa`].
+    pub rx_offloads: u64,
+    /// `RTE_ETH_TX_OFFLOAD_*` flags; each must be in
+    /// [`PortInfo::tx_offload_capa`].
+    pub tx_offloads: u64,
+    /// The MTU, or `None` for the driver's default.
+    pub mtu: Option<u32>,
+    /// RSS over several RX queues, or `None`.
+    pub rss: Option<RssConfig>,
+}
+
+impl Default for PortConfig {
+    fn default() -> Self {
+        PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_ring_size: 1024,
+            tx_ring_size: 1024,
+            rx_offloads: 0,
+            tx_offloads: 0,
+            mtu: None,
+            rss: None,
+        }
+    }
+}
+
+/// Receive-side scaling settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RssConfig {
+    /// `RTE_ETH_RSS_*` hash types, masked with
+    /// [`PortInfo::flow_type_rss_offloads`].
+    pub hash_types: u64,
+    /// The Toeplitz key, or `None` for the driver's.
+    pub key: Option<Vec<u8>>,
+}
+
+/// What a port can do (`rte_eth_dev_info_get`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The PMD's name, e.g. `net_ring`.
+    pub driver: String,
+    /// Most RX queues.
+    pub max_rx_queues: u16,
+    /// Most TX queues.
+    pub max_tx_queues: u16,
+    /// `RTE_ETH_RX_OFFLOAD_*` the port supports.
+    pub rx_offload_capa: u64,
+    /// `RTE_ETH_TX_OFFLOAD_*` the port supports.
+    pub tx_offload_capa: u64,
+    /// `RTE_ETH_RSS_*` hash types the port supports (0: no RSS).
+    pub flow_type_rss_offloads: u64,
+    /// Entries in the RSS redirection table.
+    pub reta_size: u16,
+    /// Bytes in the RSS key.
+    pub hash_key_size: u8,
+    /// Smallest MTU.
+    pub min_mtu: u16,
+    /// Largest MTU.
+    pub max_mtu: u16,
+}
+
+/// Link state (`rte_eth_link`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// Whether the link is up.
+    pub up: bool,
+    /// Speed in Mb/s (0 if unknown).
+    pub speed_mbps: u32,
+    /// Full duplex.
+    pub full_duplex: bool,
+}
+
+/// Port counters (`rte_eth_stats`, totals only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortStats {
+    /// Frames received.
+    pub ipackets: u64,
+    /// Frames sent.
+    pub opackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Frames dropped by the hardware (RX queue full).
+    pub imissed: u64,
+    /// Erroneous received frames.
+    pub ierrors: u64,
+    /// Failed transmissions.
+    pub oerrors: u64,
+    /// RX mbuf allocation failures.
+    pub rx_nombuf: u64,
+}
+
+fn check(port: u16, op: &'static str, ret: i32) -> Result<(), DpdkError> {
+    if ret < 0 {
+        Err(DpdkError::port(port, op, ret))
+    } else {
+        Ok(())
+    }
+}
+
+/// A configured port; dropping it stops and closes the device.
+///
+/// Bursts take `&mut self`: a DPDK queue is not thread-safe, so one owner
+/// polls it. (Per-queue handles for several lcores come with the runtime.)
+#[derive(Debug)]
+pub struct Port {
+    id: u16,
+    pool: MbufPool,
+    rx_queues: u16,
+    tx_queues: u16,
+    started: bool,
+    _eal: Arc<EalToken>,
+}
+
+impl Port {
+    /// Number of ports the EAL found (vdevs included).
+    pub fn count() -> Result<u16, DpdkError> {
+        let _eal = Eal::token()?;
+        // SAFETY: the EAL is initialised; a plain getter.
+        Ok(unsafe { dpdk_sys::rte_eth_dev_count_avail() })
+    }
+
+    /// The id of the port named `name` (a vdev's name, e.g. `net_ring0`).
+    pub fn id_by_name(name: &str) -> Result<u16, DpdkError> {
+        let _eal = Eal::token()?;
+        let c = CString::new(name).map_err(|_| DpdkError::NulInArgument(name.to_string()))?;
+        let mut id = 0u16;
+        // SAFETY: c is a valid C string and id a valid out-pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+        if ret < 0 {
+            return Err(DpdkError::NoSuchPort(name.to_string()));
+        }
+        Ok(id)
+    }
+
+    /// The capabilities of port `id`.
+    pub fn info_of(id: u16) -> Result<PortInfo, DpdkError> {
+        let _eal = Eal::token()?;
+        let mut info = dpdk_sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-struct; DPDK validates the port id.
+        check(id, "rte_eth_dev_info_get", unsafe {
+            dpdk_sys::rte_eth_dev_info_get(id, &mut info)
+        })?;
+        let driver = if info.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a static NUL-terminated string owned by the driver.
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        Ok(PortInfo {
+            driver,
+            max_rx_queues: info.max_rx_queues,
+            max_tx_queues: info.max_tx_queues,
+            rx_offload_capa: info.rx_offload_capa,
+            tx_offload_capa: info.tx_offload_capa,
+            flow_type_rss_offloads: info.flow_type_rss_offloads,
+            reta_size: info.reta_size,
+            hash_key_size: info.hash_key_size,
+            min_mtu: info.min_mtu,
+            max_mtu: info.max_mtu,
+        })
+    }
+
+    /// Configures port `id` with `config`, receiving into `pool`. The port
+    /// is not started yet: see [`Port::start`].
+    pub fn configure(id: u16, config: &PortConfig, pool: &MbufPool) -> Result<Port, DpdkError> {
+        let eal = Eal::token()?;
+        let info_raw = raw_info(id)?;
+        let info = Port::info_of(id)?;
+        let capability = |what: String| DpdkError::PortCapability { port: id, what };
+        if config.rx_queues == 0 || config.rx_queues > info.max_rx_queues {
+            return Err(capability(format!(
+                "{} RX queues (max {})",
+                config.rx_queues, info.max_rx_queues
+            )));
+        }
+        if config.tx_queues == 0 || config.tx_queues > info.max_tx_queues {
+            return Err(capability(format!(
+                "{} TX queues (max {})",
+                config.tx_queues, info.max_tx_queues
+            )));
+        }
+        if config.rx_offloads & !info.rx_offload_capa != 0 {
+            return Err(capability(format!(
+                "RX offloads {:#x}",
+                config.rx_offloads & !info.rx_offload_capa
+            )));
+        }
+        if config.tx_offloads & !info.tx_offload_capa != 0 {
+            return Err(capability(format!(
+                "TX offloads {:#x}",
+                config.tx_offloads & !info.tx_offload_capa
+            )));
+        }
+
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        conf.rxmode.offloads = config.rx_offloads;
+        conf.txmode.offloads = config.tx_offloads;
+        if let Some(mtu) = config.mtu {
+            conf.rxmode.mtu = mtu;
+        }
+        // The key must stay alive until rte_eth_dev_configure returns.
+        let mut key_storage: Vec<u8>;
+        if let Some(rss) = &config.rss {
+            if info.flow_type_rss_offloads == 0 {
+                return Err(capability("RSS".to_string()));
+            }
+            conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
+            let rss_conf = &mut conf.rx_adv_conf.rss_conf;
+            rss_conf.rss_hf = rss.hash_types & info.flow_type_rss_offloads;
+            if let Some(key) = &rss.key {
+                key_storage = key.clone();
+                rss_conf.rss_key = key_storage.as_mut_ptr();
+                rss_conf.rss_key_len = u8::try_from(key_storage.len())
+                    .map_err(|_| capability(format!("RSS key of {} bytes", key.len())))?;
+            }
+        }
+        // SAFETY: conf is a valid, fully initialised configuration whose
+        // pointers (the RSS key) outlive the call; DPDK checks the port id.
+        check(id, "rte_eth_dev_configure", unsafe {
+            dpdk_sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
+        })?;
+
+        let (mut nb_rxd, mut nb_txd) = (config.rx_ring_size, config.tx_ring_size);
+        // SAFETY: valid out-pointers to u16.
+        check(id, "rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
+            dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rxd, &mut nb_txd)
+        })?;
+        // SAFETY: a plain getter; -1 (SOCKET_ID_ANY) when unknown.
+        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(id) };
+        let socket = if socket < 0 {
+            dpdk_sys::SOCKET_ID_ANY
+        } else {
+            socket
+        } as u32;
+
+        let mut rxconf = info_raw.default_rxconf;
+        rxconf.offloads = config.rx_offloads;
+        for q in 0..config.rx_queues {
+            // SAFETY: rxconf is valid; the pool is live and outlives the
+            // port (the Port keeps a clone of the MbufPool).
+            check(id, "rte_eth_rx_queue_setup", unsafe {
+                dpdk_sys::rte_eth_rx_queue_setup(
+                    id,
+                    q,
+                    nb_rxd,
+                    socket,
+                    &rxconf,
+                    pool.direct().as_ptr(),
+                )
+            })?;
+        }
+        let mut txconf = info_raw.default_txconf;
+        txconf.offloads = config.tx_offloads;
+        for q in 0..config.tx_queues {
+            // SAFETY: txconf is valid; DPDK checks port and queue ids.
+            check(id, "rte_eth_tx_queue_setup", unsafe {
+                dpdk_sys::rte_eth_tx_queue_setup(id, q, nb_txd, socket, &txconf)
+            })?;
+        }
+        Ok(Port {
+            id,
+            pool: pool.clone(),
+            rx_queues: config.rx_queues,
+            tx_queues: config.tx_queues,
+            started: false,
+            _eal: eal,
+        })
+    }
+
+    /// The port id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The pool frames are received into.
+    pub fn pool(&self) -> &MbufPool {
+        &self.pool
+    }
+
+    /// This port's capabilities.
+    pub fn info(&self) -> Result<PortInfo, DpdkError> {
+        Port::info_of(self.id)
+    }
+
+    /// Starts the device.
+    pub fn start(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: the port is configured with its queues set up.
+        check(self.id, "rte_eth_dev_start", unsafe {
+            dpdk_sys::rte_eth_dev_start(self.id)
+        })?;
+        self.started = true;
+        Ok(())
+    }
+
+    /// Stops the device (frames in flight stay in its rings).
+    pub fn stop(&mut self) -> Result<(), DpdkError> {
+        if self.started {
+            // SAFETY: the port was started by us.
+            check(self.id, "rte_eth_dev_stop", unsafe {
+                dpdk_sys::rte_eth_dev_stop(self.id)
+            })?;
+            self.started = false;
+        }
+        Ok(())
+    }
+
+    /// Turns promiscuous mode on or off.
+    pub fn set_promiscuous(&mut self, on: bool) -> Result<(), DpdkError> {
+        // SAFETY: plain control calls on a configured port.
+        let ret = unsafe {
+            if on {
+                dpdk_sys::rte_eth_promiscuous_enable(self.id)
+            } else {
+                dpdk_sys::rte_eth_promiscuous_disable(self.id)
+            }
+        };
+        check(self.id, "rte_eth_promiscuous_enable/disable", ret)
+    }
+
+    /// The link state now, without waiting.
+    pub fn link(&self) -> Result<LinkStatus, DpdkError> {
+        let mut link = dpdk_sys::rte_eth_link::default();
+        // SAFETY: link is a valid out-struct.
+        check(self.id, "rte_eth_link_get_nowait", unsafe {
+            dpdk_sys::rte_eth_link_get_nowait(self.id, &mut link)
+        })?;
+        Ok(LinkStatus {
+            up: link.link_status() != 0,
+            speed_mbps: link.link_speed,
+            full_duplex: link.link_duplex() != 0,
+        })
+    }
+
+    /// Polls the link until it is up, for at most `timeout`.
+    pub fn wait_link_up(&self, timeout: Duration) -> Result<LinkStatus, DpdkError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let link = self.link()?;
+            if link.up {
+                return Ok(link);
+            }
+            if Instant::now() >= deadline {
+                return Err(DpdkError::LinkTimeout { port: self.id });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The port's MAC address.
+    pub fn mac_addr(&self) -> Result<[u8; 6], DpdkError> {
+        let mut addr = dpdk_sys::rte_ether_addr::default();
+        // SAFETY: addr is a valid out-struct.
+        check(self.id, "rte_eth_macaddr_get", unsafe {
+            dpdk_sys::rte_eth_macaddr_get(self.id, &mut addr)
+        })?;
+        Ok(addr.addr_bytes)
+    }
+
+    /// The port's counters.
+    pub fn stats(&self) -> Result<PortStats, DpdkError> {
+        let mut s = dpdk_sys::rte_eth_stats::default();
+        // SAFETY: s is a valid out-struct.
+        check(self.id, "rte_eth_stats_get", unsafe {
+            dpdk_sys::rte_eth_stats_get(self.id, &mut s)
+        })?;
+        Ok(PortStats {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        })
+    }
+
+    /// Zeroes the port's counters.
+    pub fn reset_stats(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: a plain control call.
+        check(self.id, "rte_eth_stats_reset", unsafe {
+            dpdk_sys::rte_eth_stats_reset(self.id)
+        })
+    }
+
+    /// The RSS key and hash types in use, read back from the device.
+    /// [`DpdkError::NotSupported`] on a device without RSS.
+    pub fn rss_hash_conf(&self) -> Result<(Vec<u8>, u64), DpdkError> {
+        let info = self.info()?;
+        let mut key = vec![0u8; usize::from(info.hash_key_size).max(40)];
+        let mut conf = dpdk_sys::rte_eth_rss_conf {
+            rss_key: key.as_mut_ptr(),
+            rss_key_len: key.len() as u8,
+            ..Default::default()
+        };
+        // SAFETY: conf points at a key buffer of rss_key_len bytes that
+        // outlives the call.
+        check(self.id, "rte_eth_dev_rss_hash_conf_get", unsafe {
+            dpdk_sys::rte_eth_dev_rss_hash_conf_get(self.id, &mut conf)
+        })?;
+        key.truncate(usize::from(conf.rss_key_len));
+        Ok((key, conf.rss_hf))
+    }
+
+    /// The RSS redirection table: entry `i` is the RX queue for hash
+    /// values whose low bits are `i`. [`DpdkError::NotSupported`] on a
+    /// device without RSS.
+    pub fn rss_reta(&self) -> Result<Vec<u16>, DpdkError> {
+        let size = usize::from(self.info()?.reta_size);
+        if size == 0 {
+            return Err(DpdkError::NotSupported {
+                port: self.id,
+                op: "rte_eth_dev_rss_reta_query",
+            });
+        }
+        let group = dpdk_sys::RTE_ETH_RETA_GROUP_SIZE as usize;
+        let mut groups = vec![
+            dpdk_sys::rte_eth_rss_reta_entry64 {
+                mask: u64::MAX,
+                reta: [0; 64],
+            };
+            size.div_ceil(group)
+        ];
+        // SAFETY: groups holds reta_size / 64 entries, as the API requires.
+        check(self.id, "rte_eth_dev_rss_reta_query", unsafe {
+            dpdk_sys::rte_eth_dev_rss_reta_query(self.id, groups.as_mut_ptr(), size as u16)
+        })?;
+        Ok(groups.iter().flat_map(|g| g.reta).take(size).collect())
+    }
+
+    /// Receives up to `max` frames from `queue`, appending them to `out`;
+    /// returns how many arrived.
+    ///
+    /// # Panics
+    /// If `queue` is not a configured RX queue.
+    pub fn rx_burst(&mut self, queue: u16, out: &mut Vec<Mbuf>, max: usize) -> usize {
+        assert!(queue < self.rx_queues, "RX queue {queue} not configured");
+        let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut total = 0;
+        while total < max {
+            let want = (max - total).min(BURST);
+            // SAFETY: the queue exists (checked above, and DPDK swaps in a
+            // dummy burst function while the port is stopped); raws has
+            // room for `want` pointers; &mut self makes us its only poller.
+            let got = usize::from(unsafe {
+                dpdk_sys::shim_rx_burst(self.id, queue, raws.as_mut_ptr(), want as u16)
+            });
+            for &raw in &raws[..got] {
+                let raw = NonNull::new(raw).expect("rx_burst returns valid mbufs");
+                // SAFETY: a received mbuf from the pool this queue was set
+                // up with, now owned by us.
+                out.push(unsafe { self.pool.wrap(raw) });
+            }
+            total += got;
+            if got < want {
+                break;
+            }
+        }
+        total
+    }
+
+    /// Sends frames from the front of `pkts` on `queue`; the sent ones are
+    /// removed (the driver owns them now), the rest stay in order. Returns
+    /// how many were sent.
+    ///
+    /// # Panics
+    /// If `queue` is not a configured TX queue.
+    pub fn tx_burst(&mut self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
+        assert!(queue < self.tx_queues, "TX queue {queue} not configured");
+        let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+        let mut sent = 0;
+        while sent < pkts.len() {
+            let chunk = &pkts[sent..(sent + BURST).min(pkts.len())];
+            for (slot, m) in raws.iter_mut().zip(chunk) {
+                *slot = m.as_ptr();
+            }
+            // SAFETY: the queue exists; raws holds chunk.len() valid mbufs
+            // we own; the ones the driver takes are forgotten below so they
+            // are not freed twice.
+            let n = usize::from(unsafe {
+                dpdk_sys::shim_tx_burst(self.id, queue, raws.as_mut_ptr(), chunk.len() as u16)
+            });
+            let full = n == chunk.len();
+            sent += n;
+            if !full {
+                break;
+            }
+        }
+        for m in pkts.drain(..sent) {
+            // The driver owns these now.
+            let _ = m.into_raw();
+        }
+        sent
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        // SAFETY: we configured the port and nothing else uses its id; the
+        // queues are released here, before the pool handle is dropped.
+        unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
+    }
+}
+
+fn raw_info(id: u16) -> Result<dpdk_sys::rte_eth_dev_info, DpdkError> {
+    let mut info = dpdk_sys::rte_eth_dev_info::default();
+    // SAFETY: info is a valid out-struct; DPDK validates the port id.
+    check(id, "rte_eth_dev_info_get", unsafe {
+        dpdk_sys::rte_eth_dev_info_get(id, &mut info)
+    })?;
+    Ok(info)
+}
+
+/// Creates two `net_ring` ports wired back to back, like the two ends of a
+/// cable: what `a` sends, `b` receives, and the other way round. Returns
+/// their port ids. (A `--vdev=net_ring0` port, by contrast, receives what
+/// it sends itself, and two vdevs with `nodeaction` cannot be paired in
+/// one process.) The rings live until the EAL is cleaned up.
+pub fn create_ring_pair(name_a: &str, name_b: &str) -> Result<(u16, u16), DpdkError> {
+    let _eal = Eal::token()?;
+    let ring = |suffix: &str| -> Result<NonNull<dpdk_sys::rte_ring>, DpdkError> {
+        let name = format!("{name_a}_{suffix}");
+        let c = CString::new(name.clone()).map_err(|_| DpdkError::NulInArgument(name.clone()))?;
+        // SAFETY: c is a valid C string DPDK copies; 1024 is a power of
+        // two; flags 0 make a multi-producer, multi-consumer ring.
+        let r = unsafe { dpdk_sys::rte_ring_create(c.as_ptr(), 1024, dpdk_sys::SOCKET_ID_ANY, 0) };
+        NonNull::new(r).ok_or_else(|| DpdkError::Ring {
+            name,
+            errno: rte_errno(),
+        })
+    };
+    let a_to_b = ring("ab")?;
+    let b_to_a = ring("ba")?;
+    let port = |name: &str, rx: NonNull<dpdk_sys::rte_ring>, tx: NonNull<dpdk_sys::rte_ring>| {
+        let c = CString::new(name).map_err(|_| DpdkError::NulInArgument(name.to_string()))?;
+        let rxs = [rx.as_ptr()];
+        let txs = [tx.as_ptr()];
+        // SAFETY: one valid ring each way; DPDK copies the pointers and
+        // the name. The rings are never freed while the EAL lives.
+        let id = unsafe {
+            dpdk_sys::rte_eth_from_rings(
+                c.as_ptr(),
+                rxs.as_ptr(),
+                1,
+                txs.as_ptr(),
+                1,
+                dpdk_sys::rte_socket_id(),
+            )
+        };
+        u16::try_from(id).map_err(|_| DpdkError::Ring {
+            name: name.to_string(),
+            errno: rte_errno(),
+        })
+    };
+    let a = port(name_a, b_to_a, a_to_b)?;
+    let b = port(name_b, a_to_b, b_to_a)?;
+    Ok((a, b))
+}

@@ -1,0 +1,123 @@
+/* See shim.h. Compiled by build.rs with the cflags pkg-config gives. */
+#include <rte_config.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "shim.h"
+
+uint16_t shim_rx_burst(uint16_t port_id, uint16_t queue_id,
+		       struct rte_mbuf **rx_pkts, uint16_t nb_pkts)
+{
+	return rte_eth_rx_burst(port_id, queue_id, rx_pkts, nb_pkts);
+}
+
+uint16_t shim_tx_burst(uint16_t port_id, uint16_t queue_id,
+		       struct rte_mbuf **tx_pkts, uint16_t nb_pkts)
+{
+	return rte_eth_tx_burst(port_id, queue_id, tx_pkts, nb_pkts);
+}
+
+struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp)
+{
+	return rte_pktmbuf_alloc(mp);
+}
+
+int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
+			    unsigned int count)
+{
+	return rte_pktmbuf_alloc_bulk(mp, mbufs, count);
+}
+
+void shim_pktmbuf_free(struct rte_mbuf *m)
+{
+	rte_pktmbuf_free(m);
+}
+
+struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
+				    struct rte_mempool *mp)
+{
+	return rte_pktmbuf_clone(md, mp);
+}
+
+int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
+{
+	return rte_pktmbuf_chain(head, tail);
+}
+
+char *shim_pktmbuf_adj(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_adj(m, len);
+}
+
+int shim_pktmbuf_trim(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_trim(m, len);
+}
+
+char *shim_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_prepend(m, len);
+}
+
+char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_append(m, len);
+}
+
+uint16_t shim_pktmbuf_headroom(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_headroom(m);
+}
+
+uint16_t shim_pktmbuf_tailroom(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_tailroom(m);
+}
+
+void *shim_pktmbuf_mtod(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, void *);
+}
+
+uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m)
+{
+	return rte_mbuf_refcnt_read(m);
+}
+
+uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value)
+{
+	return rte_mbuf_refcnt_update(m, value);
+}
+
+int shim_mbuf_is_direct(const struct rte_mbuf *m)
+{
+	return RTE_MBUF_DIRECT(m) ? 1 : 0;
+}
+
+struct rte_mbuf *shim_mbuf_from_indirect(struct rte_mbuf *mi)
+{
+	return rte_mbuf_from_indirect(mi);
+}
+
+uint64_t shim_rdtsc(void)
+{
+	return rte_rdtsc();
+}
+
+unsigned int shim_lcore_id(void)
+{
+	return rte_lcore_id();
+}
+
+int shim_errno(void)
+{
+	return rte_errno;
+}
+
+uint16_t shim_ipv4_phdr_cksum(const struct rte_ipv4_hdr *ipv4_hdr,
+			      uint64_t ol_flags)
+{
+	return rte_ipv4_phdr_cksum(ipv4_hdr, ol_flags);
+}

@@ -1,0 +1,48 @@
+/*
+ * Real symbols for DPDK's static-inline functions, which bindgen cannot
+ * link against. Every function here is a one-line forward to the DPDK
+ * inline of the same name (without the shim_ prefix).
+ */
+#ifndef DPDK_SYS_SHIM_H
+#define DPDK_SYS_SHIM_H
+
+#include <stdint.h>
+#include <rte_mbuf.h>
+#include <rte_ip.h>
+
+uint16_t shim_rx_burst(uint16_t port_id, uint16_t queue_id,
+		       struct rte_mbuf **rx_pkts, uint16_t nb_pkts);
+uint16_t shim_tx_burst(uint16_t port_id, uint16_t queue_id,
+		       struct rte_mbuf **tx_pkts, uint16_t nb_pkts);
+
+struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp);
+int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
+			    unsigned int count);
+void shim_pktmbuf_free(struct rte_mbuf *m);
+struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
+				    struct rte_mempool *mp);
+int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
+
+char *shim_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
+int shim_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
+char *shim_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
+char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
+uint16_t shim_pktmbuf_headroom(const struct rte_mbuf *m);
+uint16_t shim_pktmbuf_tailroom(const struct rte_mbuf *m);
+void *shim_pktmbuf_mtod(const struct rte_mbuf *m);
+
+uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m);
+uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
+/* 1 when m owns its data buffer (neither indirect nor external). */
+int shim_mbuf_is_direct(const struct rte_mbuf *m);
+/* The mbuf whose buffer an indirect mbuf is attached to. */
+struct rte_mbuf *shim_mbuf_from_indirect(struct rte_mbuf *mi);
+
+uint64_t shim_rdtsc(void);
+unsigned int shim_lcore_id(void);
+int shim_errno(void);
+
+uint16_t shim_ipv4_phdr_cksum(const struct rte_ipv4_hdr *ipv4_hdr,
+			      uint64_t ol_flags);
+
+#endif
