@@ -1,1 +1,0 @@
-//! Unit tests of the engine (see the tests/ crate for simulations).

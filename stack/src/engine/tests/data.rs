@@ -1,0 +1,483 @@
+//! Data transfer: writing and reading (contracts 1 to 7), acknowledgment
+//! policy (RFC 9293 3.8.6.3, RFC 5681 4.2), Nagle (RFC 896), fast
+//! retransmit (RFC 5681 3.2) and challenge ACKs (RFC 5961).
+
+use super::*;
+use crate::{Error, ResetCause, Shutdown};
+
+const SEND_BUFFER: usize = 256 * 1024;
+
+// Contract 1: write copies into the send buffer and returns at once; the
+// space comes back only when the peer acknowledges, not when sent.
+#[test]
+fn write_returns_at_once_and_space_is_freed_by_the_ack() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let writable = |t: &Harness| t.engine.readiness(c.h).unwrap().writable_bytes;
+    assert_eq!(writable(&t), SEND_BUFFER);
+    assert_eq!(t.engine.write(c.h, &pattern(100)), Ok(100));
+    assert_eq!(writable(&t), SEND_BUFFER - 100);
+    t.recv(c.ours(0, 0).flags(PSH | ACK).data(&pattern(100)));
+    assert_eq!(writable(&t), SEND_BUFFER - 100, "sent is not acknowledged");
+    t.send(c.peer(0, 60));
+    assert_eq!(writable(&t), SEND_BUFFER - 40);
+    t.send(c.peer(0, 100));
+    assert_eq!(writable(&t), SEND_BUFFER);
+}
+
+// Contract 2 and 17: a full send buffer takes what fits and returns the
+// count, then WouldBlock; the ACK that frees room raises Writable.
+#[test]
+fn full_send_buffer_takes_what_fits_then_would_block_until_writable() {
+    let mut t = Harness::with_config(|c| c.tcp.send_buffer = 2000);
+    let c = t.passive();
+    let data = pattern(3000);
+    assert_eq!(t.engine.write(c.h, &data), Ok(2000));
+    assert_eq!(t.engine.write(c.h, &data[2000..]), Err(Error::WouldBlock));
+    t.recv(c.ours(0, 0).data(&data[..MSS]));
+    // Nagle holds the short tail while the first segment is in flight.
+    t.recv_nothing();
+    assert_eq!(t.events(), []);
+    t.send(c.peer(0, MSS));
+    assert_eq!(t.events(), [(c.h, EventKind::Writable)]);
+    t.recv(c.ours(MSS, 0).flags(PSH | ACK).data(&data[MSS..2000]));
+    assert_eq!(t.engine.write(c.h, &data[2000..]), Ok(1000));
+}
+
+// Contract 3: writing after the peer's FIN is allowed (CLOSE_WAIT).
+#[test]
+fn write_after_peer_fin_is_sent() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(FIN | ACK));
+    t.recv(c.ours(0, 1));
+    assert_eq!(t.engine.write(c.h, b"Hi, aaa"), Ok(7));
+    t.recv(c.ours(0, 1).flags(PSH | ACK).data(b"Hi, aaa"));
+    t.send(c.peer(1, 7));
+    assert_eq!(t.engine.readiness(c.h).unwrap().writable_bytes, SEND_BUFFER);
+}
+
+// Contract 3: after a reset, write reports ConnectionReset once, then
+// BrokenPipe; after our own shutdown(Write), BrokenPipe at once.
+#[test]
+fn write_after_reset_is_connection_reset_then_broken_pipe() {
+    let mut t = Harness::new();
+    let l = t.listen();
+    let c = t.accept_from(l, PEER_PORT);
+    t.send(c.peer(0, 0).flags(RST));
+    assert_eq!(t.engine.write(c.h, b"x"), Err(Error::ConnectionReset));
+    assert_eq!(t.engine.write(c.h, b"x"), Err(Error::BrokenPipe));
+    assert_eq!(t.engine.write(c.h, b"x"), Err(Error::BrokenPipe));
+    t.recv_nothing();
+    assert_eq!(
+        t.events(),
+        [
+            (c.h, EventKind::Readable),
+            (
+                c.h,
+                EventKind::Reset {
+                    cause: ResetCause::PeerReset
+                }
+            )
+        ]
+    );
+
+    let c2 = t.accept_from(l, PEER_PORT + 1);
+    t.engine.shutdown(c2.h, Shutdown::Write).unwrap();
+    assert_eq!(t.engine.write(c2.h, b"x"), Err(Error::BrokenPipe));
+}
+
+// Contract 4: read returns what is buffered at once, however little, and
+// WouldBlock when nothing is.
+#[test]
+fn read_returns_buffered_bytes_without_waiting_for_more() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let mut buf = [0u8; 100];
+    assert_eq!(t.engine.read(c.h, &mut buf), Err(Error::WouldBlock));
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    assert_eq!(t.events(), [(c.h, EventKind::Readable)]);
+    assert_eq!(t.engine.read(c.h, &mut buf[..2]), Ok(2));
+    assert_eq!(t.engine.read(c.h, &mut buf[2..]), Ok(1));
+    assert_eq!(&buf[..3], b"abc");
+    assert_eq!(t.engine.read(c.h, &mut buf), Err(Error::WouldBlock));
+}
+
+// Contracts 5 and 6, scenario S1: after the FIN, read gives Ok(0) every
+// time, until a RST arrives: then ConnectionReset.
+#[test]
+fn end_of_stream_repeats_until_a_reset_arrives() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"last"));
+    t.send(c.peer(4, 0).flags(FIN | ACK));
+    t.recv(c.ours(0, 5).win(WIN - 5));
+    assert_eq!(t.read_all(c.h), b"last");
+    for _ in 0..3 {
+        assert_eq!(t.engine.read(c.h, &mut [0; 8]), Ok(0));
+    }
+    t.send(c.peer(5, 0).flags(RST));
+    assert_eq!(t.engine.read(c.h, &mut [0; 8]), Err(Error::ConnectionReset));
+    assert_eq!(t.engine.read(c.h, &mut [0; 8]), Err(Error::ConnectionReset));
+}
+
+// Contract 6 (documented choice: "at once"): a reset discards data still
+// buffered; read reports ConnectionReset straight away.
+#[test]
+fn reset_discards_buffered_data_and_is_reported_at_once() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"unread"));
+    assert_eq!(t.events(), [(c.h, EventKind::Readable)]);
+    t.send(c.peer(6, 0).flags(RST));
+    assert_eq!(t.engine.read(c.h, &mut [0; 8]), Err(Error::ConnectionReset));
+    let r = t.engine.readiness(c.h).unwrap();
+    assert_eq!(
+        (r.state, r.readable_bytes, r.error),
+        (State::Closed, 0, Some(Error::ConnectionReset))
+    );
+    assert_eq!(
+        t.events(),
+        [
+            (c.h, EventKind::Readable),
+            (
+                c.h,
+                EventKind::Reset {
+                    cause: ResetCause::PeerReset
+                }
+            )
+        ]
+    );
+}
+
+// Contract 7, RFC 9293 3.8.6.2.2: unread data shrinks the advertised
+// window to zero; data beyond it is refused (and ACKed with the zero
+// window, not buffered); reading reopens it, with an update only once
+// the window can grow by a full segment (receiver-side SWS avoidance).
+#[test]
+fn slow_reader_closes_the_window_and_reading_reopens_it() {
+    let mut t = Harness::with_config(|c| c.tcp.recv_buffer = 2 * MSS);
+    let c = t.passive();
+    assert_eq!(c.win, 2920);
+    let data = pattern(2 * MSS + 1);
+    t.send(c.peer(0, 0).data(&data[..MSS]));
+    t.recv_nothing();
+    t.send(c.peer(MSS, 0).flags(PSH | ACK).data(&data[MSS..2 * MSS]));
+    t.recv(c.ours(0, 2 * MSS).win(0));
+    t.send(c.peer(2 * MSS, 0).flags(PSH | ACK).data(&data[2 * MSS..]));
+    t.recv(c.ours(0, 2 * MSS).win(0));
+    assert_eq!(t.engine.stats().drops.out_of_window, 1);
+    let mut buf = vec![0u8; 1000];
+    assert_eq!(t.engine.read(c.h, &mut buf), Ok(1000));
+    t.recv_nothing();
+    let rest = t.read_all(c.h);
+    assert_eq!(rest.len(), 2 * MSS - 1000);
+    t.recv(c.ours(0, 2 * MSS).win(2920));
+    // Nothing was lost: the refused byte is accepted when resent.
+    t.send(c.peer(2 * MSS, 0).flags(PSH | ACK).data(&data[2 * MSS..]));
+    assert_eq!(t.read_all(c.h), &data[2 * MSS..]);
+}
+
+// RFC 5681 4.2 and RFC 9293 3.10.7.4: an out-of-order segment is ACKed at
+// once (a duplicate ACK for the sender's fast retransmit); the segment
+// that fills the gap gets a cumulative ACK at once.
+#[test]
+fn out_of_order_segment_gets_dup_ack_and_gap_fill_cumulative_ack() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(200);
+    t.send(c.peer(100, 0).flags(PSH | ACK).data(&data[100..]));
+    t.recv(c.ours(0, 0));
+    t.recv_nothing();
+    assert_eq!(t.events(), []);
+    assert_eq!(t.engine.read(c.h, &mut [0; 8]), Err(Error::WouldBlock));
+    assert_eq!(t.engine.stats().out_of_order, 1);
+    t.send(c.peer(0, 0).data(&data[..100]));
+    t.recv(c.ours(0, 200).win(WIN - 200));
+    assert_eq!(t.read_all(c.h), data);
+}
+
+// RFC 9293 3.10.7.4 "first": data entirely below RCV.NXT (a retransmission
+// of what we have) is answered with an ACK at once.
+#[test]
+fn duplicate_data_is_acked_at_once() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    t.advance_to(ms(40));
+    t.recv(c.ours(0, 3).win(WIN - 3));
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    t.recv(c.ours(0, 3).win(WIN - 3));
+    assert_eq!(t.read_all(c.h), b"abc");
+}
+
+// RFC 9293 3.8.6.3: one small segment is ACKed only when the delayed-ACK
+// timer (tcp.delayed_ack, 40 ms) fires.
+#[test]
+fn single_segment_is_acked_after_the_delayed_ack_time() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    t.recv_nothing();
+    t.advance_to(ms(39));
+    t.recv_nothing();
+    t.advance_to(ms(40));
+    // The window has shrunk by the three unread bytes (contract 7).
+    t.recv(c.ours(0, 3).win(WIN - 3));
+    t.advance_to(ms(200));
+    t.recv_nothing();
+}
+
+// RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK at least every second
+// full-sized segment, at once.
+#[test]
+fn two_full_segments_are_acked_at_once() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(2 * MSS);
+    t.send(c.peer(0, 0).data(&data[..MSS]));
+    t.recv_nothing();
+    t.send(c.peer(MSS, 0).data(&data[MSS..]));
+    t.recv(c.ours(0, 2 * MSS).win(WIN - 2 * MSS as u16));
+    t.advance_to(ms(40));
+    t.recv_nothing();
+}
+
+// A pending delayed ACK rides on the next data segment; the timer then
+// has nothing left to send.
+#[test]
+fn pending_ack_rides_on_outgoing_data() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"ping"));
+    t.advance_to(ms(10));
+    assert_eq!(t.engine.write(c.h, b"pong"), Ok(4));
+    t.recv(c.ours(0, 4).flags(PSH | ACK).data(b"pong").win(WIN - 4));
+    t.advance_to(ms(40));
+    t.recv_nothing();
+}
+
+// RFC 896 (Nagle): a second small write waits while the first is
+// unacknowledged, and goes out when the ACK comes.
+#[test]
+fn nagle_holds_a_small_write_until_the_ack() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    assert_eq!(t.engine.write(c.h, b"a"), Ok(1));
+    t.recv(c.ours(0, 0).flags(PSH | ACK).data(b"a"));
+    assert_eq!(t.engine.write(c.h, b"b"), Ok(1));
+    assert_eq!(t.engine.write(c.h, b"c"), Ok(1));
+    t.recv_nothing();
+    t.advance_to(ms(100));
+    t.recv_nothing();
+    t.send(c.peer(0, 1));
+    t.recv(c.ours(1, 0).flags(PSH | ACK).data(b"bc"));
+}
+
+// set_nodelay(true) turns Nagle off: every write goes out at once.
+#[test]
+fn nodelay_sends_small_writes_at_once() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.engine.set_nodelay(c.h, true).unwrap();
+    assert_eq!(t.engine.write(c.h, b"a"), Ok(1));
+    t.recv(c.ours(0, 0).flags(PSH | ACK).data(b"a"));
+    assert_eq!(t.engine.write(c.h, b"b"), Ok(1));
+    t.recv(c.ours(1, 0).flags(PSH | ACK).data(b"b"));
+    t.recv_nothing();
+}
+
+// RFC 5681 3.2: the third duplicate ACK retransmits the first
+// unacknowledged segment at once, without waiting for the RTO.
+#[test]
+fn third_duplicate_ack_triggers_fast_retransmit() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(4 * MSS);
+    assert_eq!(t.engine.write(c.h, &data), Ok(4 * MSS));
+    for i in 0..4 {
+        let flags = if i == 3 { PSH | ACK } else { ACK };
+        t.recv(
+            c.ours(i * MSS, 0)
+                .flags(flags)
+                .data(&data[i * MSS..(i + 1) * MSS]),
+        );
+    }
+    t.recv_nothing();
+    t.advance_to(ms(10));
+    t.send(c.peer(0, MSS));
+    t.recv_nothing();
+    for _ in 0..2 {
+        t.send(c.peer(0, MSS));
+        t.recv_nothing();
+    }
+    t.send(c.peer(0, MSS));
+    t.recv(c.ours(MSS, 0).data(&data[MSS..2 * MSS]));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().fast_retransmits, 1);
+    t.send(c.peer(0, 4 * MSS));
+    t.recv_nothing();
+    assert_eq!(t.engine.readiness(c.h).unwrap().writable_bytes, SEND_BUFFER);
+}
+
+// RFC 5961 3.2 (RFC 9293 3.10.7.4 "second"): a RST inside the window but
+// not exactly at RCV.NXT gets a challenge ACK and changes nothing.
+#[test]
+fn in_window_rst_with_wrong_seq_gets_challenge_ack() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(1, 0).flags(RST));
+    t.recv(c.ours(0, 0));
+    t.recv_nothing();
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+    assert_eq!(t.events(), []);
+    // The exact RST that follows the challenge is accepted.
+    t.send(c.peer(0, 0).flags(RST));
+    assert_eq!(t.engine.state(c.h), Ok(State::Closed));
+}
+
+// RFC 9293 3.10.7.4 "first": a RST outside the window is dropped without
+// a reply.
+#[test]
+fn rst_outside_the_window_is_dropped_silently() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(100_000, 0).flags(RST));
+    t.send(c.peer(0, 0).flags(RST).seq(PEER_ISS));
+    t.recv_nothing();
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+    assert_eq!(t.engine.stats().drops.out_of_window, 2);
+}
+
+// RFC 5961 4.2 (RFC 9293 3.10.7.4 "fourth"): a SYN in a synchronized state
+// gets a challenge ACK; the connection is unchanged.
+#[test]
+fn syn_in_established_gets_challenge_ack() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(SYN).ack(SeqNumber(0)).mss(MSS as u16));
+    t.recv(c.ours(0, 0));
+    t.recv_nothing();
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+    assert_eq!(t.events(), []);
+    assert_eq!(t.engine.write(c.h, b"still"), Ok(5));
+    t.recv(c.ours(0, 0).flags(PSH | ACK).data(b"still"));
+}
+
+// RFC 9293 3.10.7.4 "eighth": a FIN that arrives ahead of missing data
+// takes effect when the gap is filled; data and FIN in one segment are
+// ACKed together at once.
+#[test]
+fn fin_ahead_of_a_gap_takes_effect_when_the_gap_fills() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(3, 0).flags(FIN | PSH | ACK).data(b"def"));
+    t.recv(c.ours(0, 0));
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    // The FIN took sequence space too: the right edge stays put.
+    t.recv(c.ours(0, 7).win(WIN - 7));
+    assert_eq!(t.engine.state(c.h), Ok(State::CloseWait));
+    assert_eq!(t.read_all(c.h), b"abcdef");
+    assert_eq!(t.engine.read(c.h, &mut [0; 4]), Ok(0));
+
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(FIN | PSH | ACK).data(b"bye"));
+    t.recv(c.ours(0, 4).win(WIN - 4));
+    assert_eq!(t.engine.state(c.h), Ok(State::CloseWait));
+}
+
+// RFC 9293 3.10.7.4 "fifth": an ACK of data never sent is answered with an
+// ACK and the segment (text included) is dropped.
+#[test]
+fn ack_of_unsent_data_is_answered_and_dropped() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 100).flags(PSH | ACK).data(b"bogus"));
+    t.recv(c.ours(0, 0));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().drops.ack_of_unsent, 1);
+    assert_eq!(t.engine.read(c.h, &mut [0; 8]), Err(Error::WouldBlock));
+}
+
+// Contract 7: a peer that ignores our window has the excess cut off (and
+// counted); what fits is kept and the zero window is restated at once.
+#[test]
+fn data_beyond_the_window_is_trimmed() {
+    let mut t = Harness::with_config(|c| c.tcp.recv_buffer = 2 * MSS);
+    let c = t.passive();
+    let data = pattern(2 * MSS + 300);
+    t.send(c.peer(0, 0).data(&data[..MSS]));
+    t.send(c.peer(MSS, 0).data(&data[MSS..]));
+    t.recv(c.ours(0, 2 * MSS).win(0));
+    assert_eq!(t.engine.stats().drops.recv_buffer_full, 1);
+    assert_eq!(t.read_all(c.h), &data[..2 * MSS]);
+}
+
+// RFC 9293 3.4: sequence numbers are compared modulo 2^32; data that
+// crosses the wrap is delivered in order and ACKed past it.
+#[test]
+fn receive_sequence_space_wraps_around() {
+    let mut t = Harness::new();
+    t.peer_iss = SeqNumber(u32::MAX - 50);
+    let c = t.passive();
+    let data = pattern(200);
+    // Out of order across the wrap, then the gap.
+    t.send(c.peer(100, 0).data(&data[100..]));
+    t.recv(c.ours(0, 0));
+    t.send(c.peer(0, 0).data(&data[..100]));
+    let ack = t.recv_seg();
+    assert_eq!(ack, c.ours(0, 200).win(WIN - 200));
+    assert_eq!(ack.ack, SeqNumber(150));
+    assert_eq!(t.read_all(c.h), data);
+}
+
+// RFC 6582 3.2 step 5 (NewReno): in fast recovery, a partial ACK
+// retransmits the next hole at once instead of waiting for the RTO.
+#[test]
+fn partial_ack_in_fast_recovery_retransmits_the_next_hole() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(4 * MSS);
+    assert_eq!(t.engine.write(c.h, &data), Ok(4 * MSS));
+    for _ in 0..4 {
+        let _ = t.recv_seg();
+    }
+    t.advance_to(ms(10));
+    // Segments 2 and 3 are lost: ACK for 1, then three duplicates.
+    for _ in 0..4 {
+        t.send(c.peer(0, MSS));
+    }
+    t.recv(c.ours(MSS, 0).data(&data[MSS..2 * MSS]));
+    t.recv_nothing();
+    t.send(c.peer(0, 2 * MSS));
+    t.recv(c.ours(2 * MSS, 0).data(&data[2 * MSS..3 * MSS]));
+    t.recv_nothing();
+    t.send(c.peer(0, 4 * MSS));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().fast_retransmits, 1);
+    assert_eq!(t.engine.stats().rto_expired, 0);
+}
+
+// RFC 5681 3.1 and RFC 6298 5.4: after an RTO the window is one segment:
+// only the first unacknowledged segment goes out; its ACK lets slow
+// start resend the rest (go-back-N).
+#[test]
+fn rto_resends_one_segment_then_slow_start_resends_the_rest() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(3 * MSS);
+    assert_eq!(t.engine.write(c.h, &data), Ok(3 * MSS));
+    for _ in 0..3 {
+        let _ = t.recv_seg();
+    }
+    t.advance_to(ms(200));
+    t.recv(c.ours(0, 0).data(&data[..MSS]));
+    t.recv_nothing();
+    t.send(c.peer(0, MSS));
+    t.recv(c.ours(MSS, 0).data(&data[MSS..2 * MSS]));
+    t.recv(c.ours(2 * MSS, 0).flags(PSH | ACK).data(&data[2 * MSS..]));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().retransmits, 3);
+}

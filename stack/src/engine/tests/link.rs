@@ -1,0 +1,175 @@
+//! Below TCP: ARP, ICMP echo, and frames that must be dropped and counted
+//! without disturbing anything.
+
+use super::*;
+use crate::wire::{ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr};
+
+fn arp_frame(op: ArpOperation, target: Ipv4Addr) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + ArpRepr::BUFFER_LEN];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    ArpRepr {
+        operation: op,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress::UNSPECIFIED,
+        target_protocol_addr: target,
+    }
+    .emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
+}
+
+// RFC 826: a request for our address is answered, to the asker's MAC;
+// a request for another address is not.
+#[test]
+fn arp_request_for_our_address_is_answered() {
+    let mut t = Harness::new();
+    t.send_frame(&arp_frame(ArpOperation::Request, LOCAL_IP));
+    let frame = t.recv_frame().expect("an ARP reply");
+    let eth = EthernetRepr::parse(&EthernetFrame::new_checked(&frame[..]).unwrap()).unwrap();
+    assert_eq!(
+        eth,
+        EthernetRepr {
+            src_addr: LOCAL_MAC,
+            dst_addr: PEER_MAC,
+            ethertype: EtherType::Arp,
+        }
+    );
+    let arp = ArpRepr::parse(&ArpPacket::new_checked(&frame[14..]).unwrap()).unwrap();
+    assert_eq!(
+        arp,
+        ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: LOCAL_MAC,
+            source_protocol_addr: LOCAL_IP,
+            target_hardware_addr: PEER_MAC,
+            target_protocol_addr: PEER_IP,
+        }
+    );
+    t.recv_nothing();
+    t.send_frame(&arp_frame(
+        ArpOperation::Request,
+        Ipv4Addr::new(10, 0, 0, 9),
+    ));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().arp_replies_sent, 1);
+    assert_eq!(t.engine.stats().arp_in, 2);
+}
+
+fn echo_request(data: &[u8]) -> Vec<u8> {
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: LOCAL_IP,
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        ttl: 64,
+        dont_frag: false,
+        ident: 99,
+    };
+    ip_frame(&ip, |bytes| {
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(bytes))
+    })
+}
+
+// RFC 1122 3.2.2.6: an echo request gets an echo reply with the same
+// identifier, sequence number and data; icmp_echo = false turns it off.
+#[test]
+fn icmp_echo_request_is_answered() {
+    let mut t = Harness::new();
+    t.send_frame(&echo_request(b"ping data"));
+    let frame = t.recv_frame().expect("an echo reply");
+    let eth = EthernetRepr::parse(&EthernetFrame::new_checked(&frame[..]).unwrap()).unwrap();
+    assert_eq!((eth.src_addr, eth.dst_addr), (LOCAL_MAC, PEER_MAC));
+    let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+    let ip_repr = Ipv4Repr::parse(&ip, true).unwrap();
+    assert_eq!(
+        (ip_repr.src_addr, ip_repr.dst_addr, ip_repr.protocol),
+        (LOCAL_IP, PEER_IP, IpProtocol::Icmp)
+    );
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(
+        Icmpv4Repr::parse(&icmp, true).unwrap(),
+        Icmpv4Repr::EchoReply {
+            ident: 0x1234,
+            seq_no: 7,
+            data: b"ping data",
+        }
+    );
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().icmp_echo_replies, 1);
+
+    let mut t = Harness::with_config(|c| c.icmp_echo = false);
+    t.send_frame(&echo_request(b"ping data"));
+    t.recv_nothing();
+}
+
+// Malformed or foreign frames are counted under their reason and dropped;
+// nothing panics, nothing is sent, and an open connection is untouched.
+#[test]
+fn malformed_frames_are_counted_and_dropped() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let good = Harness::frame_for(&c.peer(0, 0).flags(PSH | ACK).data(b"payload"));
+
+    // Shorter than an Ethernet header.
+    t.send_frame(&good[..10]);
+    // IPv4 total length beyond the end of the frame.
+    t.send_frame(&good[..14 + 20 + 10]);
+    // TCP header cut short inside a consistent IPv4 packet.
+    let mut short = good[..14 + 20 + 12].to_vec();
+    let mut ip = Ipv4Packet::new_unchecked(&mut short[14..]);
+    ip.set_total_len(32);
+    ip.fill_checksum();
+    t.send_frame(&short);
+    assert_eq!(t.engine.stats().drops.malformed, 3);
+
+    // A flipped payload bit: the TCP checksum fails.
+    let mut bad = good.clone();
+    *bad.last_mut().unwrap() ^= 0x01;
+    t.send_frame(&bad);
+    // A flipped IPv4 header bit: the header checksum fails.
+    let mut bad = good.clone();
+    bad[14 + 8] ^= 0x01;
+    t.send_frame(&bad);
+    assert_eq!(t.engine.stats().drops.bad_checksum, 2);
+
+    // An IPv4 fragment (More Fragments set), which we do not reassemble.
+    let mut frag = good.clone();
+    let mut ip = Ipv4Packet::new_unchecked(&mut frag[14..]);
+    ip.set_more_frags(true);
+    ip.fill_checksum();
+    t.send_frame(&frag);
+    assert_eq!(t.engine.stats().drops.fragment, 1);
+
+    // Another host's IPv4 address, and another host's MAC.
+    let mut other = good.clone();
+    let mut ip = Ipv4Packet::new_unchecked(&mut other[14..]);
+    ip.set_dst_addr(Ipv4Addr::new(10, 0, 0, 3));
+    ip.fill_checksum();
+    t.send_frame(&other);
+    let mut other = good.clone();
+    other[5] = 0x77;
+    t.send_frame(&other);
+    assert_eq!(t.engine.stats().drops.not_for_us, 2);
+
+    t.recv_nothing();
+    assert_eq!(t.events(), []);
+    assert_eq!(t.engine.stats().drops.total(), 8);
+    assert_eq!(
+        t.engine.stats().segments_in,
+        2,
+        "the handshake's SYN and ACK"
+    );
+    // The good frame still gets through.
+    t.send_frame(&good);
+    assert_eq!(t.read_all(c.h), b"payload");
+}
