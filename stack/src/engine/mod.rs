@@ -37,8 +37,8 @@ use crate::tcp::{Ctx, EventBits};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 
-use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
 pub use owned::Conn;
+use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
 pub use user::Readiness;
 
 /// A frame for the driver to send: headers in `head`, and the payload,
