@@ -65,6 +65,10 @@ pub enum DpdkError {
         /// `rte_errno` after the failure.
         errno: i32,
     },
+    /// The configuration cannot be used (the message names the key).
+    Config(String),
+    /// A file or the operating system failed (pcap file, random source).
+    Io(String),
 }
 
 impl DpdkError {
@@ -126,6 +130,8 @@ impl fmt::Display for DpdkError {
             DpdkError::NotSupported { port, op } => {
                 write!(f, "port {port}: {op} is not supported by the driver")
             }
+            DpdkError::Config(m) => write!(f, "{m}"),
+            DpdkError::Io(m) => write!(f, "I/O error: {m}"),
             DpdkError::Port { port, op, errno } => {
                 write!(f, "port {port}: {op} failed: {}", strerror(*errno))
             }

@@ -1,9 +1,16 @@
 //! The DPDK side of the stack: EAL, mempools, mbufs implementing
-//! [`stack::PacketBuf`], ports, and (later) the per-core runtime.
+//! [`stack::PacketBuf`], ports, and the per-core runtime that drives a
+//! `stack` engine.
 //!
-//! This is the first slice: [`Eal`] (once per process), [`Mempool`] and
-//! [`MbufPool`] (a pool of direct mbufs plus the indirect mbufs that
-//! [`stack::PacketBuf::share`] uses), [`Mbuf`], and a minimal [`Port`].
+//! - [`Eal`] (once per process), [`Mempool`] and [`MbufPool`] (direct
+//!   mbufs plus the indirect mbufs [`stack::PacketBuf::share`] uses),
+//!   [`Mbuf`], [`Port`];
+//! - [`RuntimeConfig`]: the TOML configuration (`configs/*.toml`);
+//! - [`Worker`]: one engine on one queue in a run-to-completion loop, with
+//!   the application inside it ([`App`]); [`FaultInjector`] and
+//!   [`PcapWriter`] on its path;
+//! - [`apps`]: the example applications (echo, discard, the servers and
+//!   client of seed 000, bulk transfer).
 //!
 //! Lifetimes: DPDK frees every pool in `rte_eal_cleanup`, so the EAL is
 //! cleaned up only when the [`Eal`] handle and every pool and port are
@@ -14,18 +21,29 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod apps;
+mod clock;
+mod config;
 mod eal;
 mod error;
+mod fault;
 mod mbuf;
 mod mempool;
+mod pcap;
 mod port;
+mod runtime;
 
+pub use clock::TscClock;
+pub use config::{ConfigError, EalConfig, LoopConfig, MempoolConfig, PortSection, RuntimeConfig};
 pub use dpdk_sys as sys;
 pub use eal::{lcore_id, rdtsc, socket_id, tsc_hz, Eal, EalArgs};
 pub use error::DpdkError;
+pub use fault::{FaultConfig, FaultDirection, FaultInjector, FaultStats};
 pub use mbuf::{Mbuf, MbufPool};
 pub use mempool::Mempool;
+pub use pcap::PcapWriter;
 pub use port::{create_ring_pair, LinkStatus, Port, PortConfig, PortInfo, PortStats, RssConfig};
+pub use runtime::{iterate_pair, random_secret, App, LoopStats, Worker};
 
 /// Directory of DPDK's PMD plugins, found when `dpdk-sys` was built.
 pub const PMD_DIR: &str = dpdk_sys::PMD_DIR;

@@ -143,6 +143,50 @@ impl Mbuf {
         seg
     }
 
+    /// The data of every segment of the chain, in order.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut seg = self.raw.as_ptr();
+        std::iter::from_fn(move || {
+            if seg.is_null() {
+                return None;
+            }
+            // SAFETY: seg is a segment of our valid chain, alive while
+            // &self is; mtod points at data_len initialised bytes that no
+            // one writes while &self exists (as in `data`).
+            unsafe {
+                let len = usize::from((*seg).data_len);
+                let p = dpdk_sys::shim_pktmbuf_mtod(seg).cast::<u8>();
+                let bytes = std::slice::from_raw_parts(p, len);
+                seg = (*seg).next;
+                Some(bytes)
+            }
+        })
+    }
+
+    /// The whole frame (all segments) as one vector.
+    pub fn frame_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.pkt_len() as usize);
+        for s in self.segments() {
+            v.extend_from_slice(s);
+        }
+        v
+    }
+
+    /// Asks the device to fill the IPv4 header and TCP checksums of this
+    /// frame (Ethernet header `l2_len` bytes, IPv4 header `l3_len` bytes;
+    /// the TCP checksum field must hold the pseudo-header sum).
+    pub fn request_tcp_checksum_offload(&mut self, l2_len: u8, l3_len: u8) {
+        // SAFETY: raw is a valid mbuf we own; writing its offload fields is
+        // what the TX path reads. The bit fields are set through the shim.
+        unsafe {
+            let m = self.raw.as_ptr();
+            (*m).ol_flags |= dpdk_sys::RTE_MBUF_F_TX_IPV4
+                | dpdk_sys::RTE_MBUF_F_TX_IP_CKSUM
+                | dpdk_sys::RTE_MBUF_F_TX_TCP_CKSUM;
+            dpdk_sys::shim_mbuf_set_tx_lens(m, l2_len, l3_len);
+        }
+    }
+
     /// Appends `tail` to this chain (`rte_pktmbuf_chain`). On failure (the
     /// chain would exceed `RTE_MBUF_MAX_NB_SEGS`) `tail` is handed back.
     pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {

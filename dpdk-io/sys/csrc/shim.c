@@ -121,3 +121,9 @@ uint16_t shim_ipv4_phdr_cksum(const struct rte_ipv4_hdr *ipv4_hdr,
 {
 	return rte_ipv4_phdr_cksum(ipv4_hdr, ol_flags);
 }
+
+void shim_mbuf_set_tx_lens(struct rte_mbuf *m, uint8_t l2_len, uint8_t l3_len)
+{
+	m->l2_len = l2_len;
+	m->l3_len = l3_len;
+}

@@ -38,6 +38,9 @@ int shim_mbuf_is_direct(const struct rte_mbuf *m);
 /* The mbuf whose buffer an indirect mbuf is attached to. */
 struct rte_mbuf *shim_mbuf_from_indirect(struct rte_mbuf *mi);
 
+/* Sets l2_len and l3_len (C bit fields) for TX checksum offload. */
+void shim_mbuf_set_tx_lens(struct rte_mbuf *m, uint8_t l2_len, uint8_t l3_len);
+
 uint64_t shim_rdtsc(void);
 unsigned int shim_lcore_id(void);
 int shim_errno(void);

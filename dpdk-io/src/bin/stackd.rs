@@ -1,0 +1,196 @@
+//! `stackd`: runs one stack engine on a DPDK port with one of the example
+//! applications.
+//!
+//! ```text
+//! stackd --config FILE [--stats] [--duration-ms N] COMMAND [OPTIONS]
+//!
+//!   echo        [--port 7]               echo server (zero copy)
+//!   discard     [--port 9]               discard server
+//!   seed-server [--port 9527] [--delay-ms 3000]
+//!                                        seed 000's server: replies "Hi, <msg>"
+//!   seed-client --to IP:PORT             seed 000's client: stdin lines are
+//!                                        sent; "shutdown" half-closes,
+//!                                        "close" closes
+//!   bulk        (--listen PORT | --connect IP:PORT) [--bytes N] [--seed N]
+//!                                        send N bytes while receiving, then
+//!                                        print both SHA-256 hashes
+//! ```
+//!
+//! SIGINT or SIGTERM stops the loop cleanly. `--stats` prints the engine's
+//! and the loop's counters as JSON on exit.
+
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpdk_io::apps::{Bulk, BulkRole, ClientCommand, Discard, Echo, SeedClient, SeedServer};
+use dpdk_io::{App, Eal, RuntimeConfig, Worker};
+
+struct Args {
+    config: PathBuf,
+    stats: bool,
+    duration: Option<Duration>,
+    command: String,
+    opts: Vec<(String, String)>,
+}
+
+fn usage() -> String {
+    "usage: stackd --config FILE [--stats] [--duration-ms N] \
+     (echo|discard|seed-server|seed-client|bulk) [--port N] [--delay-ms N] \
+     [--to IP:PORT] [--listen PORT|--connect IP:PORT] [--bytes N] [--seed N]"
+        .into()
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (mut config, mut stats, mut duration, mut command) = (None, false, None, None);
+    let mut opts = Vec::new();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" => config = Some(PathBuf::from(it.next().ok_or("--config needs a file")?)),
+            "--stats" => stats = true,
+            "--duration-ms" => {
+                let v = it.next().ok_or("--duration-ms needs a number")?;
+                duration =
+                    Some(Duration::from_millis(v.parse().map_err(|_| {
+                        format!("--duration-ms: `{v}` is not a number")
+                    })?));
+            }
+            "-h" | "--help" => return Err(usage()),
+            flag if flag.starts_with("--") => {
+                let v = it.next().ok_or(format!("{flag} needs a value"))?;
+                opts.push((flag.to_string(), v));
+            }
+            cmd if command.is_none() => command = Some(cmd.to_string()),
+            other => return Err(format!("unexpected argument `{other}`\n{}", usage())),
+        }
+    }
+    Ok(Args {
+        config: config.ok_or_else(|| format!("--config is required\n{}", usage()))?,
+        stats,
+        duration,
+        command: command.ok_or_else(usage)?,
+        opts,
+    })
+}
+
+fn opt<T: std::str::FromStr>(args: &Args, name: &str, default: Option<T>) -> Result<T, String> {
+    match args.opts.iter().find(|(k, _)| k == name) {
+        Some((_, v)) => v.parse().map_err(|_| format!("{name}: `{v}` is not valid")),
+        None => default.ok_or(format!("{name} is required")),
+    }
+}
+
+fn print_line(line: String) {
+    println!("{line}");
+}
+
+fn app_for(args: &Args) -> Result<Box<dyn App>, String> {
+    Ok(match args.command.as_str() {
+        "echo" => Box::new(Echo::new(opt(args, "--port", Some(7))?)),
+        "discard" => Box::new(Discard::new(opt(args, "--port", Some(9))?)),
+        "seed-server" => Box::new(SeedServer::new(
+            opt(args, "--port", Some(9527))?,
+            Duration::from_millis(opt(args, "--delay-ms", Some(3000))?),
+            Box::new(print_line),
+        )),
+        "seed-client" => {
+            let to: SocketAddrV4 = opt(args, "--to", None)?;
+            let (tx, rx) = crossbeam::channel::unbounded();
+            // stdin is read on its own thread; lines reach the engine loop
+            // through a lock-free channel.
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if tx.send(ClientCommand::parse(&line)).is_err() {
+                        break;
+                    }
+                    line.clear();
+                }
+            });
+            Box::new(SeedClient::new(
+                to,
+                rx,
+                Duration::from_secs(6),
+                Box::new(print_line),
+            ))
+        }
+        "bulk" => {
+            let role = match (
+                args.opts.iter().find(|o| o.0 == "--listen"),
+                args.opts.iter().find(|o| o.0 == "--connect"),
+            ) {
+                (Some(_), None) => BulkRole::Listen(opt(args, "--listen", None)?),
+                (None, Some(_)) => BulkRole::Connect(opt(args, "--connect", None)?),
+                _ => {
+                    return Err(
+                        "bulk needs exactly one of --listen PORT and --connect IP:PORT".into(),
+                    )
+                }
+            };
+            Box::new(Bulk::new(
+                role,
+                opt(args, "--bytes", Some(64 << 20))?,
+                opt(args, "--seed", Some(1))?,
+            ))
+        }
+        other => return Err(format!("unknown command `{other}`\n{}", usage())),
+    })
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let cfg = RuntimeConfig::from_file(&args.config).map_err(|e| e.to_string())?;
+    let mut app = app_for(&args)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    if let Some(d) = args.duration {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let eal = Eal::init(&cfg.eal_args()).map_err(|e| format!("EAL: {e}"))?;
+    let mut worker =
+        Worker::from_config(&cfg).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
+    eprintln!(
+        "stackd: {} on {} as {} ({})",
+        args.command,
+        cfg.port.device,
+        cfg.engine.address,
+        worker.engine.config().mac
+    );
+    worker.run(app.as_mut(), &stop)?;
+    if let Some(report) = app.report() {
+        println!("{report}");
+    }
+    if args.stats {
+        let out = serde_json::json!({
+            "engine": worker.engine.stats(),
+            "loop": worker.stats,
+            "port": worker.port().stats().ok().map(|s| format!("{s:?}")),
+        });
+        println!("{out}");
+    }
+    drop(worker);
+    drop(app);
+    drop(eal);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stackd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The per-core runtime: one engine on one RX/TX queue pair, driven in a
+//! run-to-completion loop.
+//!
+//! Each iteration: RX burst (up to `loop.burst` frames) -> `handle_rx` ->
+//! `handle_timeouts` -> the application's [`App::poll`] (in the same
+//! thread: no hop, best latency) -> `poll_transmit` -> TX burst. Time is
+//! read from the TSC once per iteration; transmit is flushed at the end of
+//! every iteration (no batching delay).
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use stack::{Engine, EngineConfig, Instant, Transmit};
+
+use crate::clock::TscClock;
+use crate::config::RuntimeConfig;
+use crate::error::DpdkError;
+use crate::fault::{FaultConfig, FaultInjector, FaultStats};
+use crate::mbuf::{Mbuf, MbufPool};
+use crate::pcap::PcapWriter;
+use crate::port::{Port, PortConfig};
+
+/// Application code that runs inside the engine's loop (run-to-completion
+/// integration). It owns no thread: the loop calls it once per iteration,
+/// after received frames and timers were handled, and it reacts to
+/// `engine.poll_event()` and calls the engine's API directly.
+pub trait App {
+    /// Called once before the first iteration (listen, connect ...).
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+        let _ = engine;
+        Ok(())
+    }
+
+    /// Called every iteration with the iteration's time.
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, now: Instant);
+
+    /// Whether the application has finished (the loop then stops).
+    fn finished(&self) -> bool {
+        false
+    }
+
+    /// A summary to print when the loop ends (JSON for the bulk transfer).
+    fn report(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Counters of the loop itself (the engine keeps its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoopStats {
+    /// Iterations run.
+    pub iterations: u64,
+    /// Frames received from the port.
+    pub rx_frames: u64,
+    /// Frames handed to the port.
+    pub tx_frames: u64,
+    /// Frames the port did not take after retrying (TX ring full).
+    pub tx_dropped: u64,
+    /// Frames written to the pcap file.
+    pub pcap_frames: u64,
+    /// Received chains copied into one buffer (pass-through devices).
+    pub rx_linearized: u64,
+    /// Received frames dropped for want of a buffer to linearize into.
+    pub rx_no_buffer: u64,
+}
+
+/// Frames kept for the next TX burst when the ring is full; beyond this
+/// the oldest are dropped (and counted) rather than holding mbufs forever.
+const TX_BACKLOG: usize = 1024;
+
+/// One engine on one queue of one port.
+pub struct Worker {
+    /// The engine (the application may also reach it through [`App`]).
+    pub engine: Engine<MbufPool>,
+    port: Port,
+    queue: u16,
+    pool: MbufPool,
+    clock: TscClock,
+    burst: usize,
+    pcap: Option<PcapWriter>,
+    fault_rx: Option<FaultInjector>,
+    fault_tx: Option<FaultInjector>,
+    tx_offload: bool,
+    rx: Vec<Mbuf>,
+    tx: Vec<Mbuf>,
+    /// What the loop did.
+    pub stats: LoopStats,
+}
+
+/// 16 random bytes for the engine's secret (RFC 6528 ISNs, RFC 6056
+/// ports), from the operating system.
+pub fn random_secret() -> io::Result<[u8; 16]> {
+    use std::io::Read;
+    let mut s = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut s)?;
+    Ok(s)
+}
+
+impl Worker {
+    /// A worker on queue 0 of `port`, set up from `cfg`: the engine takes
+    /// the port's MAC address if `port.use_port_mac`, and TX checksum
+    /// offload if the port offers it.
+    pub fn new(cfg: &RuntimeConfig, port: Port, pool: MbufPool) -> Result<Worker, DpdkError> {
+        let mut engine_cfg: EngineConfig = cfg.engine.clone();
+        if cfg.port.use_port_mac {
+            engine_cfg.mac = stack::wire::EthernetAddress(port.mac_addr()?);
+        }
+        let capa = port.info()?.tx_offload_capa;
+        let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+        let tx_offload = engine_cfg.offload.tx_checksum && capa & want == want;
+        engine_cfg.offload.tx_checksum = tx_offload;
+        let secret = random_secret().map_err(|e| DpdkError::Io(e.to_string()))?;
+        let clock = TscClock::start_now();
+        let engine = Engine::new(engine_cfg, pool.clone(), secret, clock.now())
+            .map_err(|e| DpdkError::Config(e.to_string()))?;
+        let pcap = match &cfg.run.pcap {
+            Some(path) => Some(
+                PcapWriter::create(path)
+                    .map_err(|e| DpdkError::Io(format!("{}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let fault = cfg.fault.clone().unwrap_or_else(|| FaultConfig {
+            direction: crate::fault::FaultDirection::Both,
+            ..FaultConfig::default()
+        });
+        let faulty = cfg.fault.is_some();
+        Ok(Worker {
+            engine,
+            port,
+            queue: 0,
+            pool,
+            clock,
+            burst: usize::from(cfg.run.burst),
+            pcap,
+            fault_rx: faulty.then(|| FaultInjector::new(&fault, true)).flatten(),
+            fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
+            tx_offload,
+            rx: Vec::with_capacity(usize::from(cfg.run.burst)),
+            tx: Vec::with_capacity(TX_BACKLOG),
+            stats: LoopStats::default(),
+        })
+    }
+
+    /// Configures and starts port `port_id` as `cfg` says (one queue pair,
+    /// TX checksum offload if the port has it and `engine.offload.tx_checksum`
+    /// asks for it), waits for its link, and makes a worker on it.
+    pub fn open(cfg: &RuntimeConfig, port_id: u16, pool: MbufPool) -> Result<Worker, DpdkError> {
+        let info = Port::info_of(port_id)?;
+        let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+        let tx_offloads = if cfg.engine.offload.tx_checksum && info.tx_offload_capa & want == want {
+            want
+        } else {
+            0
+        };
+        let port_cfg = PortConfig {
+            rx_ring_size: cfg.port.rx_ring,
+            tx_ring_size: cfg.port.tx_ring,
+            tx_offloads,
+            ..PortConfig::default()
+        };
+        let mut port = Port::configure(port_id, &port_cfg, &pool)?;
+        port.start()?;
+        if cfg.port.promiscuous {
+            // Not every vdev implements it; a port that cannot still works
+            // for frames addressed to it.
+            let _ = port.set_promiscuous(true);
+        }
+        port.wait_link_up(Duration::from_millis(cfg.port.link_timeout_ms))?;
+        Worker::new(cfg, port, pool)
+    }
+
+    /// The port named by `cfg.port.device`, opened as [`Worker::open`] does,
+    /// with a pool sized by `cfg.mempool`.
+    pub fn from_config(cfg: &RuntimeConfig) -> Result<Worker, DpdkError> {
+        let m = &cfg.mempool;
+        let pool = MbufPool::with_indirect(
+            "stack_pool",
+            m.mbufs,
+            m.indirect_mbufs,
+            m.cache,
+            m.data_room,
+        )?;
+        let id = Port::id_by_name(&cfg.port.device)?;
+        Worker::open(cfg, id, pool)
+    }
+
+    /// The port.
+    pub fn port(&self) -> &Port {
+        &self.port
+    }
+
+    /// The mbuf pool.
+    pub fn pool(&self) -> &MbufPool {
+        &self.pool
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// What the fault injectors did (receive, transmit).
+    pub fn fault_stats(&self) -> (Option<&FaultStats>, Option<&FaultStats>) {
+        (
+            self.fault_rx.as_ref().map(|f| &f.stats),
+            self.fault_tx.as_ref().map(|f| &f.stats),
+        )
+    }
+
+    /// One iteration of the loop. Returns the number of frames moved (0
+    /// means the iteration was idle).
+    pub fn iterate(&mut self, app: &mut dyn App) -> usize {
+        let now = self.clock.now();
+        self.stats.iterations += 1;
+        self.port.rx_burst(self.queue, &mut self.rx, self.burst);
+        let received = self.rx.len();
+        self.stats.rx_frames += received as u64;
+        if let Some(f) = &mut self.fault_rx {
+            f.apply(now, &mut self.rx, &mut self.pool);
+        }
+        let mut frames = std::mem::take(&mut self.rx);
+        for m in frames.drain(..) {
+            if let Some(p) = &mut self.pcap {
+                let _ = p.write(&m.segments().collect::<Vec<_>>());
+                self.stats.pcap_frames += 1;
+            }
+            // The engine reads a frame from one segment. Devices that pass
+            // mbufs through (net_ring) deliver the sender's chain as it
+            // was; copy those into one buffer.
+            let m = if m.nb_segs() > 1 {
+                self.stats.rx_linearized += 1;
+                match self.linearize(&m) {
+                    Some(flat) => flat,
+                    None => {
+                        self.stats.rx_no_buffer += 1;
+                        continue;
+                    }
+                }
+            } else {
+                m
+            };
+            self.engine.handle_rx(now, m);
+        }
+        self.rx = frames;
+        self.engine.handle_timeouts(now);
+        app.poll(&mut self.engine, now);
+        let mut sent = 0;
+        while let Some(t) = self.engine.poll_transmit(now) {
+            let m = self.frame(t);
+            if let Some(p) = &mut self.pcap {
+                let _ = p.write(&m.segments().collect::<Vec<_>>());
+                self.stats.pcap_frames += 1;
+            }
+            self.tx.push(m);
+            sent += 1;
+            if self.tx.len() >= self.burst {
+                self.flush(now);
+            }
+        }
+        self.flush(now);
+        received + sent
+    }
+
+    fn linearize(&mut self, m: &Mbuf) -> Option<Mbuf> {
+        use stack::{BufferPool, PacketBuf};
+        let mut flat = self.pool.alloc()?;
+        let room = flat.append(m.pkt_len() as usize)?;
+        let mut at = 0;
+        for seg in m.segments() {
+            room[at..at + seg.len()].copy_from_slice(seg);
+            at += seg.len();
+        }
+        Some(flat)
+    }
+
+    /// Turns a transmit into one mbuf chain (headers, then the shared
+    /// payload) with offload flags set when the device fills checksums.
+    fn frame(&mut self, t: Transmit<Mbuf>) -> Mbuf {
+        let mut head = t.head;
+        if t.checksum_offload && self.tx_offload {
+            head.request_tcp_checksum_offload(14, 20);
+        }
+        if let Some(payload) = t.payload {
+            if let Err(payload) = head.chain(payload) {
+                // Cannot happen with two segments; copy rather than lose it.
+                use stack::PacketBuf;
+                if let Some(room) = head.append(payload.len()) {
+                    room.copy_from_slice(payload.data());
+                }
+            }
+        }
+        head
+    }
+
+    fn flush(&mut self, now: Instant) {
+        if let Some(f) = &mut self.fault_tx {
+            f.apply(now, &mut self.tx, &mut self.pool);
+        }
+        if self.tx.is_empty() {
+            return;
+        }
+        let n = self.port.tx_burst(self.queue, &mut self.tx);
+        self.stats.tx_frames += n as u64;
+        if self.tx.len() > TX_BACKLOG - self.burst {
+            let excess = self.tx.len() - (TX_BACKLOG - self.burst);
+            self.tx.drain(..excess);
+            self.stats.tx_dropped += excess as u64;
+        }
+    }
+
+    /// Runs until `stop` is set or the application finishes, spinning
+    /// (a poll-mode loop uses its core fully). Calls `app.start` first.
+    pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), String> {
+        app.start(&mut self.engine)?;
+        while !stop.load(Ordering::Relaxed) && !app.finished() {
+            self.iterate(app);
+        }
+        // Let queued frames (a final FIN or RST) leave.
+        for _ in 0..64 {
+            if self.iterate(app) == 0 && self.tx.is_empty() {
+                break;
+            }
+        }
+        if let Some(p) = &mut self.pcap {
+            let _ = p.flush();
+        }
+        Ok(())
+    }
+
+    /// Runs iterations for `d` of wall time (tests and tools).
+    pub fn run_for(&mut self, app: &mut dyn App, d: Duration) {
+        let end = self.clock.now() + d;
+        while self.clock.now() < end {
+            self.iterate(app);
+        }
+    }
+
+    /// Flushes the pcap file (also done when `run` returns).
+    pub fn flush_pcap(&mut self) {
+        if let Some(p) = &mut self.pcap {
+            let _ = p.flush();
+        }
+    }
+}
+
+/// Two workers driven alternately from one thread: two engines in one
+/// process over a connected port pair (net_ring), with no threads at all.
+pub fn iterate_pair(a: (&mut Worker, &mut dyn App), b: (&mut Worker, &mut dyn App)) -> usize {
+    a.0.iterate(a.1) + b.0.iterate(b.1)
+}

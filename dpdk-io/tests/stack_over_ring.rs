@@ -1,0 +1,483 @@
+//! Two stack engines in one process over a connected net_ring port pair,
+//! driven alternately from one thread: handshake, 256 MiB each way
+//! (SHA-256 checked), every close variant, and 1,000 connections. The EAL
+//! initialises once per process, so everything runs in one test, in order.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant as Wall};
+
+use dpdk_io::apps::{Bulk, BulkRole, Echo};
+use dpdk_io::{create_ring_pair, iterate_pair, App, Eal, EalArgs, MbufPool, RuntimeConfig, Worker};
+use stack::wire::{EthernetAddress, Ipv4Cidr};
+use stack::{CloseOutcome, Engine, Error, EventKind, Handle, Instant, Shutdown, StaticNeighbor};
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
+
+fn config(n: u8) -> RuntimeConfig {
+    let (me, peer) = if n == 1 { (A_IP, B_IP) } else { (B_IP, A_IP) };
+    let mut cfg = RuntimeConfig::default();
+    cfg.port.use_port_mac = false;
+    cfg.port.link_timeout_ms = 1000;
+    cfg.engine.mac = EthernetAddress([2, 0, 0, 0, 7, n]);
+    cfg.engine.address = Ipv4Cidr::new(me, 24).unwrap();
+    cfg.engine.neighbors = vec![StaticNeighbor {
+        ip: peer,
+        mac: EthernetAddress([2, 0, 0, 0, 7, 3 - n]),
+    }];
+    cfg.engine.tcp.max_backlog = 2048;
+    cfg
+}
+
+fn run_pair(
+    a: &mut Worker,
+    app_a: &mut dyn App,
+    b: &mut Worker,
+    app_b: &mut dyn App,
+    limit: Duration,
+    what: &str,
+) {
+    app_a.start(&mut a.engine).unwrap();
+    app_b.start(&mut b.engine).unwrap();
+    let start = Wall::now();
+    while !(app_a.finished() && app_b.finished()) {
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not finished after {limit:?}\napp a: {:?}\napp b: {:?}\nstates a {:?} b {:?}\nengine a: {:?}\nengine b: {:?}\nloop a: {:?}\nloop b: {:?}\npools: a {} free, b {} free",
+            app_a.report(),
+            app_b.report(),
+            a.engine.state_counts(),
+            b.engine.state_counts(),
+            a.engine.stats(),
+            b.engine.stats(),
+            a.stats,
+            b.stats,
+            a.pool().direct().available(),
+            b.pool().direct().available(),
+        );
+        iterate_pair((a, app_a), (b, app_b));
+    }
+    // Let the last FINs and ACKs cross.
+    for _ in 0..1000 {
+        iterate_pair((a, app_a), (b, app_b));
+    }
+}
+
+/// Does nothing: keeps an engine running while the other side works.
+struct Idle;
+impl App for Idle {
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, _now: Instant) {
+        while engine.poll_event().is_some() {}
+    }
+    fn finished(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn stack_over_net_ring() {
+    let args = EalArgs::ci(512).lcores("0").log_level("notice").build();
+    let _eal = Eal::init(&args).expect("EAL");
+    let (pa, pb) = create_ring_pair("ring_a", "ring_b").expect("ring pair");
+    let pool_a = MbufPool::new("pool_a", 32767, 256, 2176).unwrap();
+    let pool_b = MbufPool::new("pool_b", 32767, 256, 2176).unwrap();
+    let mut a = Worker::open(&config(1), pa, pool_a.clone()).expect("worker a");
+    let mut b = Worker::open(&config(2), pb, pool_b.clone()).expect("worker b");
+
+    bulk_both_ways(&mut a, &mut b);
+    close_variants(&mut a, &mut b);
+    thousand_connections(&mut a, &mut b);
+
+    println!("a: {:?}\nb: {:?}", a.engine.stats(), b.engine.stats());
+    println!("loops: a {:?} b {:?}", a.stats, b.stats);
+}
+
+fn bulk_both_ways(a: &mut Worker, b: &mut Worker) {
+    let bytes: u64 = std::env::var("RING_BULK_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+        << 20;
+    let mut server = Bulk::new(BulkRole::Listen(5001), bytes, 2);
+    let mut client = Bulk::new(BulkRole::Connect(SocketAddrV4::new(B_IP, 5001)), bytes, 1);
+    let t = Wall::now();
+    run_pair(
+        a,
+        &mut client,
+        b,
+        &mut server,
+        Duration::from_secs(120),
+        "bulk",
+    );
+    let (c, s) = (client.summary(), server.summary());
+    assert_eq!((c.error.clone(), s.error.clone()), (None, None));
+    assert_eq!(
+        (c.sent, c.received, s.sent, s.received),
+        (bytes, bytes, bytes, bytes)
+    );
+    assert_eq!(c.sent_sha256, s.received_sha256, "a->b content");
+    assert_eq!(s.sent_sha256, c.received_sha256, "b->a content");
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{} MiB each way over net_ring in {secs:.2} s wall: {:.2} Gbit/s per direction (both engines on one core)",
+        bytes >> 20,
+        bytes as f64 * 8.0 / secs / 1e9
+    );
+}
+
+/// How a client connection ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Variant {
+    Graceful,
+    HalfClose,
+    UnreadData,
+    LingerTimeout,
+    Abort,
+    LingerGraceful,
+}
+
+const VARIANTS: [Variant; 6] = [
+    Variant::Graceful,
+    Variant::HalfClose,
+    Variant::UnreadData,
+    Variant::LingerTimeout,
+    Variant::Abort,
+    Variant::LingerGraceful,
+];
+
+/// The client side of the close variants: one connection per variant to a
+/// server that answers each request with a reply and never reads on the
+/// linger-timeout connection.
+struct CloseClient {
+    conns: Vec<(Variant, Handle, bool)>,
+    got: [usize; 6],
+    outcomes: Vec<(Variant, CloseOutcome)>,
+    started: bool,
+}
+
+impl App for CloseClient {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+        for v in VARIANTS {
+            let port = 6000 + v as u16;
+            let h = engine
+                .connect(SocketAddrV4::new(B_IP, port))
+                .map_err(|e| e.to_string())?;
+            self.conns.push((v, h, false));
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, _now: Instant) {
+        while let Some(ev) = engine.poll_event() {
+            let Some(i) = self.conns.iter().position(|c| c.1 == ev.handle) else {
+                continue;
+            };
+            let (v, h, _) = self.conns[i];
+            match ev.kind {
+                EventKind::Closed { outcome } => self.outcomes.push((v, outcome)),
+                EventKind::Connected => {
+                    engine.write(h, b"request").unwrap();
+                    match v {
+                        Variant::HalfClose => engine.shutdown(h, Shutdown::Write).unwrap(),
+                        Variant::LingerTimeout => {
+                            // More than the server's window takes: it never reads.
+                            let big = vec![7u8; 200_000];
+                            let _ = engine.write(h, &big);
+                            engine
+                                .set_linger(h, Some(Duration::from_millis(300)))
+                                .unwrap();
+                            engine.close(h).unwrap();
+                            self.conns[i].2 = true;
+                        }
+                        Variant::LingerGraceful => {
+                            engine.set_linger(h, Some(Duration::from_secs(10))).unwrap()
+                        }
+                        _ => {}
+                    }
+                }
+                _ if !self.conns[i].2 => {
+                    let r = engine.readiness(h).unwrap();
+                    let close = match v {
+                        // contract 8a: close with the reply unread.
+                        Variant::UnreadData => r.readable_bytes >= 5,
+                        Variant::Abort => {
+                            if r.readable_bytes >= 5 {
+                                engine.abort(h).unwrap();
+                                self.conns[i].2 = true;
+                            }
+                            false
+                        }
+                        // Read the reply, then close (after end of stream
+                        // for the half-closed one).
+                        _ => {
+                            let mut buf = [0u8; 64];
+                            let mut eof = false;
+                            while let Ok(n) = engine.read(h, &mut buf) {
+                                if n == 0 {
+                                    eof = true;
+                                    break;
+                                }
+                                self.got[i] += n;
+                            }
+                            if v == Variant::HalfClose {
+                                eof
+                            } else {
+                                self.got[i] >= 5
+                            }
+                        }
+                    };
+                    if close {
+                        engine.close(h).unwrap();
+                        self.conns[i].2 = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.started && self.conns.iter().all(|c| c.2) && self.outcomes.len() == 2
+    }
+}
+
+/// The server side: answers "reply" to each request (after end of stream
+/// on the half-closed one), never reads on the linger-timeout port, and
+/// records how each connection ended.
+struct CloseServer {
+    listeners: Vec<(Variant, Handle)>,
+    conns: Vec<(Variant, Handle)>,
+    results: Vec<(Variant, Result<usize, Error>)>,
+}
+
+impl App for CloseServer {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+        for v in VARIANTS {
+            let l = engine
+                .listen(6000 + v as u16, 4)
+                .map_err(|e| e.to_string())?;
+            self.listeners.push((v, l));
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, _now: Instant) {
+        while let Some(ev) = engine.poll_event() {
+            if let Some(&(v, l)) = self.listeners.iter().find(|x| x.1 == ev.handle) {
+                while let Ok((h, _)) = engine.accept(l) {
+                    self.conns.push((v, h));
+                }
+                continue;
+            }
+            let Some(&(v, h)) = self.conns.iter().find(|x| x.1 == ev.handle) else {
+                continue;
+            };
+            if self.results.iter().any(|r| r.0 == v) {
+                continue;
+            }
+            if v == Variant::LingerTimeout {
+                if let Some(e) = engine.readiness(h).unwrap().error {
+                    self.results.push((v, Err(e)));
+                    engine.close(h).unwrap();
+                }
+                continue;
+            }
+            let mut buf = [0u8; 64];
+            loop {
+                match engine.read(h, &mut buf) {
+                    Ok(0) => {
+                        if v == Variant::HalfClose {
+                            engine.write(h, b"reply").unwrap();
+                        }
+                        self.results.push((v, Ok(0)));
+                        engine.close(h).unwrap();
+                        break;
+                    }
+                    Ok(_) => {
+                        if v != Variant::HalfClose {
+                            engine.write(h, b"reply").unwrap();
+                        }
+                    }
+                    Err(Error::WouldBlock) => break,
+                    Err(e) => {
+                        self.results.push((v, Err(e)));
+                        engine.close(h).unwrap();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.results.len() == VARIANTS.len()
+    }
+}
+
+fn close_variants(a: &mut Worker, b: &mut Worker) {
+    let mut client = CloseClient {
+        conns: Vec::new(),
+        got: [0; 6],
+        outcomes: Vec::new(),
+        started: false,
+    };
+    let mut server = CloseServer {
+        listeners: Vec::new(),
+        conns: Vec::new(),
+        results: Vec::new(),
+    };
+    run_pair(
+        a,
+        &mut client,
+        b,
+        &mut server,
+        Duration::from_secs(30),
+        "close variants",
+    );
+    let result = |v| server.results.iter().find(|r| r.0 == v).map(|r| r.1);
+    // contract 8b, 10: graceful ends are end of stream.
+    assert_eq!(result(Variant::Graceful), Some(Ok(0)));
+    assert_eq!(result(Variant::HalfClose), Some(Ok(0)));
+    assert_eq!(result(Variant::LingerGraceful), Some(Ok(0)));
+    // contracts 8a, 9b, 9c: the server sees the reset.
+    assert_eq!(
+        result(Variant::UnreadData),
+        Some(Err(Error::ConnectionReset))
+    );
+    assert_eq!(result(Variant::Abort), Some(Err(Error::ConnectionReset)));
+    assert_eq!(
+        result(Variant::LingerTimeout),
+        Some(Err(Error::ConnectionReset))
+    );
+    let mut outcomes = client.outcomes.clone();
+    outcomes.sort_by_key(|o| o.0 as u8);
+    assert_eq!(
+        outcomes,
+        [
+            (Variant::LingerTimeout, CloseOutcome::Aborted),
+            (Variant::LingerGraceful, CloseOutcome::Graceful)
+        ]
+    );
+}
+
+/// 1,000 connections to an echo server, each sending a distinct message
+/// and checking the echo, then closing.
+struct ManyClients {
+    n: usize,
+    conns: Vec<(Handle, Vec<u8>, Vec<u8>, bool)>,
+}
+
+impl App for ManyClients {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+        for i in 0..self.n {
+            let h = engine
+                .connect(SocketAddrV4::new(B_IP, 7))
+                .map_err(|e| e.to_string())?;
+            self.conns.push((
+                h,
+                format!("message number {i} ")
+                    .repeat(1 + i % 7)
+                    .into_bytes(),
+                Vec::new(),
+                false,
+            ));
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, _now: Instant) {
+        while let Some(ev) = engine.poll_event() {
+            let Some(c) = self.conns.iter_mut().find(|c| c.0 == ev.handle) else {
+                continue;
+            };
+            if c.3 {
+                continue;
+            }
+            if ev.kind == EventKind::Connected {
+                assert_eq!(engine.write(c.0, &c.1), Ok(c.1.len()));
+                continue;
+            }
+            let mut buf = [0u8; 512];
+            while let Ok(n) = engine.read(c.0, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                c.2.extend_from_slice(&buf[..n]);
+            }
+            if c.2.len() == c.1.len() {
+                assert_eq!(c.2, c.1, "echo intact");
+                engine.close(c.0).unwrap();
+                c.3 = true;
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.conns.len() == self.n && self.conns.iter().all(|c| c.3)
+    }
+
+    fn report(&self) -> Option<String> {
+        let done = self.conns.iter().filter(|c| c.3).count();
+        let partial = self
+            .conns
+            .iter()
+            .filter(|c| !c.3 && !c.2.is_empty())
+            .count();
+        Some(format!(
+            "{done} of {} echoed and closed; {partial} partly echoed",
+            self.n
+        ))
+    }
+}
+
+/// An echo server that is finished once it has served `n` connections to
+/// the end.
+struct EchoN(Echo, u64);
+
+impl App for EchoN {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+        self.0.start(engine)
+    }
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, now: Instant) {
+        self.0.poll(engine, now)
+    }
+    fn finished(&self) -> bool {
+        self.0.accepted == self.1 && self.0.open_connections() == 0
+    }
+}
+
+fn thousand_connections(a: &mut Worker, b: &mut Worker) {
+    let mut clients = ManyClients {
+        n: 1000,
+        conns: Vec::new(),
+    };
+    let mut echo = EchoN(Echo::new(7), 1000);
+    run_pair(
+        a,
+        &mut clients,
+        b,
+        &mut echo,
+        Duration::from_secs(60),
+        "1,000 connections",
+    );
+    assert_eq!(echo.0.accepted, 1000);
+    // The server closed every connection after the client's FIN: nothing
+    // but the client's TIME_WAIT entries remain.
+    let mut idle = Idle;
+    for _ in 0..1000 {
+        iterate_pair((a, &mut idle), (b, &mut Idle));
+    }
+    for (side, w) in [("client", &*a), ("server", &*b)] {
+        let counts = w.engine.state_counts();
+        assert!(
+            counts.iter().all(|(s, _)| *s == stack::State::TimeWait),
+            "{side} side: {counts:?}"
+        );
+    }
+    let time_wait = a.engine.state_counts().iter().map(|c| c.1).sum::<usize>();
+    assert!(
+        time_wait >= 1000,
+        "the clients closed first: {time_wait} in TIME_WAIT"
+    );
+}
