@@ -143,6 +143,11 @@ pub struct LoopConfig {
     pub pcap: Option<PathBuf>,
     /// Print counters this often, in ms; 0 never. Default 0.
     pub stats_interval_ms: u64,
+    /// Yield the core (`sched_yield`) after an iteration that moved no
+    /// frame. Nearly free when nothing else wants the core, and it lets
+    /// several stacks, tools and tests share a small machine. Default true;
+    /// a dedicated, isolated core wants false (pure spinning).
+    pub idle_yield: bool,
 }
 
 impl Default for LoopConfig {
@@ -151,6 +156,7 @@ impl Default for LoopConfig {
             burst: 32,
             pcap: None,
             stats_interval_ms: 0,
+            idle_yield: true,
         }
     }
 }

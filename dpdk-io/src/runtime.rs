@@ -83,6 +83,7 @@ pub struct Worker {
     fault_rx: Option<FaultInjector>,
     fault_tx: Option<FaultInjector>,
     tx_offload: bool,
+    idle_yield: bool,
     rx: Vec<Mbuf>,
     tx: Vec<Mbuf>,
     /// What the loop did.
@@ -138,6 +139,7 @@ impl Worker {
             fault_rx: faulty.then(|| FaultInjector::new(&fault, true)).flatten(),
             fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
             tx_offload,
+            idle_yield: cfg.run.idle_yield,
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
             tx: Vec::with_capacity(TX_BACKLOG),
             stats: LoopStats::default(),
@@ -316,7 +318,9 @@ impl Worker {
     pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), String> {
         app.start(&mut self.engine)?;
         while !stop.load(Ordering::Relaxed) && !app.finished() {
-            self.iterate(app);
+            if self.iterate(app) == 0 && self.idle_yield {
+                std::thread::yield_now();
+            }
         }
         // Let queued frames (a final FIN or RST) leave.
         for _ in 0..64 {
