@@ -13,6 +13,15 @@ fi
 if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
   need_pkgs+=(libclang-dev)
 fi
+# The tests against Linux's TCP (dpdk-io/tests/linux_peer.rs): a network
+# namespace and veth (iproute2, ethtool), captures (tcpdump), loss
+# (nftables), ping (iputils-ping), the peer programs (python3).
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v ethtool >/dev/null 2>&1 || need_pkgs+=(ethtool)
+command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
+command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
+command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing packages (${need_pkgs[*]}); run as root or install them" >&2

@@ -181,6 +181,36 @@ impl SeedServer {
     }
 }
 
+impl SeedServer {
+    /// Reads what `h` has, as seed 000's server does: one message, then a
+    /// reply after the delay, and only then the next read (so end of
+    /// stream is seen after the reply went out, as in the captures).
+    fn read_from(&mut self, engine: &mut Eng, h: Handle, now: Instant) {
+        if self.replies.iter().any(|r| r.1 == h) {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        match engine.read(h, &mut buf) {
+            Ok(0) => {
+                (self.out)("client closed".into());
+                let _ = engine.close(h);
+            }
+            Ok(n) => {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                (self.out)(format!("received {n} bytes: {msg}"));
+                let mut reply = b"Hi, ".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                self.replies.push((now + self.delay, h, reply));
+            }
+            Err(Error::WouldBlock) | Err(Error::InvalidHandle) => {}
+            Err(e) => {
+                (self.out)(format!("read error: {e}"));
+                let _ = engine.close(h);
+            }
+        }
+    }
+}
+
 impl App for SeedServer {
     fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
         self.listener = Some(listen(engine, self.port)?);
@@ -194,35 +224,8 @@ impl App for SeedServer {
                 while let Ok((_, peer)) = engine.accept(ev.handle) {
                     (self.out)(format!("accepted {peer}"));
                 }
-                continue;
-            }
-            if !matches!(ev.kind, EventKind::Readable) {
-                continue;
-            }
-            let mut buf = [0u8; 4096];
-            loop {
-                match engine.read(ev.handle, &mut buf) {
-                    Ok(0) => {
-                        (self.out)("client closed".into());
-                        let _ = engine.close(ev.handle);
-                        self.replies.retain(|r| r.1 != ev.handle);
-                        break;
-                    }
-                    Ok(n) => {
-                        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                        (self.out)(format!("received {n} bytes: {msg}"));
-                        let mut reply = b"Hi, ".to_vec();
-                        reply.extend_from_slice(&buf[..n]);
-                        self.replies.push((now + self.delay, ev.handle, reply));
-                    }
-                    Err(Error::WouldBlock) => break,
-                    Err(e) => {
-                        (self.out)(format!("read error: {e}"));
-                        let _ = engine.close(ev.handle);
-                        self.replies.retain(|r| r.1 != ev.handle);
-                        break;
-                    }
-                }
+            } else if matches!(ev.kind, EventKind::Readable) {
+                self.read_from(engine, ev.handle, now);
             }
         }
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.replies)
@@ -234,6 +237,9 @@ impl App for SeedServer {
                 Ok(n) => (self.out)(format!("sent {n} bytes")),
                 Err(e) => (self.out)(format!("write error: {e}")),
             }
+            // What arrived while we were "sleeping" (more data, end of
+            // stream, a reset) is read now; its event has passed.
+            self.read_from(engine, h, now);
         }
     }
 }
@@ -594,5 +600,185 @@ impl App for Bulk {
 
     fn report(&self) -> Option<String> {
         serde_json::to_string(&self.summary()).ok()
+    }
+}
+
+/// How [`Closer`] ends its connection (contracts 8a, 9b, 9c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseMode {
+    /// `close` once the peer's data has arrived, without reading it: RST
+    /// (contract 8a).
+    Unread,
+    /// Send "hello", read the peer's reply, then `abort`: RST (contract 9c).
+    Abort,
+    /// Send "hello", read the peer's reply, set linger to this time and
+    /// `close`. Zero is abortive (contract 9c); otherwise the engine sends
+    /// RST at the linger time if the data and FIN are not acknowledged by
+    /// then, and reports the outcome (contract 9b). With `fill` (see
+    /// [`Closer::new`]), the send buffer is filled first, so a peer that
+    /// does not read makes the linger time run out.
+    Linger(Duration),
+}
+
+/// A client that opens one connection and ends it one way, to show each
+/// close variant on the wire against another TCP (the Linux peer tests).
+/// Prints what happens, one line each: `connected`, `received N bytes`,
+/// `closing: ...` and, for linger, `closed: <outcome> after <ms> ms`.
+/// Finishes `grace` after the close (or the outcome), so the RST leaves
+/// and stray replies are answered.
+pub struct Closer {
+    server: SocketAddrV4,
+    mode: CloseMode,
+    fill: bool,
+    grace: Duration,
+    conn: Option<Handle>,
+    hello_sent: bool,
+    received: usize,
+    closed_at: Option<Instant>,
+    done_at: Option<Instant>,
+    now: Option<Instant>,
+    out: Box<dyn FnMut(String)>,
+}
+
+impl Closer {
+    /// A closer of a connection to `server`; `fill` fills the send buffer
+    /// before a linger close. Lines go to `out`.
+    pub fn new(
+        server: SocketAddrV4,
+        mode: CloseMode,
+        fill: bool,
+        out: Box<dyn FnMut(String)>,
+    ) -> Closer {
+        Closer {
+            server,
+            mode,
+            fill,
+            grace: Duration::from_millis(500),
+            conn: None,
+            hello_sent: false,
+            received: 0,
+            closed_at: None,
+            done_at: None,
+            now: None,
+            out,
+        }
+    }
+
+    fn close_now(&mut self, engine: &mut Eng, h: Handle, now: Instant) {
+        let unread = engine.readiness(h).map(|r| r.readable_bytes).unwrap_or(0);
+        let result = match self.mode {
+            CloseMode::Unread => {
+                (self.out)(format!("closing: close with {unread} unread bytes"));
+                engine.close(h)
+            }
+            CloseMode::Abort => {
+                (self.out)("closing: abort".into());
+                engine.abort(h)
+            }
+            CloseMode::Linger(t) => {
+                let mut queued = 0usize;
+                if self.fill {
+                    let block = [0x6cu8; 16 * 1024];
+                    while let Ok(n) = engine.write(h, &block) {
+                        queued += n;
+                    }
+                }
+                (self.out)(format!(
+                    "closing: linger {} ms, {queued} bytes queued",
+                    t.as_millis()
+                ));
+                engine.set_linger(h, Some(t)).and_then(|()| engine.close(h))
+            }
+        };
+        if let Err(e) = result {
+            (self.out)(format!("close failed: {e}"));
+        }
+        self.conn = None;
+        self.closed_at = Some(now);
+        // Without linger there is no outcome to wait for.
+        if !matches!(self.mode, CloseMode::Linger(t) if !t.is_zero()) {
+            self.done_at = Some(now + self.grace);
+        }
+    }
+}
+
+impl App for Closer {
+    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+        self.conn = Some(
+            engine
+                .connect(self.server)
+                .map_err(|e| format!("connect to {}: {e}", self.server))?,
+        );
+        Ok(())
+    }
+
+    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+        self.now = Some(now);
+        while let Some(ev) = engine.poll_event() {
+            match ev.kind {
+                EventKind::Connected => (self.out)(format!("connected to {}", self.server)),
+                EventKind::Closed { outcome } => {
+                    if let Some(t) = self.closed_at {
+                        (self.out)(format!(
+                            "closed: {outcome:?} after {} ms",
+                            (now - t).as_millis()
+                        ));
+                    }
+                    self.done_at.get_or_insert(now + self.grace);
+                }
+                EventKind::Reset { cause } if self.conn == Some(ev.handle) => {
+                    (self.out)(format!("reset: {cause:?}"));
+                    let _ = engine.close(ev.handle);
+                    self.conn = None;
+                    self.done_at = Some(now);
+                }
+                _ => {}
+            }
+        }
+        let Some(h) = self.conn else { return };
+        if !engine
+            .state(h)
+            .is_ok_and(|s| s == stack::State::Established)
+        {
+            return;
+        }
+        if self.mode == CloseMode::Unread {
+            // The peer sends first; close as soon as something is buffered.
+            if engine.readiness(h).is_ok_and(|r| r.readable_bytes > 0) {
+                self.close_now(engine, h, now);
+            }
+            return;
+        }
+        if !self.hello_sent {
+            self.hello_sent = engine.write(h, b"hello").is_ok();
+            return;
+        }
+        let mut buf = [0u8; 64];
+        match engine.read(h, &mut buf) {
+            Ok(0) => {
+                (self.out)("end of stream before the reply".into());
+                let _ = engine.close(h);
+                self.conn = None;
+                self.done_at = Some(now);
+            }
+            Ok(n) => {
+                self.received += n;
+                (self.out)(format!("received {n} bytes"));
+                if self.received >= 2 {
+                    self.close_now(engine, h, now);
+                }
+            }
+            Err(Error::WouldBlock) => {}
+            Err(e) => {
+                (self.out)(format!("read error: {e}"));
+                let _ = engine.close(h);
+                self.conn = None;
+                self.done_at = Some(now);
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        matches!((self.done_at, self.now), (Some(done), Some(now)) if now >= done)
     }
 }

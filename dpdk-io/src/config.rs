@@ -91,7 +91,8 @@ pub struct PortSection {
     pub promiscuous: bool,
     /// Use the port's MAC address instead of `engine.mac`. Default true.
     pub use_port_mac: bool,
-    /// How long to wait for the link at start, in ms. Default 5000.
+    /// How long to wait for the link at start, in ms; a link still down
+    /// after it is reported, not fatal. Default 2000.
     pub link_timeout_ms: u64,
 }
 
@@ -103,7 +104,7 @@ impl Default for PortSection {
             tx_ring: 1024,
             promiscuous: true,
             use_port_mac: true,
-            link_timeout_ms: 5000,
+            link_timeout_ms: 2000,
         }
     }
 }

@@ -148,7 +148,10 @@ impl Worker {
 
     /// Configures and starts port `port_id` as `cfg` says (one queue pair,
     /// TX checksum offload if the port has it and `engine.offload.tx_checksum`
-    /// asks for it), waits for its link, and makes a worker on it.
+    /// asks for it), waits up to `port.link_timeout_ms` for its link, and
+    /// makes a worker on it. A link still down then is not an error (a
+    /// memif server's link comes up when its client connects): frames flow
+    /// once it is up, and [`Worker::link_up`] tells.
     pub fn open(cfg: &RuntimeConfig, port_id: u16, pool: MbufPool) -> Result<Worker, DpdkError> {
         let info = Port::info_of(port_id)?;
         let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
@@ -170,7 +173,10 @@ impl Worker {
             // for frames addressed to it.
             let _ = port.set_promiscuous(true);
         }
-        port.wait_link_up(Duration::from_millis(cfg.port.link_timeout_ms))?;
+        match port.wait_link_up(Duration::from_millis(cfg.port.link_timeout_ms)) {
+            Ok(_) | Err(DpdkError::LinkTimeout { .. }) => {}
+            Err(e) => return Err(e),
+        }
         Worker::new(cfg, port, pool)
     }
 
@@ -187,6 +193,11 @@ impl Worker {
         )?;
         let id = Port::id_by_name(&cfg.port.device)?;
         Worker::open(cfg, id, pool)
+    }
+
+    /// Whether the port's link is up now.
+    pub fn link_up(&self) -> bool {
+        self.port.link().is_ok_and(|l| l.up)
     }
 
     /// The port.

@@ -14,6 +14,12 @@
 //!   bulk        (--listen PORT | --connect IP:PORT) [--bytes N] [--seed N]
 //!                                        send N bytes while receiving, then
 //!                                        print both SHA-256 hashes
+//!   closer      --to IP:PORT --mode (unread|abort|linger) [--linger-ms N]
+//!               [--fill true|false]      open one connection and end it one
+//!                                        way: close with unread data,
+//!                                        abort, or close with linger N ms
+//!                                        (after filling the send buffer,
+//!                                        with --fill true)
 //! ```
 //!
 //! SIGINT or SIGTERM stops the loop cleanly. `--stats` prints the engine's
@@ -27,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dpdk_io::apps::{Bulk, BulkRole, ClientCommand, Discard, Echo, SeedClient, SeedServer};
+use dpdk_io::apps::{CloseMode, Closer};
 use dpdk_io::{App, Eal, RuntimeConfig, Worker};
 
 struct Args {
@@ -39,8 +46,9 @@ struct Args {
 
 fn usage() -> String {
     "usage: stackd --config FILE [--stats] [--duration-ms N] \
-     (echo|discard|seed-server|seed-client|bulk) [--port N] [--delay-ms N] \
-     [--to IP:PORT] [--listen PORT|--connect IP:PORT] [--bytes N] [--seed N]"
+     (echo|discard|seed-server|seed-client|bulk|closer) [--port N] [--delay-ms N] \
+     [--to IP:PORT] [--listen PORT|--connect IP:PORT] [--bytes N] [--seed N] \
+     [--mode unread|abort|linger] [--linger-ms N] [--fill true|false]"
         .into()
 }
 
@@ -137,6 +145,26 @@ fn app_for(args: &Args) -> Result<Box<dyn App>, String> {
                 opt(args, "--seed", Some(1))?,
             ))
         }
+        "closer" => {
+            let mode = match opt::<String>(args, "--mode", None)?.as_str() {
+                "unread" => CloseMode::Unread,
+                "abort" => CloseMode::Abort,
+                "linger" => {
+                    CloseMode::Linger(Duration::from_millis(opt(args, "--linger-ms", None)?))
+                }
+                other => {
+                    return Err(format!(
+                        "--mode: `{other}` is not one of unread, abort, linger"
+                    ))
+                }
+            };
+            Box::new(Closer::new(
+                opt(args, "--to", None)?,
+                mode,
+                opt(args, "--fill", Some(false))?,
+                Box::new(print_line),
+            ))
+        }
         other => return Err(format!("unknown command `{other}`\n{}", usage())),
     })
 }
@@ -161,11 +189,16 @@ fn run() -> Result<(), String> {
     let mut worker =
         Worker::from_config(&cfg).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
     eprintln!(
-        "stackd: {} on {} as {} ({})",
+        "stackd: {} on {} as {} ({}), link {}",
         args.command,
         cfg.port.device,
         cfg.engine.address,
-        worker.engine.config().mac
+        worker.engine.config().mac,
+        if worker.link_up() {
+            "up"
+        } else {
+            "down (waiting for the peer)"
+        }
     );
     worker.run(app.as_mut(), &stop)?;
     if let Some(report) = app.report() {

@@ -1,0 +1,296 @@
+//! Two stack processes over net_memif (shared memory, no kernel on the
+//! path), each a `stackd`: a 256 MiB transfer each way checked by SHA-256,
+//! and scenarios S1 and S2 between the seed-000 client and server.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const STACKD: &str = env!("CARGO_BIN_EXE_stackd");
+static NEXT: AtomicU32 = AtomicU32::new(0);
+/// One pair of processes at a time: each spins on one of the two cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A server/client pair of configuration files on their own memif socket.
+struct Pair {
+    dir: PathBuf,
+    server: PathBuf,
+    client: PathBuf,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("stack-memif-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("memif.sock");
+        let write = |name: &str, role: &str, lcore: u8, me: u8, peer: u8| {
+            let path = dir.join(name);
+            let text = format!(
+                "[eal]\nlcores = \"{lcore}\"\nvdevs = [\"net_memif0,role={role},id=0,socket={},socket-abstract=no\"]\n\
+                 [port]\ndevice = \"net_memif0\"\nuse_port_mac = false\nlink_timeout_ms = 0\n\
+                 [engine]\nmac = \"02:00:00:00:10:0{me}\"\naddress = \"10.10.0.{me}/24\"\n\
+                 neighbors = [{{ ip = \"10.10.0.{peer}\", mac = \"02:00:00:00:10:0{peer}\" }}]\n",
+                sock.display()
+            );
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let server = write("server.toml", "server", 0, 1, 2);
+        let client = write("client.toml", "client", 1, 2, 1);
+        Pair {
+            dir,
+            server,
+            client,
+        }
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn(config: &Path, args: &[&str], stdin: bool) -> Child {
+    Command::new(STACKD)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stackd")
+}
+
+/// Waits until `child` has brought its port up (stackd says so on stderr)
+/// and forwards the rest of its stderr to ours.
+fn wait_ready(child: &mut Child, limit: Duration) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("  [stackd] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) if line.starts_with("stackd: ") && line.contains(" on net_memif0") => return,
+            Ok(line) if line.starts_with("stackd: ") => panic!("stackd failed: {line}"),
+            _ => {}
+        }
+    }
+    panic!("stackd not ready after {limit:?}");
+}
+
+/// Waits for `child` to exit within `limit` (killing it after) and returns
+/// its stdout and stderr.
+fn finish(mut child: Child, limit: Duration, what: &str) -> (String, String) {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what}: still running after {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stop(child: &Child) {
+    // SIGINT: stackd stops its loop cleanly.
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+}
+
+/// The JSON report line `bulk` prints.
+fn field<'a>(report: &'a str, key: &str) -> &'a str {
+    let at = report
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
+        + key.len()
+        + 3;
+    let rest = &report[at..];
+    let end = rest.find([',', '}']).unwrap();
+    rest[..end].trim_matches('"')
+}
+
+#[test]
+fn bulk_256mib_each_way_between_two_processes() {
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let bytes = (256u64 << 20).to_string();
+    let mut server = spawn(
+        &pair.server,
+        &["bulk", "--listen", "5001", "--bytes", &bytes, "--seed", "2"],
+        false,
+    );
+    wait_ready(&mut server, Duration::from_secs(30));
+    let client = spawn(
+        &pair.client,
+        &[
+            "bulk",
+            "--connect",
+            "10.10.0.1:5001",
+            "--bytes",
+            &bytes,
+            "--seed",
+            "1",
+        ],
+        false,
+    );
+    let (c_out, c_err) = finish(client, Duration::from_secs(120), "bulk client");
+    let (s_out, s_err) = finish(server, Duration::from_secs(30), "bulk server");
+    let c = c_out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("client: {c_out}\n{c_err}"));
+    let s = s_out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("server: {s_out}\n{s_err}"));
+    assert_eq!(field(c, "error"), "null", "{c}");
+    assert_eq!(field(s, "error"), "null", "{s}");
+    for r in [c, s] {
+        assert_eq!(field(r, "sent"), bytes);
+        assert_eq!(field(r, "received"), bytes);
+    }
+    assert_eq!(
+        field(c, "sent_sha256"),
+        field(s, "received_sha256"),
+        "client -> server"
+    );
+    assert_eq!(
+        field(s, "sent_sha256"),
+        field(c, "received_sha256"),
+        "server -> client"
+    );
+    let secs: f64 = field(c, "seconds").parse().unwrap();
+    println!(
+        "256 MiB each way over memif in {secs:.2} s: {:.2} Gbit/s per direction",
+        (256u64 << 23) as f64 / secs / 1e9
+    );
+}
+
+/// Runs seed 000's client with `lines` typed at `gaps` against its server
+/// (replying after 500 ms); returns both outputs.
+fn seed_scenario(lines: &[(&str, u64)]) -> (String, String) {
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let mut server = spawn(
+        &pair.server,
+        &[
+            "--stats",
+            "seed-server",
+            "--port",
+            "9527",
+            "--delay-ms",
+            "500",
+        ],
+        false,
+    );
+    wait_ready(&mut server, Duration::from_secs(30));
+    let mut client = spawn(
+        &pair.client,
+        &["--stats", "seed-client", "--to", "10.10.0.1:9527"],
+        true,
+    );
+    wait_ready(&mut client, Duration::from_secs(30));
+    let mut stdin = client.stdin.take().unwrap();
+    // Let the handshake complete before typing.
+    std::thread::sleep(Duration::from_millis(300));
+    for (line, wait_ms) in lines {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(*wait_ms));
+    }
+    let (c_out, _) = finish(client, Duration::from_secs(20), "seed client");
+    std::thread::sleep(Duration::from_millis(300));
+    stop(&server);
+    let (s_out, _) = finish(server, Duration::from_secs(10), "seed server");
+    (c_out, s_out)
+}
+
+// Scenario S1 (contracts 8b, 8c): the client closes right after sending;
+// the server's reply meets an orphan, which answers with RST, and the
+// server's next read reports the reset.
+#[test]
+fn s1_between_two_stacks() {
+    let (client, server) = seed_scenario(&[("aaa", 100), ("close", 0)]);
+    assert!(client.contains("now sending aaa"), "client:\n{client}");
+    assert!(
+        !client.contains("Hi, aaa"),
+        "the client closed before the reply:\n{client}"
+    );
+    let mut at = 0;
+    for e in ["received 3 bytes: aaa", "sent 7 bytes"] {
+        let found = server[at..]
+            .find(e)
+            .unwrap_or_else(|| panic!("server lacks `{e}` in order:\n{server}"));
+        at += found + e.len();
+    }
+    // The server reads right after replying: end of stream (the FIN came
+    // first) or the reset, whichever it sees first; both are the contract.
+    assert!(
+        server[at..].contains("client closed")
+            || server[at..].contains("read error: connection reset by peer"),
+        "server:\n{server}"
+    );
+    // On the wire: the orphaned client answered the reply with RST
+    // (contract 8c), and the server received it.
+    assert!(
+        client.contains("\"data_after_close\":1"),
+        "client stats:\n{client}"
+    );
+    assert!(
+        server.contains("\"resets_received\":1"),
+        "server stats:\n{server}"
+    );
+}
+
+// Scenario S2 (contract 10): half-close, then read the reply; the server
+// reads end of stream and closes; the client reads end of stream.
+#[test]
+fn s2_between_two_stacks() {
+    let (client, server) = seed_scenario(&[("aaa", 100), ("shutdown", 1500)]);
+    let mut at = 0;
+    for e in ["now sending aaa", "Hi, aaa", "server terminated"] {
+        let found = client[at..]
+            .find(e)
+            .unwrap_or_else(|| panic!("client lacks `{e}` in order:\n{client}"));
+        at += found + e.len();
+    }
+    let mut at = 0;
+    for e in ["received 3 bytes: aaa", "sent 7 bytes", "client closed"] {
+        let found = server[at..]
+            .find(e)
+            .unwrap_or_else(|| panic!("server lacks `{e}` in order:\n{server}"));
+        at += found + e.len();
+    }
+}
