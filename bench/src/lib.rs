@@ -1,3 +1,5 @@
+//! Benchmarks: the criterion fixtures below, and the wire tool ([`wire`]).
+//!
 //! Benchmark fixtures: an engine under test and a scripted peer that
 //! builds exact frames for it, so a benchmark measures the engine and
 //! nothing else (no second engine, no simulator).
@@ -5,6 +7,8 @@
 //! The benches live in `benches/`: `wire` (parse and emit, checksum),
 //! `timers` (the timing wheel) and `engine` (receive and transmit fast
 //! paths, reassembly, connection lookup with up to 1 M connections).
+
+pub mod wire;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 

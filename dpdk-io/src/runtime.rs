@@ -64,6 +64,8 @@ pub struct LoopStats {
     pub rx_linearized: u64,
     /// Received frames dropped for want of a buffer to linearize into.
     pub rx_no_buffer: u64,
+    /// Raw benchmark frames counted and dropped.
+    pub raw_sunk: u64,
 }
 
 /// Frames kept for the next TX burst when the ring is full; beyond this
@@ -84,6 +86,10 @@ pub struct Worker {
     fault_tx: Option<FaultInjector>,
     tx_offload: bool,
     idle_yield: bool,
+    /// Frames of the first EtherType are reflected to their sender, of the
+    /// second counted and dropped, bypassing the engine (the raw no-TCP
+    /// baseline of the benchmarks).
+    raw_ethertypes: Option<(u16, u16)>,
     rx: Vec<Mbuf>,
     tx: Vec<Mbuf>,
     /// What the loop did.
@@ -140,6 +146,7 @@ impl Worker {
             fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
             tx_offload,
             idle_yield: cfg.run.idle_yield,
+            raw_ethertypes: None,
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
             tx: Vec::with_capacity(TX_BACKLOG),
             stats: LoopStats::default(),
@@ -205,6 +212,11 @@ impl Worker {
         &self.port
     }
 
+    /// The port, for raw access between iterations (benchmark baselines).
+    pub fn port_mut(&mut self) -> &mut Port {
+        &mut self.port
+    }
+
     /// The mbuf pool.
     pub fn pool(&self) -> &MbufPool {
         &self.pool
@@ -240,6 +252,10 @@ impl Worker {
                 let _ = p.write(&m.segments().collect::<Vec<_>>());
                 self.stats.pcap_frames += 1;
             }
+            let m = match self.reflect(m) {
+                Some(m) => m,
+                None => continue,
+            };
             // The engine reads a frame from one segment. Devices that pass
             // mbufs through (net_ring) deliver the sender's chain as it
             // was; copy those into one buffer.
@@ -275,6 +291,43 @@ impl Worker {
         }
         self.flush(now);
         received + sent
+    }
+
+    /// Frames of EtherType `reflect` go straight back to their sender (MAC
+    /// addresses swapped) and frames of EtherType `sink` are counted and
+    /// dropped, instead of reaching the engine: the other end measures the
+    /// raw device round trip and packet rate with them.
+    pub fn raw_ethertypes(&mut self, reflect_and_sink: Option<(u16, u16)>) {
+        self.raw_ethertypes = reflect_and_sink;
+    }
+
+    /// Reflects `m` if it is a raw benchmark frame (consuming it), else
+    /// hands it back.
+    fn reflect(&mut self, mut m: Mbuf) -> Option<Mbuf> {
+        use stack::PacketBuf;
+        let Some((reflect, sink)) = self.raw_ethertypes else {
+            return Some(m);
+        };
+        let ethertype = m
+            .data()
+            .get(12..14)
+            .map(|t| u16::from_be_bytes([t[0], t[1]]));
+        if ethertype == Some(sink) {
+            self.stats.raw_sunk += 1;
+            return None;
+        }
+        if ethertype != Some(reflect) {
+            return Some(m);
+        }
+        match m.data_mut() {
+            Some(bytes) => {
+                let (dst, src) = bytes.split_at_mut(6);
+                dst.swap_with_slice(&mut src[..6]);
+                self.tx.push(m);
+            }
+            None => self.stats.rx_no_buffer += 1,
+        }
+        None
     }
 
     fn linearize(&mut self, m: &Mbuf) -> Option<Mbuf> {

@@ -264,8 +264,13 @@ impl<T> TimerWheel<T> {
         self.len == 0
     }
 
-    /// Number of timers the entry slab can hold without reallocating, for
-    /// memory accounting. The slab never shrinks.
+    /// Heap memory the wheel's entry slab occupies, in bytes (for the
+    /// engine's memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * core::mem::size_of::<Entry<T>>()
+    }
+
+    /// Capacity of the entry slab.
     pub fn capacity(&self) -> usize {
         self.entries.capacity()
     }

@@ -197,6 +197,21 @@ impl<P: BufferPool> Engine<P> {
         self.control.is_empty() && self.events.is_empty() && self.ready.is_empty()
     }
 
+    /// Memory the engine holds for its connections and tables, in bytes,
+    /// packet buffers excluded (they belong to the pool): connection
+    /// entries, flow table, handles, timers, queues. Divide by
+    /// [`Engine::connection_count`] for the cost of one connection.
+    pub fn memory_footprint(&self) -> usize {
+        let queues: usize = self.conns.iter().map(|(_, c)| c.tcb.heap_bytes()).sum();
+        self.conns.heap_bytes()
+            + queues
+            + self.flows.heap_bytes()
+            + self.handles.heap_bytes()
+            + self.wheel.heap_bytes()
+            + self.ready.capacity() * 4
+            + self.events.capacity() * core::mem::size_of::<Event>()
+    }
+
     /// Connections in each state, for observability and tests.
     pub fn state_counts(&self) -> Vec<(State, usize)> {
         let mut counts: Vec<(State, usize)> = Vec::new();

@@ -82,6 +82,11 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Heap memory of the slab itself (not what its values point to).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<(u32, Option<T>)>() + self.free.capacity() * 4
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.slots
             .iter()
@@ -242,5 +247,11 @@ impl FlowTable {
     /// Flows in the table.
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Heap memory of the table: SwissTable buckets of key, value and one
+    /// control byte each (at 7/8 load factor).
+    pub fn heap_bytes(&self) -> usize {
+        self.map.capacity() * 8 / 7 * (core::mem::size_of::<(u64, u32)>() + 1)
     }
 }

@@ -327,6 +327,12 @@ impl<B: PacketBuf> Tcb<B> {
         self.set_state(State::Closed);
     }
 
+    /// Heap memory the TCB's queues occupy beyond the TCB itself (buffer
+    /// handles, not the packet buffers they hold).
+    pub fn heap_bytes(&self) -> usize {
+        self.send.heap_bytes() + self.recv.heap_bytes() + self.ooo.heap_bytes()
+    }
+
     /// Whether the engine may forget this TCB once no handle refers to it.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed

@@ -47,6 +47,10 @@ impl<B: PacketBuf> Reassembly<B> {
         self.segs.len()
     }
 
+    pub fn heap_bytes(&self) -> usize {
+        self.segs.capacity() * core::mem::size_of::<(SeqNumber, B)>()
+    }
+
     /// Stores `buf`, whose first byte has sequence number `start`.
     pub fn insert(&mut self, mut start: SeqNumber, mut buf: B) -> Inserted {
         // First segment that ends after `start`.

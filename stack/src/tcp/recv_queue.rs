@@ -30,6 +30,10 @@ impl<B: PacketBuf> RecvQueue<B> {
         self.len
     }
 
+    pub fn heap_bytes(&self) -> usize {
+        self.bufs.capacity() * core::mem::size_of::<B>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

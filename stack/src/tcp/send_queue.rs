@@ -47,6 +47,10 @@ impl<B: PacketBuf> SendQueue<B> {
         self.len
     }
 
+    pub fn heap_bytes(&self) -> usize {
+        self.bufs.capacity() * core::mem::size_of::<B>()
+    }
+
     pub fn free_space(&self) -> usize {
         self.capacity.saturating_sub(self.len)
     }
