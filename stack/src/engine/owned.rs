@@ -33,7 +33,9 @@ impl ReleaseQueue {
     }
 
     fn take(&self, out: &mut Vec<Handle>) {
-        if !self.pending.swap(false, Ordering::Acquire) {
+        // A plain load first: the swap is a locked read-modify-write, too
+        // dear for every driver call when (almost always) nothing waits.
+        if !self.pending.load(Ordering::Relaxed) || !self.pending.swap(false, Ordering::Acquire) {
             return;
         }
         let mut handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
