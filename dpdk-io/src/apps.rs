@@ -441,6 +441,8 @@ pub struct Bulk {
     error: Option<Error>,
     eof: bool,
     shut: bool,
+    /// Our FIN and every byte before it were acknowledged.
+    closed: bool,
 }
 
 /// The outcome of a [`Bulk`] transfer.
@@ -484,6 +486,7 @@ impl Bulk {
             error: None,
             eof: false,
             shut: false,
+            closed: false,
         }
     }
 
@@ -545,6 +548,10 @@ impl Bulk {
         }
         if self.eof && self.shut && self.finished_at.is_none() {
             self.finished_at = Some(now);
+            // Finished only once our data and FIN are acknowledged (the
+            // Closed event of contract 9b): a process that exits earlier
+            // can leave the tail unsent on a lossy link.
+            let _ = engine.set_linger(h, Some(Duration::from_secs(30)));
             let _ = engine.close(h);
         }
     }
@@ -582,6 +589,11 @@ impl App for Bulk {
                     self.fail(cause.error(), now);
                 }
             }
+            if let EventKind::Closed { .. } = ev.kind {
+                if Some(ev.handle) == self.conn {
+                    self.closed = true;
+                }
+            }
         }
         let Some(h) = self.conn else { return };
         if self.finished_at.is_some() {
@@ -595,7 +607,7 @@ impl App for Bulk {
     }
 
     fn finished(&self) -> bool {
-        self.finished_at.is_some()
+        self.finished_at.is_some() && (self.closed || self.error.is_some())
     }
 
     fn report(&self) -> Option<String> {
@@ -780,5 +792,58 @@ impl App for Closer {
 
     fn finished(&self) -> bool {
         matches!((self.done_at, self.now), (Some(done), Some(now)) if now >= done)
+    }
+}
+
+/// Keeps the loop running after the application it wraps has finished,
+/// until every connection has settled (TIME_WAIT or CLOSED: everything
+/// it sent, FIN included, was acknowledged) or `limit` has passed. An
+/// application that finishes as soon as it has closed (like [`Bulk`])
+/// would otherwise end the process with data or its FIN still
+/// unacknowledged, which a lossy link then never gets. `stackd
+/// --settle-ms N` wraps the chosen application in it.
+pub struct Settle {
+    inner: Box<dyn App>,
+    limit: Duration,
+    inner_done_at: Option<Instant>,
+    settled: bool,
+}
+
+impl Settle {
+    /// Wraps `inner`, waiting at most `limit` for its connections.
+    pub fn new(inner: Box<dyn App>, limit: Duration) -> Settle {
+        Settle {
+            inner,
+            limit,
+            inner_done_at: None,
+            settled: false,
+        }
+    }
+}
+
+impl App for Settle {
+    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+        self.inner.start(engine)
+    }
+
+    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+        self.inner.poll(engine, now);
+        if !self.inner.finished() {
+            return;
+        }
+        let since = *self.inner_done_at.get_or_insert(now);
+        self.settled = now - since >= self.limit
+            || engine
+                .state_counts()
+                .iter()
+                .all(|(s, _)| matches!(s, stack::State::TimeWait | stack::State::Closed));
+    }
+
+    fn finished(&self) -> bool {
+        self.settled
+    }
+
+    fn report(&self) -> Option<String> {
+        self.inner.report()
     }
 }

@@ -40,6 +40,9 @@ pub(crate) enum Resolution<F> {
 pub(crate) struct NeighborCache<F> {
     entries: HashMap<Ipv4Addr, Entry<F>>,
     cfg: ArpConfig,
+    /// The earliest retry or expiry, or earlier: kept on insert, exact
+    /// after each `poll`, so asking costs nothing on the hot path.
+    next: Option<Instant>,
 }
 
 impl<F> NeighborCache<F> {
@@ -47,6 +50,7 @@ impl<F> NeighborCache<F> {
         NeighborCache {
             entries: HashMap::with_capacity(cfg.capacity.min(4096)),
             cfg,
+            next: None,
         }
     }
 
@@ -84,12 +88,14 @@ impl<F> NeighborCache<F> {
                     return Resolution::Dropped(frame);
                 }
                 queue.push_back(frame);
+                let next_request = now + self.cfg.retry_interval;
+                self.note_deadline(next_request);
                 self.entries.insert(
                     ip,
                     Entry::Pending {
                         queue,
                         requests: 1,
-                        next_request: now + self.cfg.retry_interval,
+                        next_request,
                     },
                 );
                 Resolution::QueuedSendRequest
@@ -108,6 +114,7 @@ impl<F> NeighborCache<F> {
     ) -> VecDeque<F> {
         let expires = Some(now + self.cfg.entry_ttl);
         let room = self.entries.len() < self.cfg.capacity;
+        self.note_deadline(now + self.cfg.entry_ttl);
         match self.entries.get_mut(&ip) {
             Some(Entry::Resolved { expires: None, .. }) => VecDeque::new(),
             Some(entry) => {
@@ -155,10 +162,20 @@ impl<F> NeighborCache<F> {
                 true
             }
         });
+        self.next = self.scan_deadline();
     }
 
-    /// The earliest retry or expiry, for `poll_timeout`.
+    fn note_deadline(&mut self, at: Instant) {
+        self.next = Some(self.next.map_or(at, |n| n.min(at)));
+    }
+
+    /// The earliest retry or expiry (or a little earlier), for
+    /// `poll_timeout`. Constant time.
     pub fn next_deadline(&self) -> Option<Instant> {
+        self.next
+    }
+
+    fn scan_deadline(&self) -> Option<Instant> {
         self.entries
             .values()
             .filter_map(|e| match e {

@@ -4,6 +4,7 @@
 //! wire server --config FILE                  echo (7) + discard (9) + raw reflector
 //! wire client --config FILE --server IP [--repetitions 3] [--seconds 1]
 //!             [--linux FILE.json] [--json OUT.json] [--quick]
+//!             [--only raw|rtt|rr|bulk|crr]   (one group, e.g. to profile it)
 //! wire linux  [--repetitions 3] [--seconds 1] [--json OUT.json] [--quick]
 //! wire idle   --config FILE --server IP --count N [--json OUT.json]
 //! ```
@@ -137,20 +138,27 @@ fn client(opts: &Opts) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(10));
     }
 
+    let only = opts.get("--only").map(str::to_string);
+    let wants = |group: &str| only.as_deref().is_none_or(|o| o == group);
+
     // The raw device: no TCP at all.
     let mut pool = worker.pool().clone();
-    let pings: Vec<_> = (0..reps)
-        .map(|_| raw::ping_pong(worker.port_mut(), &mut pool, peer_mac, me, warmup, measure))
-        .collect();
-    figures.extend(latency_figures("raw", "rtt 64 B", &pings));
-    let rates: Vec<f64> = (0..reps)
-        .map(|_| raw::one_way_rate(worker.port_mut(), &mut pool, peer_mac, me, 1514, measure) / 1e6)
-        .collect();
-    figures.push(Figure::new("raw", "1514 B one way", "Mpps", rates));
+    if wants("raw") {
+        let pings: Vec<_> = (0..reps)
+            .map(|_| raw::ping_pong(worker.port_mut(), &mut pool, peer_mac, me, warmup, measure))
+            .collect();
+        figures.extend(latency_figures("raw", "rtt 64 B", &pings));
+        let rates: Vec<f64> = (0..reps)
+            .map(|_| {
+                raw::one_way_rate(worker.port_mut(), &mut pool, peer_mac, me, 1514, measure) / 1e6
+            })
+            .collect();
+        figures.push(Figure::new("raw", "1514 B one way", "Mpps", rates));
+    }
 
     let echo = SocketAddrV4::new(server_ip, ECHO_PORT);
     let discard = SocketAddrV4::new(server_ip, DISCARD_PORT);
-    for size in [64usize, 1024] {
+    for size in [64usize, 1024].into_iter().filter(|_| wants("rtt")) {
         let mut runs = Vec::new();
         for _ in 0..reps {
             let mut app = RequestResponse::new(echo, 1, size, warmup, measure, clock);
@@ -161,7 +169,7 @@ fn client(opts: &Opts) -> Result<(), String> {
         let label = if size == 64 { "rtt 64 B" } else { "rtt 1 KiB" };
         figures.extend(latency_figures("stack", label, &runs));
     }
-    for conns in [1usize, 16, 256] {
+    for conns in [1usize, 16, 256].into_iter().filter(|_| wants("rr")) {
         let (mut rates, mut runs) = (Vec::new(), Vec::new());
         for _ in 0..reps {
             let mut app = RequestResponse::new(echo, conns, 64, warmup, measure, clock);
@@ -195,13 +203,15 @@ fn client(opts: &Opts) -> Result<(), String> {
         }
         figures.push(Figure::new("stack", label, "Gbit/s", rates));
     }
-    let mut rates = Vec::new();
-    for _ in 0..reps {
-        let mut app = ConnectRequestResponse::new(echo, 16, 64, measure);
-        run(&mut worker, &mut app)?;
-        rates.push(app.rate());
+    if wants("crr") {
+        let mut rates = Vec::new();
+        for _ in 0..reps {
+            let mut app = ConnectRequestResponse::new(echo, 16, 64, measure);
+            run(&mut worker, &mut app)?;
+            rates.push(app.rate());
+        }
+        figures.push(Figure::new("stack", "crr", "conn/s", rates));
     }
-    figures.push(Figure::new("stack", "crr", "conn/s", rates));
 
     if let Some(path) = opts.get("--linux") {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;

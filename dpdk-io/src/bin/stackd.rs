@@ -2,7 +2,7 @@
 //! applications.
 //!
 //! ```text
-//! stackd --config FILE [--stats] [--duration-ms N] COMMAND [OPTIONS]
+//! stackd --config FILE [--stats] [--duration-ms N] [--settle-ms N] COMMAND [OPTIONS]
 //!
 //!   echo        [--port 7]               echo server (zero copy)
 //!   discard     [--port 9]               discard server
@@ -22,6 +22,10 @@
 //!                                        with --fill true)
 //! ```
 //!
+//! `--settle-ms N`: when the application has finished, keep the loop
+//! running until every connection is in TIME_WAIT or CLOSED (what was
+//! sent, FIN included, is acknowledged), for at most N ms.
+//!
 //! SIGINT or SIGTERM stops the loop cleanly. `--stats` prints the engine's
 //! and the loop's counters as JSON on exit.
 
@@ -33,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dpdk_io::apps::{Bulk, BulkRole, ClientCommand, Discard, Echo, SeedClient, SeedServer};
-use dpdk_io::apps::{CloseMode, Closer};
+use dpdk_io::apps::{CloseMode, Closer, Settle};
 use dpdk_io::{App, Eal, RuntimeConfig, Worker};
 
 struct Args {
@@ -45,7 +49,7 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: stackd --config FILE [--stats] [--duration-ms N] \
+    "usage: stackd --config FILE [--stats] [--duration-ms N] [--settle-ms N] \
      (echo|discard|seed-server|seed-client|bulk|closer) [--port N] [--delay-ms N] \
      [--to IP:PORT] [--listen PORT|--connect IP:PORT] [--bytes N] [--seed N] \
      [--mode unread|abort|linger] [--linger-ms N] [--fill true|false]"
@@ -173,6 +177,10 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     let cfg = RuntimeConfig::from_file(&args.config).map_err(|e| e.to_string())?;
     let mut app = app_for(&args)?;
+    if args.opts.iter().any(|(k, _)| k == "--settle-ms") {
+        let limit = Duration::from_millis(opt(&args, "--settle-ms", None)?);
+        app = Box::new(Settle::new(app, limit));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))

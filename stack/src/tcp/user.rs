@@ -148,7 +148,19 @@ impl<B: PacketBuf> Tcb<B> {
     pub fn close(&mut self, ctx: &Ctx) -> CloseAction {
         self.orphan = true;
         match self.state {
-            State::Closed | State::TimeWait => return CloseAction::Graceful,
+            State::Closed | State::TimeWait => {
+                // Nothing left to acknowledge: with linger set, the outcome
+                // is known now (contract 9b).
+                if self.linger.is_some_and(|t| !t.is_zero()) {
+                    self.close_outcome = Some(if self.reset.is_some() {
+                        crate::api::CloseOutcome::Reset
+                    } else {
+                        crate::api::CloseOutcome::Graceful
+                    });
+                    self.events.set(super::EventBits::CLOSED);
+                }
+                return CloseAction::Graceful;
+            }
             // Nobody else knows about this connection yet.
             State::SynSent => {
                 self.set_state(State::Closed);

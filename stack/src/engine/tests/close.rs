@@ -524,3 +524,30 @@ fn linger_close_after_fin_acked_reports_graceful_at_once() {
     t.recv_nothing();
     assert_eq!(counts(&t), [(State::FinWait2, 1)]);
 }
+
+// Contract 9b, regression: closing with linger set when both FINs were
+// already exchanged and acknowledged (TIME_WAIT) reported nothing, so an
+// application waiting for the Closed event waited forever.
+#[test]
+fn linger_close_in_time_wait_reports_graceful_at_once() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.engine.shutdown(c.h, Shutdown::Write).unwrap();
+    t.recv(c.ours(0, 0).flags(FIN | ACK));
+    t.send(c.peer(0, 1).flags(FIN | ACK));
+    t.recv(c.ours(1, 1));
+    assert_eq!(t.engine.state(c.h), Ok(State::TimeWait));
+    t.events();
+    t.engine.set_linger(c.h, Some(secs(1))).unwrap();
+    t.engine.close(c.h).unwrap();
+    assert_eq!(
+        t.events(),
+        [(
+            c.h,
+            EventKind::Closed {
+                outcome: CloseOutcome::Graceful
+            }
+        )]
+    );
+    t.recv_nothing();
+}

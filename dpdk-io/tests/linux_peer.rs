@@ -1,0 +1,1410 @@
+//! The stack against the Linux kernel's TCP: `stackd` on one end of a veth
+//! pair (net_af_packet), Linux in a network namespace on the other
+//! (`scripts/linux-peer.sh`), the Linux programs in `tests/peer/peer.py`.
+//!
+//! Needs root (namespaces, veth, af_packet, tcpdump, nftables): when not
+//! root every test prints why and passes without running. Each test makes
+//! its own namespace and veth (names unique to the process and the test)
+//! and removes them when it ends, passed or failed. The tests run one at a
+//! time (a shared lock): each `stackd` and each Linux program wants a core
+//! of a small machine. Every wait is bounded. On failure a test prints what
+//! it saw: the capture, as tcpdump reads it, and every program's output.
+//!
+//! Covered: ping and ARP; echo with a Linux client; 256 MiB each way
+//! between our `bulk` and a Linux one (SHA-256 of both directions compared
+//! across); scenarios S1 and S2 of seed 000 with our side as client and
+//! as server (contracts 8b, 8c, 10); close with unread data (8a), abort and
+//! linger 0 (9c), linger running out and linger graceful (9b); 64 MiB each
+//! way under 2 % random loss on the Linux side (nftables).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const STACK_IP: &str = "10.99.0.1";
+const LINUX_IP: &str = "10.99.0.2";
+
+/// One test at a time (see the module documentation).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+fn peer_py() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/peer.py")
+}
+
+/// The effective user id, from /proc (no libc needed).
+fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn wall_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+// ---------------------------------------------------------------------------
+// Child processes whose output is collected line by line.
+
+/// One line of a program's output, with the wall-clock time it was read
+/// (seconds since the epoch, comparable with tcpdump's `-tt` times).
+#[derive(Clone)]
+struct Line {
+    at: f64,
+    text: String,
+}
+
+struct Proc {
+    what: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Arc<Mutex<Vec<Line>>>,
+    readers: Vec<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Proc {
+    fn spawn(what: &str, cmd: &mut Command, stdin: bool) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for (pipe, prefix) in [(out, ""), (err, "(stderr) ")] {
+            let lines = Arc::clone(&lines);
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(text) = line else { break };
+                    lines.lock().unwrap().push(Line {
+                        at: wall_secs(),
+                        text: format!("{prefix}{text}"),
+                    });
+                }
+            }));
+        }
+        Proc {
+            what: what.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            readers,
+            status: None,
+        }
+    }
+
+    fn lines(&self) -> Vec<Line> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.lines().into_iter().map(|l| l.text).collect()
+    }
+
+    fn output(&self) -> String {
+        let mut s = format!("--- {} ---\n", self.what);
+        for l in self.lines() {
+            s.push_str(&l.text);
+            s.push('\n');
+        }
+        if let Some(st) = self.status {
+            s.push_str(&format!("(exit: {st})\n"));
+        }
+        s
+    }
+
+    /// Waits for a line containing `needle`; panics with the output (and
+    /// `context`) after `timeout`.
+    fn wait_for(&mut self, needle: &str, timeout: Duration, context: &dyn Fn() -> String) -> Line {
+        self.wait_any(&[needle], timeout, context)
+    }
+
+    /// Waits for a line containing one of `needles`.
+    fn wait_any(
+        &mut self,
+        needles: &[&str],
+        timeout: Duration,
+        context: &dyn Fn() -> String,
+    ) -> Line {
+        let end = Instant::now() + timeout;
+        loop {
+            let found = self
+                .lines()
+                .into_iter()
+                .find(|l| needles.iter().any(|n| l.text.contains(n)));
+            if let Some(l) = found {
+                return l;
+            }
+            if Instant::now() >= end {
+                panic!(
+                    "{}: no line with any of {needles:?} within {timeout:?}\n{}{}",
+                    self.what,
+                    self.output(),
+                    context()
+                );
+            }
+            if self.status.is_none() {
+                if let Ok(Some(st)) = self.child.try_wait() {
+                    self.status = Some(st);
+                    // Let the readers catch up, then look a last time.
+                    self.join_readers();
+                    continue;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("spawned with stdin");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .unwrap();
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    fn join_readers(&mut self) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself; `None` if it
+    /// did not (it is still running then).
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + timeout;
+        while self.status.is_none() {
+            match self.child.try_wait() {
+                Ok(Some(st)) => self.status = Some(st),
+                _ if Instant::now() >= end => return None,
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        self.join_readers();
+        self.status
+    }
+
+    /// SIGINT, then (after `grace`) SIGKILL; returns the exit status.
+    fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.signal("-INT");
+            if self.wait(grace).is_none() {
+                let _ = self.child.kill();
+                self.wait(Duration::from_secs(5));
+            }
+        }
+        self.status
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The namespace, stackd, the Linux programs, the capture.
+
+/// One test's Linux peer: namespace and veth pair, up while this lives.
+struct Env {
+    name: &'static str,
+    netns: String,
+    stk_if: String,
+    peer_if: String,
+    dir: PathBuf,
+    config: PathBuf,
+    started: Instant,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Env {
+    /// Brings the peer up for test `name` (number `id`), or returns None
+    /// (after printing why) when the tests cannot run here: not root.
+    fn new(name: &'static str, id: u8) -> Option<Env> {
+        if euid() != Some(0) {
+            println!(
+                "SKIPPED {name}: needs root (network namespaces, veth, af_packet); euid is {:?}",
+                euid()
+            );
+            return None;
+        }
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Unique per process and test; interface names have 15 characters.
+        let suffix = format!("{:x}t{id}", std::process::id() & 0xf_ffff);
+        let dir = std::env::temp_dir().join(format!("linux-peer-{suffix}-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = Env {
+            name,
+            netns: format!("stkpeer{suffix}"),
+            stk_if: format!("stk0{suffix}"),
+            peer_if: format!("stk1{suffix}"),
+            config: dir.join("stackd.toml"),
+            dir,
+            started: Instant::now(),
+            _serial: serial,
+        };
+        let base = std::fs::read_to_string(repo().join("configs/linux-peer.toml")).unwrap();
+        let config = base.replace("iface=stk0", &format!("iface={}", env.stk_if));
+        assert_ne!(config, base, "configs/linux-peer.toml names iface=stk0");
+        std::fs::write(&env.config, config).unwrap();
+        let out = env.script("up");
+        assert!(
+            out.status.success(),
+            "linux-peer.sh up failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("{name}: peer {} up", env.netns);
+        Some(env)
+    }
+
+    fn script(&self, cmd: &str) -> std::process::Output {
+        Command::new("bash")
+            .arg(repo().join("scripts/linux-peer.sh"))
+            .arg(cmd)
+            .env("STK_NETNS", &self.netns)
+            .env("STK_IF", &self.stk_if)
+            .env("STK_PEER_IF", &self.peer_if)
+            .env("STK_PEER_ADDR", format!("{LINUX_IP}/24"))
+            .output()
+            .expect("bash")
+    }
+
+    /// A command run inside the namespace.
+    fn netns_cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, program]);
+        c
+    }
+
+    /// Runs a command in the namespace to completion (bounded by the
+    /// command itself) and returns (success, output).
+    fn run_in_netns(&self, args: &[&str]) -> (bool, String) {
+        let out = self
+            .netns_cmd(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("ip netns exec");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// A peer.py program in the namespace.
+    fn linux(&self, what: &str, args: &[&str]) -> Proc {
+        let mut c = self.netns_cmd("python3");
+        c.arg("-u").arg(peer_py()).args(args);
+        Proc::spawn(what, &mut c, false)
+    }
+
+    /// stackd with `args` after `--config`.
+    fn stackd(&self, args: &[&str], stdin: bool) -> Proc {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stackd"));
+        c.arg("--config").arg(&self.config).args(args);
+        let mut p = Proc::spawn("stackd", &mut c, stdin);
+        p.wait_for("stackd: ", Duration::from_secs(20), &|| String::new());
+        p
+    }
+
+    /// Waits until the stack answers ping from the namespace.
+    fn wait_ping(&self, stackd: &Proc) {
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (ok, out) = self.run_in_netns(&["ping", "-c", "1", "-W", "1", STACK_IP]);
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "the stack does not answer ping after 15 s:\n{out}\n{}",
+                stackd.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts tcpdump on Linux's end for TCP port `port`.
+    fn capture(&self, port: u16) -> Capture {
+        let file = self.dir.join(format!("port{port}.pcap"));
+        let mut c = self.netns_cmd("tcpdump");
+        c.args([
+            "-i",
+            &self.peer_if,
+            "--immediate-mode",
+            "-U",
+            "-nn",
+            "-s",
+            "256",
+            "-w",
+        ])
+        .arg(&file)
+        .arg(format!("tcp port {port}"));
+        let mut proc = Proc::spawn("tcpdump", &mut c, false);
+        proc.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+        Capture { proc, file }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let out = self.script("down");
+        if !out.status.success() {
+            eprintln!(
+                "{}: linux-peer.sh down failed: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "{}: failed after {:.1} s; files kept in {}",
+                self.name,
+                self.started.elapsed().as_secs_f64(),
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            println!(
+                "{}: passed in {:.1} s",
+                self.name,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+struct Capture {
+    proc: Proc,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Stops tcpdump and reads the capture back.
+    fn finish(mut self) -> Trace {
+        // Let the last frames reach the capture.
+        std::thread::sleep(Duration::from_millis(200));
+        self.proc.stop(Duration::from_secs(5));
+        let out = Command::new("tcpdump")
+            .args(["-r"])
+            .arg(&self.file)
+            .args(["-nn", "-S", "-tt"])
+            .output()
+            .expect("tcpdump -r");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let segs = text.lines().filter_map(Seg::parse).collect();
+        Trace { segs, text }
+    }
+}
+
+/// One TCP segment of a capture.
+#[derive(Debug, Clone)]
+struct Seg {
+    at: f64,
+    /// Sent by the stack (10.99.0.1), else by Linux.
+    ours: bool,
+    flags: String,
+    /// The sequence number (0 in a bare ACK: tcpdump does not show it).
+    seq: u32,
+    ack: Option<u32>,
+    len: u32,
+}
+
+impl Seg {
+    /// Parses a line of `tcpdump -nn -S -tt`:
+    /// `T IP A.B.C.D.P > E.F.G.H.Q: Flags [P.], seq 1:4, ack 9, win 5, length 3`.
+    fn parse(line: &str) -> Option<Seg> {
+        let (head, rest) = line.split_once(": Flags [")?;
+        let mut words = head.split_whitespace();
+        let at: f64 = words.next()?.parse().ok()?;
+        if words.next()? != "IP" {
+            return None;
+        }
+        let src = words.next()?;
+        let (flags, rest) = rest.split_once(']')?;
+        let (mut seq, mut ack, mut len) = (None, None, 0);
+        for field in rest.split(", ") {
+            let field = field.trim_start_matches(',').trim();
+            if let Some(v) = field.strip_prefix("seq ") {
+                seq = v.split(':').next()?.parse().ok();
+            } else if let Some(v) = field.strip_prefix("ack ") {
+                ack = v.parse().ok();
+            } else if let Some(v) = field.strip_prefix("length ") {
+                len = v.split_whitespace().next()?.parse().ok()?;
+            }
+        }
+        Some(Seg {
+            at,
+            ours: src.starts_with(&format!("{STACK_IP}.")),
+            flags: flags.to_string(),
+            seq: seq.unwrap_or(0),
+            ack,
+            len,
+        })
+    }
+
+    fn has(&self, flag: char) -> bool {
+        self.flags.contains(flag)
+    }
+
+    fn end(&self) -> u32 {
+        let syn_fin = u32::from(self.has('S')) + u32::from(self.has('F'));
+        self.seq.wrapping_add(self.len).wrapping_add(syn_fin)
+    }
+}
+
+struct Trace {
+    segs: Vec<Seg>,
+    text: String,
+}
+
+impl Trace {
+    /// The capture, one segment a line, stack or Linux first.
+    fn summary(&self) -> String {
+        let t0 = self.segs.first().map_or(0.0, |s| s.at);
+        let mut s = String::from("--- capture (stack = 10.99.0.1) ---\n");
+        for g in &self.segs {
+            s.push_str(&format!(
+                "{:+9.4} {:<6} [{}] seq {} ack {} len {}\n",
+                g.at - t0,
+                if g.ours { "stack" } else { "linux" },
+                g.flags,
+                g.seq,
+                g.ack.map_or("-".into(), |a| a.to_string()),
+                g.len
+            ));
+        }
+        if self.segs.is_empty() {
+            s.push_str(&self.text);
+        }
+        s
+    }
+
+    /// The first segment at or after `from` that matches.
+    fn find(&self, from: usize, pred: impl Fn(&Seg) -> bool) -> Option<usize> {
+        (from..self.segs.len()).find(|&i| pred(&self.segs[i]))
+    }
+
+    fn count(&self, pred: impl Fn(&Seg) -> bool) -> usize {
+        self.segs.iter().filter(|s| pred(s)).count()
+    }
+}
+
+/// Everything a failing test prints.
+fn report(trace: Option<&Trace>, procs: &[&Proc]) -> String {
+    let mut s = String::from("\n");
+    if let Some(t) = trace {
+        s.push_str(&t.summary());
+    }
+    for p in procs {
+        s.push_str(&p.output());
+    }
+    s
+}
+
+/// Asserts with the report appended.
+macro_rules! check {
+    ($cond:expr, $report:expr, $($fmt:tt)+) => {
+        if !$cond {
+            panic!("{}{}", format!($($fmt)+), $report);
+        }
+    };
+}
+
+/// The JSON line a program printed that has `key`.
+fn json_line(p: &Proc, key: &str) -> Option<serde_json::Value> {
+    p.texts()
+        .iter()
+        .filter(|t| t.starts_with('{'))
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .find(|v| v.get(key).is_some())
+}
+
+/// The handshake: SYN from one side, SYN-ACK, ACK. Returns the index of
+/// the ACK (it may carry the first data) and the initial sequence numbers
+/// (client, server).
+fn handshake(t: &Trace, client_is_stack: bool, rep: &str) -> (usize, u32, u32) {
+    let syn = t.find(0, |s| s.flags == "S" && s.ours == client_is_stack);
+    check!(syn.is_some(), rep, "no SYN from the client");
+    let syn = syn.unwrap();
+    let synack = t.find(syn, |s| s.flags == "S." && s.ours != client_is_stack);
+    check!(synack.is_some(), rep, "no SYN-ACK from the server");
+    let synack = synack.unwrap();
+    let (c_isn, s_isn) = (t.segs[syn].seq, t.segs[synack].seq);
+    let ack = t.find(synack, |s| {
+        s.ours == client_is_stack && s.ack == Some(s_isn.wrapping_add(1))
+    });
+    check!(ack.is_some(), rep, "no ACK of the SYN-ACK");
+    (ack.unwrap(), c_isn, s_isn)
+}
+
+// ---------------------------------------------------------------------------
+// The tests.
+
+#[test]
+fn ping_and_arp() {
+    let Some(env) = Env::new("ping_and_arp", 1) else {
+        return;
+    };
+    let mut stackd = env.stackd(&["--stats", "echo"], false);
+    env.wait_ping(&stackd);
+    let (ok, out) = env.run_in_netns(&["ping", "-c", "3", "-i", "0.2", "-W", "2", STACK_IP]);
+    check!(
+        ok && out.contains("3 received"),
+        report(None, &[&stackd]),
+        "ping -c 3 {STACK_IP}: {out}"
+    );
+    // Linux learned the stack's MAC (the veth's own) through ARP.
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", env.stk_if))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (_, neigh) = env.run_in_netns(&["ip", "neigh", "show", STACK_IP]);
+    check!(
+        neigh.contains(&format!("lladdr {mac}"))
+            && !neigh.contains("FAILED")
+            && !neigh.contains("INCOMPLETE"),
+        report(None, &[&stackd]),
+        "ip neigh for {STACK_IP}: `{}`, expected lladdr {mac}",
+        neigh.trim()
+    );
+    stackd.stop(Duration::from_secs(10));
+    let stats = json_line(&stackd, "engine");
+    let engine = stats.as_ref().map(|s| &s["engine"]);
+    let replies = engine.and_then(|e| e["icmp_echo_replies"].as_u64());
+    let arp = engine.and_then(|e| e["arp_replies_sent"].as_u64());
+    check!(
+        replies.is_some_and(|n| n >= 4) && arp.is_some_and(|n| n >= 1),
+        report(None, &[&stackd]),
+        "engine counters: {replies:?} echo replies (>= 4 wanted), {arp:?} ARP replies"
+    );
+    println!(
+        "ping_and_arp: {} {}",
+        out.lines().last().unwrap_or(""),
+        neigh.trim()
+    );
+}
+
+#[test]
+fn echo_server_with_linux_client() {
+    let Some(env) = Env::new("echo_server_with_linux_client", 2) else {
+        return;
+    };
+    let mut stackd = env.stackd(&["--stats", "echo", "--port", "7"], false);
+    env.wait_ping(&stackd);
+    let bytes = (4u64 << 20).to_string();
+    let to = format!("{STACK_IP}:7");
+    let mut client = env.linux(
+        "linux echo-client",
+        &["echo-client", "--to", &to, "--bytes", &bytes],
+    );
+    client.wait(Duration::from_secs(40));
+    let res = json_line(&client, "equal");
+    stackd.stop(Duration::from_secs(10));
+    check!(
+        res.as_ref()
+            .is_some_and(|r| r["equal"] == true && r["received"].as_u64() == Some(4 << 20)),
+        report(None, &[&client, &stackd]),
+        "echo of 4 MiB through the stack: {res:?}"
+    );
+}
+
+/// Our `bulk` connects to a Linux `bulk`; both send `bytes` at once and
+/// each hashes what it receives; the hashes are compared across.
+fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {
+    let port = "5001";
+    let n = bytes.to_string();
+    let mut linux = env.linux(
+        "linux bulk",
+        &[
+            "--timeout",
+            "120",
+            "bulk",
+            "--listen",
+            port,
+            "--bytes",
+            &n,
+            "--seed",
+            "11",
+        ],
+    );
+    linux.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+    let to = format!("{LINUX_IP}:{port}");
+    let mut stackd = env.stackd(
+        &[
+            "--stats",
+            "--settle-ms",
+            "10000",
+            "bulk",
+            "--connect",
+            &to,
+            "--bytes",
+            &n,
+            "--seed",
+            "3",
+        ],
+        false,
+    );
+    let ours_done = stackd.wait(limit);
+    if ours_done.is_none() {
+        stackd.stop(Duration::from_secs(5));
+    }
+    linux.wait(Duration::from_secs(10));
+    if linux.status.is_none() {
+        linux.stop(Duration::from_secs(2));
+    }
+    let rep = report(None, &[&linux, &stackd]);
+    check!(
+        ours_done.is_some(),
+        rep,
+        "our bulk did not finish within {limit:?}"
+    );
+    let ours = json_line(&stackd, "sent_sha256");
+    let theirs = json_line(&linux, "sent_sha256");
+    check!(
+        ours.is_some() && theirs.is_some(),
+        rep,
+        "missing bulk reports"
+    );
+    let (ours, theirs) = (ours.unwrap(), theirs.unwrap());
+    check!(
+        ours["error"].is_null() && theirs["error"].is_null(),
+        rep,
+        "bulk errors: ours {} linux {}",
+        ours["error"],
+        theirs["error"]
+    );
+    check!(
+        ours["sent"].as_u64() == Some(bytes) && theirs["sent"].as_u64() == Some(bytes),
+        rep,
+        "sent counts: ours {} linux {}",
+        ours["sent"],
+        theirs["sent"]
+    );
+    check!(
+        theirs["received"] == ours["sent"] && theirs["received_sha256"] == ours["sent_sha256"],
+        rep,
+        "stack -> linux: sent {} {} but linux received {} {}",
+        ours["sent"],
+        ours["sent_sha256"],
+        theirs["received"],
+        theirs["received_sha256"]
+    );
+    check!(
+        ours["received"] == theirs["sent"] && ours["received_sha256"] == theirs["sent_sha256"],
+        rep,
+        "linux -> stack: sent {} {} but the stack received {} {}",
+        theirs["sent"],
+        theirs["sent_sha256"],
+        ours["received"],
+        ours["received_sha256"]
+    );
+    let secs = ours["seconds"].as_f64().unwrap_or(0.0);
+    let engine = json_line(&stackd, "engine").map(|s| s["engine"].clone());
+    println!(
+        "{}: {} MiB each way in {secs:.2} s ({:.0} Mbit/s per direction), retransmits {}, RTOs {}",
+        env.name,
+        bytes >> 20,
+        bytes as f64 * 8.0 / secs.max(1e-9) / 1e6,
+        engine
+            .as_ref()
+            .map_or("?".into(), |e| e["retransmits"].to_string()),
+        engine
+            .as_ref()
+            .map_or("?".into(), |e| e["rto_expired"].to_string()),
+    );
+}
+
+#[test]
+fn bulk_256mib_each_way_with_linux() {
+    let Some(env) = Env::new("bulk_256mib_each_way_with_linux", 3) else {
+        return;
+    };
+    bulk_with_linux(&env, 256 << 20, Duration::from_secs(50));
+}
+
+#[test]
+fn bulk_64mib_each_way_with_2pct_loss_on_linux_side() {
+    let Some(env) = Env::new("bulk_64mib_each_way_with_2pct_loss_on_linux_side", 4) else {
+        return;
+    };
+    let ruleset = format!(
+        "table netdev loss {{\n\
+         chain in {{ type filter hook ingress device \"{dev}\" priority 0; \
+         ip protocol tcp numgen random mod 100 < 2 counter drop; }}\n\
+         chain out {{ type filter hook egress device \"{dev}\" priority 0; \
+         ip protocol tcp numgen random mod 100 < 2 counter drop; }}\n}}\n",
+        dev = env.peer_if
+    );
+    let file = env.dir.join("loss.nft");
+    std::fs::write(&file, &ruleset).unwrap();
+    let (ok, out) = env.run_in_netns(&["nft", "-f", file.to_str().unwrap()]);
+    assert!(ok, "nft -f:\n{ruleset}\n{out}");
+    bulk_with_linux(&env, 64 << 20, Duration::from_secs(55));
+    let (_, rules) = env.run_in_netns(&["nft", "list", "table", "netdev", "loss"]);
+    let drops: Vec<u64> = rules
+        .lines()
+        .filter_map(|l| l.split("packets ").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+        .collect();
+    println!("nftables drops (in, out): {drops:?}");
+    assert!(
+        drops.len() == 2 && drops.iter().all(|&d| d > 0),
+        "the loss rules dropped nothing:\n{rules}"
+    );
+}
+
+/// S1, our client (contracts 8b, 8c): our seed-client sends "aaa" and
+/// closes; the Linux server replies "Hi, aaa" a second later, to an
+/// orphan, which answers with RST.
+#[test]
+fn s1_our_client_closes_linux_server_replies() {
+    let Some(env) = Env::new("s1_our_client_closes_linux_server_replies", 5) else {
+        return;
+    };
+    let cap = env.capture(9527);
+    let mut server = env.linux(
+        "linux seed-server",
+        &[
+            "seed-server",
+            "--port",
+            "9527",
+            "--delay-s",
+            "1",
+            "--after-eof",
+            "wait-reset",
+        ],
+    );
+    server.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+    let to = format!("{LINUX_IP}:9527");
+    let mut client = env.stackd(&["seed-client", "--to", &to], true);
+    client.wait_for("connected to", Duration::from_secs(10), &|| server.output());
+    client.send_line("aaa");
+    server.wait_for("received 3 bytes: aaa", Duration::from_secs(10), &|| {
+        client.output()
+    });
+    client.send_line("close");
+    server.wait_for("write after reset", Duration::from_secs(15), &|| {
+        client.output()
+    });
+    server.wait(Duration::from_secs(5));
+    client.wait(Duration::from_secs(10));
+    client.stop(Duration::from_secs(5));
+    let t = cap.finish();
+    let rep = report(Some(&t), &[&server, &client]);
+    println!("{}", t.summary());
+
+    let (i, c_isn, _s_isn) = handshake(&t, true, &rep);
+    let data = t.find(i, |s| s.ours && s.len == 3);
+    check!(data.is_some(), rep, "no \"aaa\" from the stack");
+    let fin_seq = c_isn.wrapping_add(4);
+    let fin = t.find(data.unwrap(), |s| s.ours && s.has('F'));
+    check!(
+        fin.is_some_and(|f| t.segs[f].seq == fin_seq && t.segs[f].len == 0),
+        rep,
+        "the stack's FIN should follow \"aaa\" on its own at seq {fin_seq}"
+    );
+    let fin = fin.unwrap();
+    let reply = t.find(fin, |s| !s.ours && s.len == 7);
+    check!(
+        reply.is_some(),
+        rep,
+        "no \"Hi, aaa\" from Linux after the FIN"
+    );
+    let reply = reply.unwrap();
+    check!(
+        t.find(fin, |s| !s.ours && s.ack == Some(fin_seq.wrapping_add(1)))
+            .is_some_and(|a| a <= reply),
+        rep,
+        "Linux did not acknowledge the FIN"
+    );
+    // Contract 8c: the orphan answers the reply with RST, exact sequence.
+    let rst = t.find(reply, |s| s.ours);
+    check!(
+        rst.is_some_and(|r| t.segs[r].has('R') && t.segs[r].seq == fin_seq.wrapping_add(1)),
+        rep,
+        "the stack's answer to \"Hi, aaa\" should be RST seq {}",
+        fin_seq.wrapping_add(1)
+    );
+    check!(
+        t.count(|s| s.has('R')) == 1 && t.count(|s| !s.ours && s.has('F')) == 0,
+        rep,
+        "exactly one RST (ours) and no FIN from Linux expected"
+    );
+    // What the Linux server saw: the reply went out, then its read saw end
+    // of stream (the FIN came first) or the reset; a write after the
+    // reset fails.
+    let out = server.texts();
+    check!(
+        out.iter().any(|l| l == "send bytes: 7"),
+        rep,
+        "Linux server did not send its reply"
+    );
+    check!(
+        out.iter()
+            .any(|l| l == "client closed" || l == "read error: ECONNRESET"),
+        rep,
+        "Linux server's read after the reply: neither end of stream nor ECONNRESET"
+    );
+    check!(
+        out.iter()
+            .any(|l| l == "write after reset: EPIPE" || l == "write after reset: ECONNRESET"),
+        rep,
+        "Linux server's write after the RST should fail with EPIPE or ECONNRESET"
+    );
+    check!(
+        client.texts().iter().any(|l| l == "send bytes: 3"),
+        rep,
+        "our client's output"
+    );
+}
+
+/// S2, our client (contract 10): our seed-client sends "aaa" and
+/// half-closes; the Linux server replies, reads end of stream, closes.
+#[test]
+fn s2_our_client_half_closes_linux_server_replies() {
+    let Some(env) = Env::new("s2_our_client_half_closes_linux_server_replies", 6) else {
+        return;
+    };
+    let cap = env.capture(9527);
+    let mut server = env.linux(
+        "linux seed-server",
+        &["seed-server", "--port", "9527", "--delay-s", "1"],
+    );
+    server.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+    let to = format!("{LINUX_IP}:9527");
+    let mut client = env.stackd(&["seed-client", "--to", &to], true);
+    client.wait_for("connected to", Duration::from_secs(10), &|| server.output());
+    client.send_line("aaa");
+    server.wait_for("received 3 bytes: aaa", Duration::from_secs(10), &|| {
+        client.output()
+    });
+    client.send_line("shutdown");
+    client.wait_for("server terminated", Duration::from_secs(15), &|| {
+        server.output()
+    });
+    server.wait(Duration::from_secs(5));
+    let exited = client.wait(Duration::from_secs(10));
+    client.stop(Duration::from_secs(5));
+    let t = cap.finish();
+    let rep = report(Some(&t), &[&server, &client]);
+    println!("{}", t.summary());
+    check!(
+        exited.is_some(),
+        rep,
+        "our seed-client did not finish at end of stream"
+    );
+
+    let (i, c_isn, s_isn) = handshake(&t, true, &rep);
+    let data = t.find(i, |s| s.ours && s.len == 3);
+    check!(data.is_some(), rep, "no \"aaa\" from the stack");
+    let fin_seq = c_isn.wrapping_add(4);
+    let fin = t.find(data.unwrap(), |s| s.ours && s.has('F'));
+    check!(
+        fin.is_some_and(|f| t.segs[f].seq == fin_seq && t.segs[f].len == 0),
+        rep,
+        "the stack's FIN (half-close) should follow \"aaa\" at seq {fin_seq}"
+    );
+    let fin = fin.unwrap();
+    let reply = t.find(fin, |s| !s.ours && s.len == 7);
+    check!(reply.is_some(), rep, "no \"Hi, aaa\" after the half-close");
+    let reply = reply.unwrap();
+    // The stack reads on after its FIN: it acknowledges the reply ...
+    let reply_end = s_isn.wrapping_add(8);
+    check!(
+        t.find(reply, |s| s.ours
+            && (s.ack == Some(reply_end)
+                || s.ack == Some(reply_end.wrapping_add(1))))
+            .is_some(),
+        rep,
+        "the stack did not acknowledge \"Hi, aaa\" (ack {reply_end})"
+    );
+    // ... then Linux closes (FIN at the reply's end) and the stack ACKs it.
+    let lfin = t.find(reply, |s| !s.ours && s.has('F'));
+    check!(
+        lfin.is_some_and(|f| t.segs[f].end() == reply_end.wrapping_add(1)),
+        rep,
+        "Linux's FIN should come after the reply, at seq {reply_end}"
+    );
+    check!(
+        t.find(lfin.unwrap(), |s| s.ours
+            && s.ack == Some(reply_end.wrapping_add(1)))
+            .is_some(),
+        rep,
+        "the stack did not acknowledge Linux's FIN"
+    );
+    check!(t.count(|s| s.has('R')) == 0, rep, "no RST expected in S2");
+    let out = client.texts();
+    let hi = out.iter().position(|l| l == "Hi, aaa");
+    let term = out.iter().position(|l| l == "server terminated");
+    check!(
+        hi.is_some() && term.is_some() && hi < term,
+        rep,
+        "our client should print \"Hi, aaa\" then \"server terminated\""
+    );
+    check!(
+        server.texts().iter().any(|l| l == "client closed"),
+        rep,
+        "the Linux server should read end of stream"
+    );
+}
+
+/// S1, Linux client (contracts 8b/8c on Linux's side): the Linux client
+/// sends "aaa" and closes; our seed-server replies a second later; Linux's
+/// orphan answers with RST.
+#[test]
+fn s1_linux_client_closes_our_server_replies() {
+    let Some(env) = Env::new("s1_linux_client_closes_our_server_replies", 7) else {
+        return;
+    };
+    let cap = env.capture(9527);
+    let mut server = env.stackd(
+        &["seed-server", "--port", "9527", "--delay-ms", "1000"],
+        false,
+    );
+    env.wait_ping(&server);
+    let to = format!("{STACK_IP}:9527");
+    let mut client = env.linux(
+        "linux seed-client",
+        &[
+            "seed-client",
+            "--to",
+            &to,
+            "--mode",
+            "close",
+            "--linger-s",
+            "3",
+        ],
+    );
+    client.wait_for("closed", Duration::from_secs(10), &|| server.output());
+    server.wait_for("sent 7 bytes", Duration::from_secs(10), &|| client.output());
+    // Our server's next read: end of stream (the FIN came first) or, if
+    // the RST was quicker, the reset; then it closes.
+    server.wait_any(
+        &["client closed", "read error: connection reset"],
+        Duration::from_secs(5),
+        &|| client.output(),
+    );
+    client.wait(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    server.stop(Duration::from_secs(10));
+    let t = cap.finish();
+    let rep = report(Some(&t), &[&client, &server]);
+    println!("{}", t.summary());
+
+    let (i, c_isn, s_isn) = handshake(&t, false, &rep);
+    let data = t.find(i, |s| !s.ours && s.len == 3);
+    check!(data.is_some(), rep, "no \"aaa\" from Linux");
+    let fin_seq = c_isn.wrapping_add(4);
+    let fin = t.find(data.unwrap(), |s| !s.ours && s.has('F'));
+    check!(
+        fin.is_some_and(|f| t.segs[f].seq == fin_seq && t.segs[f].len == 0),
+        rep,
+        "Linux's FIN should follow \"aaa\" at seq {fin_seq}"
+    );
+    let fin = fin.unwrap();
+    let ack = t.find(fin, |s| s.ours && s.ack == Some(fin_seq.wrapping_add(1)));
+    check!(ack.is_some(), rep, "the stack did not acknowledge the FIN");
+    let reply = t.find(fin, |s| {
+        s.ours && s.len == 7 && s.seq == s_isn.wrapping_add(1)
+    });
+    check!(
+        reply.is_some(),
+        rep,
+        "no \"Hi, aaa\" from the stack after the FIN"
+    );
+    let reply = reply.unwrap();
+    // Linux's orphan answers the reply with RST (seq = its FIN + 1).
+    let rst = t.find(reply + 1, |s| !s.ours);
+    check!(
+        rst.is_some_and(|r| t.segs[r].has('R') && t.segs[r].seq == fin_seq.wrapping_add(1)),
+        rep,
+        "Linux's answer to \"Hi, aaa\" should be RST seq {}",
+        fin_seq.wrapping_add(1)
+    );
+    check!(
+        t.count(|s| s.ours && s.has('R')) == 0,
+        rep,
+        "the stack should send no RST"
+    );
+    let out = server.texts();
+    check!(
+        out.iter().any(|l| l == "received 3 bytes: aaa"),
+        rep,
+        "our server's output"
+    );
+}
+
+/// S2, Linux client (contract 10 on our server's side): the Linux client
+/// sends "aaa" and half-closes; our server replies, reads end of stream,
+/// closes; the Linux client reads the reply, then end of stream.
+#[test]
+fn s2_linux_client_half_closes_our_server_replies() {
+    let Some(env) = Env::new("s2_linux_client_half_closes_our_server_replies", 8) else {
+        return;
+    };
+    let cap = env.capture(9527);
+    let mut server = env.stackd(
+        &["seed-server", "--port", "9527", "--delay-ms", "1000"],
+        false,
+    );
+    env.wait_ping(&server);
+    let to = format!("{STACK_IP}:9527");
+    let mut client = env.linux(
+        "linux seed-client",
+        &["seed-client", "--to", &to, "--mode", "shutdown"],
+    );
+    client.wait_for("server terminated", Duration::from_secs(15), &|| {
+        server.output()
+    });
+    client.wait(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    server.stop(Duration::from_secs(10));
+    let t = cap.finish();
+    let rep = report(Some(&t), &[&client, &server]);
+    println!("{}", t.summary());
+
+    let (i, c_isn, s_isn) = handshake(&t, false, &rep);
+    let data = t.find(i, |s| !s.ours && s.len == 3);
+    check!(data.is_some(), rep, "no \"aaa\" from Linux");
+    let fin_seq = c_isn.wrapping_add(4);
+    let fin = t.find(data.unwrap(), |s| !s.ours && s.has('F'));
+    check!(
+        fin.is_some_and(|f| t.segs[f].seq == fin_seq && t.segs[f].len == 0),
+        rep,
+        "Linux's FIN (half-close) should follow \"aaa\" at seq {fin_seq}"
+    );
+    let fin = fin.unwrap();
+    check!(
+        t.find(fin, |s| s.ours && s.ack == Some(fin_seq.wrapping_add(1)))
+            .is_some(),
+        rep,
+        "the stack did not acknowledge the FIN"
+    );
+    let reply = t.find(fin, |s| s.ours && s.len == 7);
+    check!(
+        reply.is_some(),
+        rep,
+        "no \"Hi, aaa\" from the stack after the FIN"
+    );
+    let reply = reply.unwrap();
+    let reply_end = s_isn.wrapping_add(8);
+    // Our FIN at the reply's end (with the reply or after it), acknowledged.
+    let our_fin = t.find(reply, |s| s.ours && s.has('F'));
+    check!(
+        our_fin.is_some_and(|f| t.segs[f].end() == reply_end.wrapping_add(1)),
+        rep,
+        "the stack's FIN should follow the reply at seq {reply_end}"
+    );
+    check!(
+        t.find(reply, |s| !s.ours
+            && s.ack == Some(reply_end.wrapping_add(1)))
+            .is_some(),
+        rep,
+        "Linux did not acknowledge the stack's FIN"
+    );
+    check!(t.count(|s| s.has('R')) == 0, rep, "no RST expected in S2");
+    let out = client.texts();
+    let hi = out.iter().position(|l| l == "Hi, aaa");
+    let term = out.iter().position(|l| l == "server terminated");
+    check!(
+        hi.is_some() && term.is_some() && hi < term,
+        rep,
+        "the Linux client should print \"Hi, aaa\" then \"server terminated\""
+    );
+    check!(
+        server.texts().iter().any(|l| l == "client closed"),
+        rep,
+        "our server should read end of stream"
+    );
+}
+
+/// Runs our `closer` against a Linux program; returns the trace and both.
+fn closer_run(
+    env: &Env,
+    linux_args: &[&str],
+    closer_args: &[&str],
+    port: u16,
+    linux_done: &str,
+) -> (Trace, Proc, Proc) {
+    let cap = env.capture(port);
+    let mut linux = env.linux("linux peer", linux_args);
+    linux.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+    let to = format!("{LINUX_IP}:{port}");
+    let mut args = vec!["closer", "--to", &to];
+    args.extend_from_slice(closer_args);
+    let mut stackd = env.stackd(&args, false);
+    linux.wait_for(linux_done, Duration::from_secs(20), &|| stackd.output());
+    linux.wait(Duration::from_secs(5));
+    let exited = stackd.wait(Duration::from_secs(10));
+    stackd.stop(Duration::from_secs(5));
+    let t = cap.finish();
+    check!(
+        exited.is_some(),
+        report(Some(&t), &[&linux, &stackd]),
+        "closer did not finish"
+    );
+    (t, linux, stackd)
+}
+
+/// Contract 8a: close with unread data sends RST at once (no FIN), and
+/// the Linux side's read fails with ECONNRESET.
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let Some(env) = Env::new("close_with_unread_data_sends_rst", 9) else {
+        return;
+    };
+    let (t, linux, stackd) = closer_run(
+        &env,
+        &["send-then-read", "--port", "6001", "--bytes", "1000"],
+        &["--mode", "unread"],
+        6001,
+        "read ",
+    );
+    let rep = report(Some(&t), &[&linux, &stackd]);
+    println!("{}", t.summary());
+    let (i, c_isn, s_isn) = handshake(&t, true, &rep);
+    let data = t.find(i, |s| !s.ours && s.len > 0);
+    check!(data.is_some(), rep, "no data from Linux");
+    let rst = t.find(data.unwrap(), |s| s.ours && s.has('R'));
+    check!(
+        rst.is_some_and(|r| t.segs[r].seq == c_isn.wrapping_add(1)),
+        rep,
+        "the stack should answer the unread data with RST seq {}",
+        c_isn.wrapping_add(1)
+    );
+    check!(
+        t.count(|s| s.ours && s.has('F')) == 0,
+        rep,
+        "no FIN expected from the stack"
+    );
+    let _ = s_isn;
+    check!(
+        linux
+            .texts()
+            .iter()
+            .any(|l| l.starts_with("read error: ECONNRESET")),
+        rep,
+        "Linux's read should fail with ECONNRESET"
+    );
+    check!(
+        stackd
+            .texts()
+            .iter()
+            .any(|l| l.contains("close with 1000 unread bytes")),
+        rep,
+        "closer should report 1000 unread bytes"
+    );
+}
+
+/// Contract 9c: abort (or linger 0) sends RST, and Linux sees ECONNRESET.
+fn abortive(env: &Env, closer_args: &[&str], port: u16) {
+    let p = port.to_string();
+    let (t, linux, stackd) = closer_run(
+        env,
+        &["ack-then-read", "--port", &p],
+        closer_args,
+        port,
+        "read ",
+    );
+    let rep = report(Some(&t), &[&linux, &stackd]);
+    println!("{}", t.summary());
+    let (i, c_isn, _) = handshake(&t, true, &rep);
+    let hello = t.find(i, |s| s.ours && s.len == 5);
+    check!(hello.is_some(), rep, "no \"hello\" from the stack");
+    let ok = t.find(hello.unwrap(), |s| !s.ours && s.len == 2);
+    check!(ok.is_some(), rep, "no \"ok\" from Linux");
+    let rst = t.find(ok.unwrap(), |s| s.ours && s.has('R'));
+    check!(
+        rst.is_some_and(|r| t.segs[r].seq == c_isn.wrapping_add(6)),
+        rep,
+        "the stack should send RST seq {}",
+        c_isn.wrapping_add(6)
+    );
+    check!(
+        t.count(|s| s.ours && s.has('F')) == 0,
+        rep,
+        "no FIN expected from the stack"
+    );
+    check!(
+        linux
+            .texts()
+            .iter()
+            .any(|l| l.starts_with("read error: ECONNRESET")),
+        rep,
+        "Linux's read should fail with ECONNRESET"
+    );
+}
+
+#[test]
+fn abort_sends_rst() {
+    let Some(env) = Env::new("abort_sends_rst", 10) else {
+        return;
+    };
+    abortive(&env, &["--mode", "abort"], 6002);
+}
+
+#[test]
+fn linger_zero_sends_rst() {
+    let Some(env) = Env::new("linger_zero_sends_rst", 11) else {
+        return;
+    };
+    abortive(&env, &["--mode", "linger", "--linger-ms", "0"], 6003);
+}
+
+/// Contract 9b: linger 1 s with a Linux reader that stops reading: the
+/// data cannot all be delivered, so RST goes out 1 s after the close and
+/// the outcome is Aborted; Linux's read ends in ECONNRESET.
+#[test]
+fn linger_runs_out_against_a_stalled_reader() {
+    let Some(env) = Env::new("linger_runs_out_against_a_stalled_reader", 12) else {
+        return;
+    };
+    let (t, linux, stackd) = closer_run(
+        &env,
+        &["stall", "--port", "6004", "--rcvbuf", "4096"],
+        &["--mode", "linger", "--linger-ms", "1000", "--fill", "true"],
+        6004,
+        "read ",
+    );
+    let rep = report(Some(&t), &[&linux, &stackd]);
+    println!("{}", t.summary());
+    handshake(&t, true, &rep);
+    let closing = stackd
+        .lines()
+        .into_iter()
+        .find(|l| l.text.starts_with("closing:"));
+    check!(closing.is_some(), rep, "closer did not close");
+    let closing = closing.unwrap();
+    let rsts: Vec<&Seg> = t.segs.iter().filter(|s| s.ours && s.has('R')).collect();
+    check!(
+        rsts.len() == 1,
+        rep,
+        "exactly one RST from the stack expected"
+    );
+    // On the wire: the RST leaves at the linger time after the close (the
+    // close time is when its line was read, a few ms late at most).
+    let after = rsts[0].at - closing.at;
+    check!(
+        (0.85..1.5).contains(&after),
+        rep,
+        "RST {after:.3} s after the close, expected ~1 s"
+    );
+    check!(
+        t.count(|s| s.ours && s.has('F')) == 0,
+        rep,
+        "no FIN expected: data was still queued"
+    );
+    let outcome = stackd
+        .texts()
+        .into_iter()
+        .find(|l| l.starts_with("closed: "));
+    let ms: Option<u64> = outcome
+        .as_ref()
+        .and_then(|l| l.strip_prefix("closed: Aborted after "))
+        .and_then(|l| l.strip_suffix(" ms"))
+        .and_then(|v| v.parse().ok());
+    check!(
+        ms.is_some_and(|ms| (1000..1300).contains(&ms)),
+        rep,
+        "outcome: {outcome:?}, expected Aborted after ~1000 ms"
+    );
+    check!(
+        linux
+            .texts()
+            .iter()
+            .any(|l| l.starts_with("read error: ECONNRESET")),
+        rep,
+        "Linux's read should end in ECONNRESET"
+    );
+    println!(
+        "{}: RST {after:.3} s after close; {}",
+        env.name,
+        outcome.unwrap_or_default()
+    );
+}
+
+/// Contract 9b, the other outcome: with a reader that reads, the data and
+/// FIN are acknowledged within the linger time: Graceful, no RST.
+#[test]
+fn linger_graceful_with_a_reader() {
+    let Some(env) = Env::new("linger_graceful_with_a_reader", 13) else {
+        return;
+    };
+    let (t, linux, stackd) = closer_run(
+        &env,
+        &["ack-then-read", "--port", "6005"],
+        &["--mode", "linger", "--linger-ms", "3000"],
+        6005,
+        "read ",
+    );
+    let rep = report(Some(&t), &[&linux, &stackd]);
+    println!("{}", t.summary());
+    let (i, c_isn, _) = handshake(&t, true, &rep);
+    let fin = t.find(i, |s| s.ours && s.has('F'));
+    check!(
+        fin.is_some_and(|f| t.segs[f].seq == c_isn.wrapping_add(6)),
+        rep,
+        "the stack should send FIN seq {}",
+        c_isn.wrapping_add(6)
+    );
+    check!(
+        t.find(fin.unwrap(), |s| !s.ours
+            && s.ack == Some(c_isn.wrapping_add(7)))
+            .is_some(),
+        rep,
+        "Linux did not acknowledge the FIN"
+    );
+    check!(
+        t.count(|s| s.ours && s.has('R')) == 0,
+        rep,
+        "no RST expected from the stack"
+    );
+    check!(
+        stackd
+            .texts()
+            .iter()
+            .any(|l| l.starts_with("closed: Graceful after ")),
+        rep,
+        "outcome should be Graceful"
+    );
+    check!(
+        linux.texts().iter().any(|l| l == "read eof after 0 bytes"),
+        rep,
+        "Linux should read end of stream"
+    );
+}
