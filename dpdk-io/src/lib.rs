@@ -9,6 +9,10 @@
 //! - [`Worker`]: one engine on one queue in a run-to-completion loop, with
 //!   the application inside it ([`App`]); [`FaultInjector`] and
 //!   [`PcapWriter`] on its path;
+//! - [`Runtime`] ([`multi`]): N workers on N pinned lcores over one port,
+//!   flows spread by RSS or by software [`steering`];
+//! - [`RemoteEngine`] ([`remote`]): application threads talking to an
+//!   engine through lock-free queues;
 //! - [`apps`]: the example applications (echo, discard, the servers and
 //!   client of seed 000, bulk transfer).
 //!
@@ -29,9 +33,12 @@ mod error;
 mod fault;
 mod mbuf;
 mod mempool;
+pub mod multi;
 mod pcap;
 mod port;
+pub mod remote;
 mod runtime;
+pub mod steering;
 
 pub use clock::TscClock;
 pub use config::{ConfigError, EalConfig, LoopConfig, MempoolConfig, PortSection, RuntimeConfig};
@@ -41,9 +48,12 @@ pub use error::DpdkError;
 pub use fault::{FaultConfig, FaultDirection, FaultInjector, FaultStats};
 pub use mbuf::{Mbuf, MbufPool};
 pub use mempool::Mempool;
+pub use multi::{CoreReport, Runtime, SteerCounts, SteeringMode};
 pub use pcap::PcapWriter;
 pub use port::{create_ring_pair, LinkStatus, Port, PortConfig, PortInfo, PortStats, RssConfig};
+pub use remote::{remote_pair, RemoteApp, RemoteEngine, RemoteError, RemoteResult};
 pub use runtime::{iterate_pair, random_secret, App, LoopStats, Worker};
+pub use steering::Steering;
 
 /// Directory of DPDK's PMD plugins, found when `dpdk-sys` was built.
 pub const PMD_DIR: &str = dpdk_sys::PMD_DIR;

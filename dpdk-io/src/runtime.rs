@@ -9,6 +9,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -72,11 +73,31 @@ pub struct LoopStats {
 /// the oldest are dropped (and counted) rather than holding mbufs forever.
 const TX_BACKLOG: usize = 1024;
 
+/// Where a worker's frames come from and go to when it does not poll a
+/// queue of a port it owns: the multi-core runtime's steering
+/// ([`crate::multi`]).
+pub(crate) trait FrameIo: Send {
+    /// Appends up to `max` received frames to `out`; returns how many.
+    fn rx(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize;
+    /// Sends frames from the front of `pkts`, removing the sent ones (the
+    /// rest stay, in order); returns how many were sent.
+    fn tx(&mut self, pkts: &mut Vec<Mbuf>) -> usize;
+}
+
+/// The port a worker polls: its own, or one shared by the workers of a
+/// multi-core runtime (each on its own queue, or through steering).
+enum PortRef {
+    Owned(Port),
+    Shared(Arc<Port>),
+}
+
 /// One engine on one queue of one port.
 pub struct Worker {
     /// The engine (the application may also reach it through [`App`]).
     pub engine: Engine<MbufPool>,
-    port: Port,
+    port: PortRef,
+    /// Frame I/O replacing `port`'s queue `queue` (multi-core runtime).
+    io: Option<Box<dyn FrameIo>>,
     queue: u16,
     pool: MbufPool,
     clock: TscClock,
@@ -110,11 +131,35 @@ impl Worker {
     /// the port's MAC address if `port.use_port_mac`, and TX checksum
     /// offload if the port offers it.
     pub fn new(cfg: &RuntimeConfig, port: Port, pool: MbufPool) -> Result<Worker, DpdkError> {
+        Worker::build(cfg, PortRef::Owned(port), None, pool)
+    }
+
+    /// A worker of a multi-core runtime: `port` is shared with the other
+    /// workers and `io` moves its frames.
+    pub(crate) fn with_io(
+        cfg: &RuntimeConfig,
+        port: Arc<Port>,
+        io: Box<dyn FrameIo>,
+        pool: MbufPool,
+    ) -> Result<Worker, DpdkError> {
+        Worker::build(cfg, PortRef::Shared(port), Some(io), pool)
+    }
+
+    fn build(
+        cfg: &RuntimeConfig,
+        port: PortRef,
+        io: Option<Box<dyn FrameIo>>,
+        pool: MbufPool,
+    ) -> Result<Worker, DpdkError> {
+        let port_ref = match &port {
+            PortRef::Owned(p) => p,
+            PortRef::Shared(p) => &**p,
+        };
         let mut engine_cfg: EngineConfig = cfg.engine.clone();
         if cfg.port.use_port_mac {
-            engine_cfg.mac = stack::wire::EthernetAddress(port.mac_addr()?);
+            engine_cfg.mac = stack::wire::EthernetAddress(port_ref.mac_addr()?);
         }
-        let capa = port.info()?.tx_offload_capa;
+        let capa = port_ref.info()?.tx_offload_capa;
         let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
         let tx_offload = engine_cfg.offload.tx_checksum && capa & want == want;
         engine_cfg.offload.tx_checksum = tx_offload;
@@ -137,6 +182,7 @@ impl Worker {
         Ok(Worker {
             engine,
             port,
+            io,
             queue: 0,
             pool,
             clock,
@@ -204,17 +250,26 @@ impl Worker {
 
     /// Whether the port's link is up now.
     pub fn link_up(&self) -> bool {
-        self.port.link().is_ok_and(|l| l.up)
+        self.port().link().is_ok_and(|l| l.up)
     }
 
     /// The port.
     pub fn port(&self) -> &Port {
-        &self.port
+        match &self.port {
+            PortRef::Owned(p) => p,
+            PortRef::Shared(p) => p,
+        }
     }
 
     /// The port, for raw access between iterations (benchmark baselines).
+    ///
+    /// # Panics
+    /// On a worker of a multi-core runtime, whose port is shared.
     pub fn port_mut(&mut self) -> &mut Port {
-        &mut self.port
+        match &mut self.port {
+            PortRef::Owned(p) => p,
+            PortRef::Shared(_) => panic!("the port is shared by a multi-core runtime"),
+        }
     }
 
     /// The mbuf pool.
@@ -240,7 +295,15 @@ impl Worker {
     pub fn iterate(&mut self, app: &mut dyn App) -> usize {
         let now = self.clock.now();
         self.stats.iterations += 1;
-        self.port.rx_burst(self.queue, &mut self.rx, self.burst);
+        match (&mut self.io, &mut self.port) {
+            (Some(io), _) => {
+                io.rx(&mut self.rx, self.burst);
+            }
+            (None, PortRef::Owned(p)) => {
+                p.rx_burst(self.queue, &mut self.rx, self.burst);
+            }
+            (None, PortRef::Shared(_)) => unreachable!("a shared port comes with its FrameIo"),
+        }
         let received = self.rx.len();
         self.stats.rx_frames += received as u64;
         if let Some(f) = &mut self.fault_rx {
@@ -368,7 +431,11 @@ impl Worker {
         if self.tx.is_empty() {
             return;
         }
-        let n = self.port.tx_burst(self.queue, &mut self.tx);
+        let n = match (&mut self.io, &mut self.port) {
+            (Some(io), _) => io.tx(&mut self.tx),
+            (None, PortRef::Owned(p)) => p.tx_burst(self.queue, &mut self.tx),
+            (None, PortRef::Shared(_)) => unreachable!("a shared port comes with its FrameIo"),
+        };
         self.stats.tx_frames += n as u64;
         if self.tx.len() > TX_BACKLOG - self.burst {
             let excess = self.tx.len() - (TX_BACKLOG - self.burst);

@@ -45,6 +45,6 @@ pub use buf::{BufferPool, HeapBuf, HeapPool, PacketBuf};
 pub use config::{
     ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, OffloadConfig, StaticNeighbor, TcpConfig,
 };
-pub use engine::{Conn, Engine, Readiness, Transmit};
+pub use engine::{Conn, Engine, PortSelector, Readiness, Transmit};
 pub use stats::{DropReason, Drops, Resets, RstReason, Stats};
 pub use time::Instant;

@@ -39,7 +39,7 @@ use crate::timer::TimerWheel;
 
 pub use owned::Conn;
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
-pub use user::Readiness;
+pub use user::{PortSelector, Readiness};
 
 /// A frame for the driver to send: headers in `head`, and the payload,
 /// when it was not copied, in `payload` (a shared buffer from the send
@@ -108,6 +108,8 @@ pub struct Engine<P: BufferPool> {
     stats: Stats,
     ip_ident: u16,
     ephemeral_next: u32,
+    /// Which local ports active opens may use (multi-core drivers).
+    port_selector: Option<PortSelector>,
 }
 
 impl<P: BufferPool> Engine<P> {
@@ -152,6 +154,7 @@ impl<P: BufferPool> Engine<P> {
             stats: Stats::default(),
             ip_ident: 0,
             ephemeral_next: 0,
+            port_selector: None,
         })
     }
 

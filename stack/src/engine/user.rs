@@ -20,6 +20,17 @@ use crate::wire::SeqNumber;
 use super::table::{ConnEntry, FlowKey, Listener, Target};
 use super::Engine;
 
+/// Decides whether an active open may use a local port: called with the
+/// local address (this engine's address and the candidate port) and the
+/// remote address, it returns `true` if the port may be used.
+///
+/// A multi-core driver installs one per engine (see
+/// [`Engine::set_port_selector`]) so that the peer's replies, hashed by
+/// the NIC's RSS or by software steering, reach the core that opened the
+/// connection (contract 16). It runs once per candidate port, so it should
+/// be cheap (a Toeplitz hash and a table lookup).
+pub type PortSelector = Box<dyn Fn(SocketAddrV4, SocketAddrV4) -> bool + Send>;
+
 /// What the application can find out about a connection at any time, so a
 /// missed event is never fatal (contract 17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,15 +143,38 @@ impl<P: BufferPool> Engine<P> {
         Ok((handle, remote))
     }
 
-    /// Opens a connection to `remote` from an ephemeral port (RFC 6056);
-    /// completion is reported by [`crate::EventKind::Connected`] (contract 15).
+    /// Constrains the local ports of active opens: [`Engine::connect`]
+    /// picks only ports `selector` accepts, and [`Engine::connect_from`]
+    /// refuses the others with `AddrNotAvailable`. `None` (the default)
+    /// accepts every port. Listeners and accepted connections are not
+    /// affected: their owner is decided by whoever steers frames.
+    pub fn set_port_selector(&mut self, selector: Option<PortSelector>) {
+        self.port_selector = selector;
+    }
+
+    /// Whether the port selector (if any) accepts `local_port` towards
+    /// `remote`.
+    fn port_selected(&self, local_port: u16, remote: SocketAddrV4) -> bool {
+        self.port_selector.as_ref().is_none_or(|accepts| {
+            accepts(
+                SocketAddrV4::new(self.cfg.address.address, local_port),
+                remote,
+            )
+        })
+    }
+
+    /// Opens a connection to `remote` from an ephemeral port (RFC 6056,
+    /// among those the port selector accepts); completion is reported by
+    /// [`crate::EventKind::Connected`] (contract 15).
     pub fn connect(&mut self, remote: SocketAddrV4) -> Result<Handle> {
         let port = self.ephemeral_port(remote)?;
         self.connect_from(port, remote)
     }
 
     /// Opens a connection from local port `local_port`: `AddrInUse` if a
-    /// listener has it or the 4-tuple exists (contract 16).
+    /// listener has it or the 4-tuple exists (contract 16),
+    /// `AddrNotAvailable` if the port selector refuses it (the peer's
+    /// replies would reach another core).
     pub fn connect_from(&mut self, local_port: u16, remote: SocketAddrV4) -> Result<Handle> {
         if local_port == 0
             || remote.port() == 0
@@ -155,6 +189,9 @@ impl<P: BufferPool> Engine<P> {
         let key = FlowKey { local_port, remote };
         if self.flows.contains(&key) || self.listener_on_port(local_port) {
             return Err(Error::AddrInUse);
+        }
+        if !self.port_selected(local_port, remote) {
+            return Err(Error::AddrNotAvailable);
         }
         if self.conns.len() >= self.cfg.max_connections {
             return Err(Error::TooManyConnections);
@@ -187,7 +224,8 @@ impl<P: BufferPool> Engine<P> {
     }
 
     /// RFC 6056 algorithm 3: a keyed hash of the destination picks where to
-    /// start looking, a counter moves on from there.
+    /// start looking, a counter moves on from there. Ports in use, ports of
+    /// listeners and ports the port selector refuses are skipped.
     fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16> {
         let first = u32::from(self.cfg.tcp.ephemeral_first);
         let count = u32::from(self.cfg.tcp.ephemeral_last) - first + 1;
@@ -203,7 +241,10 @@ impl<P: BufferPool> Engine<P> {
                 local_port: port,
                 remote,
             };
-            if !self.flows.contains(&key) && !self.listener_on_port(port) {
+            if !self.flows.contains(&key)
+                && !self.listener_on_port(port)
+                && self.port_selected(port, remote)
+            {
                 self.ephemeral_next = self.ephemeral_next.wrapping_add(i + 1);
                 return Ok(port);
             }

@@ -13,6 +13,7 @@ mod close;
 mod data;
 mod handshake;
 mod link;
+mod ports;
 mod timers;
 
 use core::fmt;
