@@ -113,9 +113,13 @@ pub struct TcpConfig {
     /// Send buffer per connection in bytes. Default 256 KiB.
     pub send_buffer: usize,
     /// Receive buffer per connection in bytes: the most unread data held,
-    /// and so the largest window advertised (capped at 65,535 until window
-    /// scaling). Default 64 KiB.
+    /// and so the largest window advertised (at most 65,535 bytes unless
+    /// window scaling is on). Default 64 KiB.
     pub recv_buffer: usize,
+    /// Offer and accept window scaling (RFC 7323 section 2), so windows
+    /// can exceed 64 KiB (the shift is the smallest that covers
+    /// `recv_buffer`). Default false: on while its defaults are settled.
+    pub window_scaling: bool,
     /// Maximum segment size we advertise and send. Default: the MTU less 40.
     pub mss: Option<u16>,
     /// Initial congestion window in segments (RFC 6928). Default 10.
@@ -215,6 +219,7 @@ impl Default for TcpConfig {
         TcpConfig {
             send_buffer: 256 * 1024,
             recv_buffer: 64 * 1024,
+            window_scaling: false,
             mss: None,
             initial_window: 10,
             rto_initial: Duration::from_secs(1),

@@ -25,6 +25,8 @@ pub struct Segment {
     pub window: u16,
     /// Payload bytes.
     pub payload: Vec<u8>,
+    /// The window scale option, if the segment carried one.
+    pub wscale: Option<u8>,
 }
 
 impl Segment {
@@ -39,6 +41,7 @@ impl Segment {
             return None;
         }
         let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+        let repr = stack::wire::TcpRepr::parse(&tcp, ip.src_addr(), ip.dst_addr(), false).ok()?;
         let flags = tcp.flags();
         Some(Segment {
             src: ip.src_addr(),
@@ -53,6 +56,7 @@ impl Segment {
             },
             window: tcp.window_len(),
             payload: tcp.payload().to_vec(),
+            wscale: repr.window_scale,
         })
     }
 }

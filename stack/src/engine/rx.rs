@@ -111,6 +111,7 @@ impl<P: BufferPool> Engine<P> {
                 flags: repr.flags,
                 window: repr.window_len,
                 mss: repr.max_seg_size,
+                wscale: repr.window_scale,
                 len: repr.payload.len(),
             },
             payload_at: at + usize::from(packet.header_len()),

@@ -140,6 +140,7 @@ impl<P: BufferPool> Engine<P> {
             seg.window,
         );
         repr.max_seg_size = seg.mss;
+        repr.window_scale = seg.wscale;
         let remote = *tcb.remote.ip();
         self.finish_tcp(head, payload, remote, &repr)
     }

@@ -19,6 +19,8 @@ pub(crate) struct SegmentInfo {
     pub flags: TcpFlags,
     pub window: u16,
     pub mss: Option<u16>,
+    /// Window scale option (SYN segments).
+    pub wscale: Option<u8>,
     /// Payload bytes.
     pub len: usize,
 }
@@ -244,7 +246,8 @@ impl<B: PacketBuf> Tcb<B> {
             && (seq_diff(seg.seq, self.snd_wl1) > 0
                 || (seg.seq == self.snd_wl1 && seq_diff(ack, self.snd_wl2) >= 0))
         {
-            let wnd = usize::from(seg.window);
+            // RFC 7323 2.3: windows of non-SYN segments are scaled.
+            let wnd = usize::from(seg.window) << self.snd_wscale;
             window_changed = wnd != self.snd_wnd;
             self.snd_wnd = wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);

@@ -47,8 +47,18 @@ pub(crate) fn seq_diff(a: SeqNumber, b: SeqNumber) -> i32 {
     a.0.wrapping_sub(b.0) as i32
 }
 
-/// The largest window we can advertise without window scaling.
+/// The largest window field: without scaling, the largest window.
 pub(crate) const MAX_WINDOW: usize = 65_535;
+
+/// The smallest window-scale shift that lets `buffer` bytes be advertised
+/// (RFC 7323 2.3: at most 14).
+pub(crate) fn wscale_for(buffer: usize) -> u8 {
+    let mut shift = 0;
+    while shift < 14 && (buffer >> shift) > MAX_WINDOW {
+        shift += 1;
+    }
+    shift
+}
 
 /// The per-engine context a TCB works in.
 pub(crate) struct Ctx<'a> {
@@ -100,6 +110,13 @@ pub(crate) struct Tcb<B> {
     pub snd_wl2: SeqNumber,
     /// The most payload we put in one segment.
     pub snd_mss: usize,
+    /// Window scale: the peer's shift (applied to windows it sends) and
+    /// ours (applied to windows we send); both 0 unless both SYNs carried
+    /// the option (RFC 7323 2.2).
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    /// We offer (SYN-SENT) or agreed to (both SYNs) window scaling.
+    pub wscale_ok: bool,
     /// Sequence number of the first byte in the send queue.
     pub snd_data_start: SeqNumber,
     /// Sequence number of our FIN, once the application asked for one and
@@ -215,6 +232,13 @@ impl<B: PacketBuf> Tcb<B> {
             snd_wl1: SeqNumber(0),
             snd_wl2: iss,
             snd_mss,
+            snd_wscale: 0,
+            rcv_wscale: if cfg.window_scaling {
+                wscale_for(cfg.recv_buffer)
+            } else {
+                0
+            },
+            wscale_ok: cfg.window_scaling,
             snd_data_start: iss + 1,
             fin_seq: None,
             irs: SeqNumber(0),
@@ -264,6 +288,18 @@ impl<B: PacketBuf> Tcb<B> {
         self.snd_wnd = usize::from(syn.window);
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = syn.seq;
+        // RFC 7323 2.2: scaling is on only if both SYNs carry the option.
+        match syn.wscale {
+            Some(shift) if ctx.cfg.window_scaling => {
+                self.snd_wscale = shift.min(14);
+                self.wscale_ok = true;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+                self.wscale_ok = false;
+            }
+        }
         let peer_mss = syn.mss.map_or(536, usize::from);
         self.snd_mss = peer_mss.min(ctx.mss).max(64);
         self.send.set_chunk(self.snd_mss);
@@ -325,6 +361,11 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.discard_buffers();
         self.set_state(State::Closed);
+    }
+
+    /// The largest window we can advertise on this connection.
+    pub fn max_window(&self) -> usize {
+        MAX_WINDOW << self.rcv_wscale
     }
 
     /// Heap memory the TCB's queues occupy beyond the TCB itself (buffer

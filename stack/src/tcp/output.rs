@@ -19,6 +19,8 @@ pub(crate) struct OutSegment {
     pub window: u16,
     /// MSS option, on SYN segments.
     pub mss: Option<u16>,
+    /// Window scale option, on SYN segments when offered or agreed.
+    pub wscale: Option<u8>,
     /// Offset of the payload in the send queue.
     pub data_off: usize,
     pub data_len: usize,
@@ -76,11 +78,17 @@ impl<B: PacketBuf> Tcb<B> {
         seg.seq = self.iss;
         seg.mss = Some(u16::try_from(ctx.mss).unwrap_or(u16::MAX));
         seg.retransmit = retransmit;
+        // The SYN carries our window, never scaled (RFC 7323 2.2): the peer
+        // takes it as its initial send window (RFC 9293 3.10.7.3).
+        let window = self.recv_capacity.min(MAX_WINDOW);
+        seg.window = window as u16;
+        if self.wscale_ok {
+            seg.wscale = Some(self.rcv_wscale);
+        }
         if self.state == State::SynSent {
-            // No ACK yet, but the SYN still carries our window: the peer
-            // takes it as its initial send window (RFC 9293 3.10.7.3).
             seg.ack = SeqNumber(0);
-            seg.window = self.recv_capacity.min(MAX_WINDOW) as u16;
+        } else {
+            self.rcv_adv = self.rcv_nxt + window;
         }
         self.snd_nxt = self.iss + 1;
         if seq_diff(self.snd_nxt, self.snd_max) > 0 {
@@ -106,6 +114,7 @@ impl<B: PacketBuf> Tcb<B> {
             flags,
             window,
             mss: None,
+            wscale: None,
             data_off: 0,
             data_len: 0,
             retransmit: false,
@@ -228,13 +237,16 @@ impl<B: PacketBuf> Tcb<B> {
         } else {
             current
         }
-        .min(MAX_WINDOW);
-        self.rcv_adv = self.rcv_nxt + wnd;
+        .min(self.max_window());
+        // RFC 7323 2.3: the field holds the window shifted right; the
+        // right edge we promise is what the peer will compute from it.
+        let field = wnd >> self.rcv_wscale;
+        self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
         self.ack_now = false;
         self.ack_pending = false;
         self.unacked_segments = 0;
         self.deadlines.clear(TimerKind::DelayedAck);
-        wnd as u16
+        field as u16
     }
 
     fn recv_free(&self) -> usize {
@@ -249,7 +261,7 @@ impl<B: PacketBuf> Tcb<B> {
         }
         let current = seq_diff(self.rcv_adv, self.rcv_nxt).max(0) as usize;
         let threshold = (self.recv_capacity / 2).min(ctx.mss);
-        if self.recv_free().min(MAX_WINDOW) >= current + threshold {
+        if self.recv_free().min(self.max_window()) >= current + threshold {
             self.ack_now = true;
         }
     }
