@@ -99,6 +99,10 @@ pub struct Engine<P: BufferPool> {
     /// Handles of dropped [`Conn`]s, closed at the next driver call.
     release: std::sync::Arc<owned::ReleaseQueue>,
     wheel: TimerWheel<TimerRef>,
+    /// No timer is due before this (it may be earlier than the wheel's
+    /// true minimum after a cancel): lets an idle `handle_timeouts` return
+    /// after one comparison.
+    timers_due_at: Instant,
     /// Connections that may have something to send.
     ready: VecDeque<u32>,
     /// Frames built already (RSTs, ARP, ICMP, released after resolution).
@@ -142,6 +146,7 @@ impl<P: BufferPool> Engine<P> {
             listeners: Slab::with_capacity(16),
             handles: Slab::with_capacity(capacity),
             release: Default::default(),
+            timers_due_at: Instant::from_nanos(u64::MAX),
             wheel: TimerWheel::with_capacity(
                 now,
                 core::time::Duration::from_millis(1),
@@ -240,6 +245,9 @@ impl<P: BufferPool> Engine<P> {
     pub fn handle_timeouts(&mut self, now: Instant) {
         self.now = now;
         self.release_dropped();
+        if now < self.timers_due_at && self.neighbors.next_deadline().is_none_or(|d| d > now) {
+            return;
+        }
         while let Some((_, r)) = self.wheel.poll_expired(now) {
             let Some(conn) = self.conns.get_gen_mut(r.conn, r.generation) else {
                 continue;
@@ -267,6 +275,10 @@ impl<P: BufferPool> Engine<P> {
             }
             self.after_tcb(r.conn);
         }
+        self.timers_due_at = self
+            .wheel
+            .next_deadline()
+            .unwrap_or(Instant::from_nanos(u64::MAX));
         self.poll_neighbors(now);
     }
 
@@ -324,6 +336,7 @@ impl<P: BufferPool> Engine<P> {
                 self.wheel.cancel(id);
             }
             if let Some(at) = want {
+                self.timers_due_at = self.timers_due_at.min(at);
                 let id = self.wheel.insert(
                     at,
                     TimerRef {

@@ -125,8 +125,17 @@ impl<P: BufferPool> Engine<P> {
         Ok(self.adopt(h))
     }
 
-    /// Closes the handles of `Conn`s dropped since the last call.
+    /// Closes the handles of `Conn`s dropped since the last call. Called on
+    /// every driver call: the common case is one relaxed load, inlined.
+    #[inline]
     pub(super) fn release_dropped(&mut self) {
+        if self.release.pending.load(Ordering::Relaxed) {
+            self.release_dropped_slow();
+        }
+    }
+
+    #[cold]
+    fn release_dropped_slow(&mut self) {
         let mut dropped = Vec::new();
         self.release.take(&mut dropped);
         for h in dropped {
