@@ -47,7 +47,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crossbeam::queue::ArrayQueue;
 use dpdk_sys::rte_mbuf;
@@ -164,7 +163,9 @@ impl SteerIo {
         if self.tx_pending.is_empty() {
             return;
         }
-        let n = raw_tx_burst(&self.port, queue, &mut self.tx_pending);
+        // SAFETY: `queue` was configured on this port and exactly one
+        // `SteerIo` sends on it.
+        let n = unsafe { self.port.tx_burst_on(queue, &mut self.tx_pending) };
         Counters::add(&self.counters.tx_for_others, n);
     }
 
@@ -230,7 +231,9 @@ impl FrameIo for SteerIo {
 
     fn tx(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
         if let Some(q) = self.tx_queue {
-            return raw_tx_burst(&self.port, q, pkts);
+            // SAFETY: `q` was configured on this port and exactly one
+            // `SteerIo` sends on it.
+            return unsafe { self.port.tx_burst_on(q, pkts) };
         }
         let ring = self
             .tx_out
@@ -274,34 +277,6 @@ fn raw_rx_burst(port: &Port, queue: u16, out: &mut Vec<Mbuf>, max: usize) -> usi
         }
     }
     total
-}
-
-/// `rte_eth_tx_burst` on a queue of a shared port: sent frames leave the
-/// front of `pkts`.
-fn raw_tx_burst(port: &Port, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
-    let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
-    let mut sent = 0;
-    while sent < pkts.len() {
-        let chunk = &pkts[sent..(sent + BURST).min(pkts.len())];
-        for (slot, m) in raws.iter_mut().zip(chunk) {
-            *slot = m.as_ptr();
-        }
-        // SAFETY: `queue` was configured on this port and exactly one
-        // `SteerIo` sends on it; raws holds chunk.len() valid mbufs we
-        // own; the ones the driver takes are forgotten below.
-        let n = usize::from(unsafe {
-            dpdk_sys::shim_tx_burst(port.id(), queue, raws.as_mut_ptr(), chunk.len() as u16)
-        });
-        sent += n;
-        if n < chunk.len() {
-            break;
-        }
-    }
-    for m in pkts.drain(..sent) {
-        // The driver owns these now.
-        let _ = m.into_raw();
-    }
-    sent
 }
 
 /// What one core did, handed back by [`Runtime::join`].
@@ -416,15 +391,7 @@ impl Runtime {
             }),
             ..PortConfig::default()
         };
-        let mut port = Port::configure(port_id, &port_cfg, &pool)?;
-        port.start()?;
-        if cfg.port.promiscuous {
-            let _ = port.set_promiscuous(true);
-        }
-        match port.wait_link_up(Duration::from_millis(cfg.port.link_timeout_ms)) {
-            Ok(_) | Err(DpdkError::LinkTimeout { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        let port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
         let steering = if rss {
             let (key, _) = port.rss_hash_conf()?;
             let reta = port.rss_reta()?;

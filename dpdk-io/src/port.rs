@@ -500,6 +500,17 @@ impl Port {
     /// If `queue` is not a configured TX queue.
     pub fn tx_burst(&mut self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
         assert!(queue < self.tx_queues, "TX queue {queue} not configured");
+        // SAFETY: `&mut self`: nothing else sends on this port's queues.
+        unsafe { self.tx_burst_on(queue, pkts) }
+    }
+
+    /// [`Port::tx_burst`] through a shared reference, for a port whose TX
+    /// queues are divided among threads (the multi-core runtime).
+    ///
+    /// # Safety
+    /// `queue` must be a configured TX queue, and no other thread may send
+    /// on it while this call runs (DPDK's TX queues are not thread-safe).
+    pub(crate) unsafe fn tx_burst_on(&self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
         let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
         let mut sent = 0;
         while sent < pkts.len() {
@@ -507,15 +518,14 @@ impl Port {
             for (slot, m) in raws.iter_mut().zip(chunk) {
                 *slot = m.as_ptr();
             }
-            // SAFETY: the queue exists; raws holds chunk.len() valid mbufs
-            // we own; the ones the driver takes are forgotten below so they
-            // are not freed twice.
+            // SAFETY: the caller guarantees the queue exists and is ours
+            // alone; raws holds chunk.len() valid mbufs we own; the ones the
+            // driver takes are forgotten below so they are not freed twice.
             let n = usize::from(unsafe {
                 dpdk_sys::shim_tx_burst(self.id, queue, raws.as_mut_ptr(), chunk.len() as u16)
             });
-            let full = n == chunk.len();
             sent += n;
-            if !full {
+            if n < chunk.len() {
                 break;
             }
         }

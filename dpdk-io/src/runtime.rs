@@ -219,17 +219,7 @@ impl Worker {
             tx_offloads,
             ..PortConfig::default()
         };
-        let mut port = Port::configure(port_id, &port_cfg, &pool)?;
-        port.start()?;
-        if cfg.port.promiscuous {
-            // Not every vdev implements it; a port that cannot still works
-            // for frames addressed to it.
-            let _ = port.set_promiscuous(true);
-        }
-        match port.wait_link_up(Duration::from_millis(cfg.port.link_timeout_ms)) {
-            Ok(_) | Err(DpdkError::LinkTimeout { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        let port = start_port(port_id, &port_cfg, &cfg.port, &pool)?;
         Worker::new(cfg, port, pool)
     }
 
@@ -478,6 +468,28 @@ impl Worker {
         if let Some(p) = &mut self.pcap {
             let _ = p.flush();
         }
+    }
+}
+
+/// Configures and starts a port, turns promiscuous mode on if asked (not
+/// every vdev has it; a port without still works for frames addressed to
+/// it), and waits up to `link_timeout_ms` for the link: a link still down
+/// then is not an error (a memif server's comes up when its client
+/// connects).
+pub(crate) fn start_port(
+    port_id: u16,
+    port_cfg: &PortConfig,
+    section: &crate::config::PortSection,
+    pool: &MbufPool,
+) -> Result<Port, DpdkError> {
+    let mut port = Port::configure(port_id, port_cfg, pool)?;
+    port.start()?;
+    if section.promiscuous {
+        let _ = port.set_promiscuous(true);
+    }
+    match port.wait_link_up(Duration::from_millis(section.link_timeout_ms)) {
+        Ok(_) | Err(DpdkError::LinkTimeout { .. }) => Ok(port),
+        Err(e) => Err(e),
     }
 }
 
