@@ -69,6 +69,10 @@ pub struct LoopStats {
     pub raw_sunk: u64,
 }
 
+/// How long [`Worker::run`] keeps iterating after the application
+/// finished or the stop flag was set.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
+
 /// Frames kept for the next TX burst when the ring is full; beyond this
 /// the oldest are dropped (and counted) rather than holding mbufs forever.
 const TX_BACKLOG: usize = 1024;
@@ -443,10 +447,14 @@ impl Worker {
                 std::thread::yield_now();
             }
         }
-        // Let queued frames (a final FIN or RST) leave.
-        for _ in 0..64 {
-            if self.iterate(app) == 0 && self.tx.is_empty() {
-                break;
+        // Keep the loop alive a little: the last frames (an ACK of the
+        // peer's FIN, a RST) must leave, and a device that goes away with
+        // the process (a memif client) must not take them with it before
+        // the peer has read them.
+        let end = self.clock.now() + EXIT_GRACE;
+        while self.clock.now() < end {
+            if self.iterate(app) == 0 && self.idle_yield {
+                std::thread::yield_now();
             }
         }
         if let Some(p) = &mut self.pcap {

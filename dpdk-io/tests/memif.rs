@@ -26,6 +26,11 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_extra("")
+    }
+
+    /// A pair whose client configuration ends with `client_extra` (TOML).
+    fn with_extra(client_extra: &str) -> Pair {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("stack-memif-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -44,6 +49,9 @@ impl Pair {
         };
         let server = write("server.toml", "server", 0, 1, 2);
         let client = write("client.toml", "client", 1, 2, 1);
+        let mut text = std::fs::read_to_string(&client).unwrap();
+        text.push_str(client_extra);
+        std::fs::write(&client, text).unwrap();
         Pair {
             dir,
             server,
@@ -293,4 +301,143 @@ fn s2_between_two_stacks() {
             .unwrap_or_else(|| panic!("server lacks `{e}` in order:\n{server}"));
         at += found + e.len();
     }
+}
+
+/// Runs `closer` with `args` against the server app `server_args`; returns
+/// (client output, server output), both with `--stats`.
+fn closer_against(
+    server_args: &[&str],
+    args: &[&str],
+    server_runs_for: Duration,
+) -> (String, String) {
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let mut full = vec!["--stats"];
+    full.extend_from_slice(server_args);
+    let mut server = spawn(&pair.server, &full, false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let mut full = vec!["--stats", "closer", "--to", "10.10.0.1:9527"];
+    full.extend_from_slice(args);
+    let mut client = spawn(&pair.client, &full, false);
+    wait_ready(&mut client, Duration::from_secs(30));
+    let (c_out, _) = finish(client, Duration::from_secs(20), "closer");
+    std::thread::sleep(server_runs_for);
+    stop(&server);
+    let (s_out, _) = finish(server, Duration::from_secs(10), "server");
+    (c_out, s_out)
+}
+
+// contract 9c across processes: abort sends RST; the server receives it.
+#[test]
+fn abort_between_two_stacks() {
+    let (client, server) = closer_against(
+        &["echo", "--port", "9527"],
+        &["--mode", "abort"],
+        Duration::from_millis(300),
+    );
+    assert!(client.contains("\"abort\":1"), "client:\n{client}");
+    assert!(
+        server.contains("\"resets_received\":1"),
+        "server:\n{server}"
+    );
+}
+
+// contract 9b across processes: a linger that the peer's acknowledgments
+// beat reports Graceful, and no RST is sent.
+#[test]
+fn graceful_linger_between_two_stacks() {
+    let (client, server) = closer_against(
+        &["echo", "--port", "9527"],
+        &["--mode", "linger", "--linger-ms", "2000"],
+        Duration::from_millis(300),
+    );
+    assert!(client.contains("closed: Graceful"), "client:\n{client}");
+    assert!(
+        server.contains("\"resets_received\":0"),
+        "server:\n{server}"
+    );
+}
+
+// contract 9b across processes: the server reads one message and then
+// sleeps, so the filled send buffer stays unacknowledged: RST at the
+// linger time, reported as Aborted.
+#[test]
+fn linger_timeout_between_two_stacks() {
+    let (client, server) = closer_against(
+        &["seed-server", "--port", "9527", "--delay-ms", "5000"],
+        &["--mode", "linger", "--linger-ms", "300", "--fill", "true"],
+        Duration::from_millis(300),
+    );
+    assert!(client.contains("closed: Aborted"), "client:\n{client}");
+    assert!(
+        server.contains("\"resets_received\":1"),
+        "server:\n{server}"
+    );
+}
+
+// The fault injector on the memif path (seeded loss, duplication,
+// reordering and corruption on the client's frames, both directions):
+// every byte still arrives, and the injector and the engine's recovery
+// both show in the counters.
+#[test]
+fn bulk_through_injected_faults() {
+    let _one_at_a_time = serial();
+    let pair = Pair::with_extra(
+        "[fault]\nseed = 7\ndrop = 0.01\nduplicate = 0.005\nreorder = 0.01\nreorder_delay_us = 200\ncorrupt = 0.005\n",
+    );
+    let bytes = (16u64 << 20).to_string();
+    let mut server = spawn(
+        &pair.server,
+        &[
+            "--stats", "bulk", "--listen", "5001", "--bytes", &bytes, "--seed", "2",
+        ],
+        false,
+    );
+    wait_ready(&mut server, Duration::from_secs(30));
+    let client = spawn(
+        &pair.client,
+        &[
+            "--stats",
+            "bulk",
+            "--connect",
+            "10.10.0.1:5001",
+            "--bytes",
+            &bytes,
+            "--seed",
+            "1",
+        ],
+        false,
+    );
+    let (c_out, _) = finish(client, Duration::from_secs(120), "bulk client");
+    let (s_out, _) = finish(server, Duration::from_secs(30), "bulk server");
+    let c = c_out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("client: {c_out}"));
+    let s = s_out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("server: {s_out}"));
+    assert_eq!(
+        field(c, "sent_sha256"),
+        field(s, "received_sha256"),
+        "client -> server"
+    );
+    assert_eq!(
+        field(s, "sent_sha256"),
+        field(c, "received_sha256"),
+        "server -> client"
+    );
+    let stats = c_out
+        .lines()
+        .find(|l| l.contains("\"fault\""))
+        .unwrap_or_else(|| panic!("no stats: {c_out}"));
+    for counter in ["dropped", "duplicated", "reordered", "corrupted"] {
+        let n: u64 = field(stats, counter).parse().unwrap();
+        assert!(n > 0, "no {counter} frames: {stats}");
+    }
+    let retransmits: u64 = field(stats, "retransmits").parse().unwrap();
+    assert!(retransmits > 0, "{stats}");
+    let bad: u64 = field(stats, "bad_checksum").parse().unwrap();
+    assert!(bad > 0, "corrupted frames are caught by checksums: {stats}");
 }

@@ -216,6 +216,7 @@ fn run() -> Result<(), String> {
         let out = serde_json::json!({
             "engine": worker.engine.stats(),
             "loop": worker.stats,
+            "fault": { "rx": worker.fault_stats().0, "tx": worker.fault_stats().1 },
             "port": worker.port().stats().ok().map(|s| format!("{s:?}")),
         });
         println!("{out}");
