@@ -461,6 +461,10 @@ impl MbufPool {
 }
 
 impl BufferPool for MbufPool {
+    fn available(&self) -> Option<usize> {
+        Some(self.direct().available() as usize)
+    }
+
     type Buf = Mbuf;
 
     fn alloc(&mut self) -> Option<Mbuf> {

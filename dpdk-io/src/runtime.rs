@@ -69,6 +69,9 @@ pub struct LoopStats {
     pub raw_sunk: u64,
 }
 
+/// Most frames built per iteration, in RX bursts' worth.
+const TX_BUDGET_BURSTS: usize = 4;
+
 /// How long [`Worker::run`] keeps iterating after the application
 /// finished or the stop flag was set.
 const EXIT_GRACE: Duration = Duration::from_millis(100);
@@ -333,8 +336,13 @@ impl Worker {
         self.rx = frames;
         self.engine.handle_timeouts(now);
         app.poll(&mut self.engine, now);
+        // A budget per iteration: a connection with much to send cannot
+        // keep the loop from coming back to receive.
         let mut sent = 0;
-        while let Some(t) = self.engine.poll_transmit(now) {
+        while sent < TX_BUDGET_BURSTS * self.burst {
+            let Some(t) = self.engine.poll_transmit(now) else {
+                break;
+            };
             let m = self.frame(t);
             if let Some(p) = &mut self.pcap {
                 let _ = p.write(&m.segments().collect::<Vec<_>>());

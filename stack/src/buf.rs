@@ -72,6 +72,12 @@ pub trait BufferPool {
     /// An empty buffer with the pool's default headroom, or `None` when the
     /// pool is exhausted. The engine counts the failure and tries again later.
     fn alloc(&mut self) -> Option<Self::Buf>;
+
+    /// Buffers free right now, if the pool can tell (the engine keeps a
+    /// reserve of them for receiving, see `tcp.pool_reserve`).
+    fn available(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A fixed-size pool of heap buffers, the pure-Rust analogue of a DPDK
@@ -139,6 +145,10 @@ impl HeapPool {
 
 impl BufferPool for HeapPool {
     type Buf = HeapBuf;
+
+    fn available(&self) -> Option<usize> {
+        Some(HeapPool::available(self))
+    }
 
     fn alloc(&mut self) -> Option<HeapBuf> {
         let Some(storage) = self.shared.free.borrow_mut().pop() else {

@@ -116,6 +116,11 @@ pub struct TcpConfig {
     /// and so the largest window advertised (at most 65,535 bytes unless
     /// window scaling is on). Default 64 KiB.
     pub recv_buffer: usize,
+    /// Buffers the engine leaves free for receiving: `write` stops taking
+    /// buffers from the pool (returning `NoBuffers`) while fewer remain, so
+    /// a sender whose send queues hold the rest can still receive the ACKs
+    /// that free them. Default 64.
+    pub pool_reserve: usize,
     /// Offer and accept window scaling (RFC 7323 section 2), so windows
     /// can exceed 64 KiB (the shift is the smallest that covers
     /// `recv_buffer`). Default false: on while its defaults are settled.
@@ -220,6 +225,7 @@ impl Default for TcpConfig {
             send_buffer: 256 * 1024,
             recv_buffer: 64 * 1024,
             window_scaling: false,
+            pool_reserve: 64,
             mss: None,
             initial_window: 10,
             rto_initial: Duration::from_secs(1),

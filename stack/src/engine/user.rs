@@ -268,7 +268,9 @@ impl<P: BufferPool> Engine<P> {
     /// Copies as much of `data` as fits into the send buffer (contracts 1,
     /// 2, 3).
     pub fn write(&mut self, h: Handle, data: &[u8]) -> Result<usize> {
-        self.with_tcb(h, |tcb, _, pool| tcb.write(pool, data))?
+        self.with_tcb(h, |tcb, ctx, pool| {
+            tcb.write(pool, data, ctx.cfg.pool_reserve)
+        })?
     }
 
     /// Zero-copy write: queues the caller's buffer whole, or hands it back

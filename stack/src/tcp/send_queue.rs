@@ -60,8 +60,14 @@ impl<B: PacketBuf> SendQueue<B> {
     }
 
     /// Copies as much of `data` as fits; returns the count, and whether the
-    /// pool ran dry before all of it was copied.
-    pub fn write<P: BufferPool<Buf = B>>(&mut self, pool: &mut P, data: &[u8]) -> (usize, bool) {
+    /// pool ran dry (or down to `reserve` free buffers) before all of it
+    /// was copied.
+    pub fn write<P: BufferPool<Buf = B>>(
+        &mut self,
+        pool: &mut P,
+        data: &[u8],
+        reserve: usize,
+    ) -> (usize, bool) {
         let want = data.len().min(self.free_space());
         let mut done = 0;
         while done < want {
@@ -84,6 +90,9 @@ impl<B: PacketBuf> SendQueue<B> {
                 done += n;
                 self.len += n;
                 continue;
+            }
+            if pool.available().is_some_and(|free| free <= reserve) {
+                return (done, true);
             }
             let Some(mut buf) = pool.alloc() else {
                 return (done, true);
@@ -193,7 +202,7 @@ mod tests {
         let mut pool = HeapPool::new(8, 256, 0);
         let mut q = SendQueue::new(1000, 100);
         let data: Vec<u8> = (0..250u8).collect();
-        assert_eq!(q.write(&mut pool, &data), (250, false));
+        assert_eq!(q.write(&mut pool, &data, 0), (250, false));
         assert_eq!(pool.available(), 5);
         assert_eq!(q.slice_at(0).unwrap().len, 100);
         assert_eq!(q.slice_at(150).unwrap().len, 50);
@@ -211,9 +220,9 @@ mod tests {
     fn write_stops_at_capacity_and_on_exhaustion() {
         let mut pool = HeapPool::new(2, 64, 0);
         let mut q = SendQueue::new(100, 64);
-        assert_eq!(q.write(&mut pool, &[1; 150]), (100, false));
+        assert_eq!(q.write(&mut pool, &[1; 150], 0), (100, false));
         assert_eq!(q.free_space(), 0);
         let mut q2 = SendQueue::new(1000, 64);
-        assert_eq!(q2.write(&mut pool, &[1; 150]), (0, true));
+        assert_eq!(q2.write(&mut pool, &[1; 150], 0), (0, true));
     }
 }

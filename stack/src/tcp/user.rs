@@ -90,12 +90,17 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// Contracts 1, 2, 3.
-    pub fn write<P: BufferPool<Buf = B>>(&mut self, pool: &mut P, data: &[u8]) -> Result<usize> {
+    pub fn write<P: BufferPool<Buf = B>>(
+        &mut self,
+        pool: &mut P,
+        data: &[u8],
+        reserve: usize,
+    ) -> Result<usize> {
         self.check_writable()?;
         if data.is_empty() {
             return Ok(0);
         }
-        let (n, exhausted) = self.send.write(pool, data);
+        let (n, exhausted) = self.send.write(pool, data, reserve);
         if n < data.len() {
             self.want_writable = true;
         }

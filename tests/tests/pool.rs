@@ -1,0 +1,139 @@
+//! Buffer-pool exhaustion is survived: a host with a pool far smaller than
+//! its send and receive buffers could hold still moves every byte both
+//! ways. Writers are pushed back (`NoBuffers`) before the pool runs dry,
+//! so receiving goes on; frames that find no buffer at all are dropped and
+//! counted, the retransmission timer recovers them; and every buffer comes
+//! back to the pool at the end.
+
+use std::time::Duration;
+
+use integration_tests::rng::seed_from_env;
+use integration_tests::transfer::{Receiver, Sender};
+use integration_tests::{LinkConfig, Sim};
+use stack::Shutdown;
+
+#[test]
+fn a_tiny_pool_slows_the_transfer_but_loses_nothing() {
+    let seed = seed_from_env(0x9001);
+    let mut sim = Sim::new(seed);
+    // 160 buffers: less than one send buffer (256 KiB is ~180 buffers).
+    let small = sim.add_node_with(Sim::host_config(1), 160, LinkConfig::default());
+    let big = sim.add_host(2, LinkConfig::default());
+    let initial = sim.nodes[small].pool.available();
+    let l = sim.nodes[big].engine.listen(80, 4).unwrap();
+    let (hs, hb) = sim.open(small, big, l, 80);
+    let total = 4u64 << 20;
+    let (mut s_small, mut s_big) = (Sender::new(seed, total), Sender::new(seed ^ 1, total));
+    let (mut r_small, mut r_big) = (Receiver::default(), Receiver::default());
+    let (mut shut_small, mut shut_big) = (false, false);
+    let mut pushed_back = 0u64;
+    let done = sim.run_until(Duration::from_secs(3600), |sim| {
+        let e = &mut sim.nodes[small].engine;
+        let before = s_small.sent;
+        s_small.pump(e, hs).unwrap();
+        if s_small.sent == before && !s_small.done() && e.pool_mut().available() <= 64 {
+            // The write stopped at the receive reserve, not for want of room
+            // in the send buffer.
+            pushed_back += 1;
+        }
+        r_small.pump(e, hs).unwrap();
+        if s_small.done() && !shut_small {
+            e.shutdown(hs, Shutdown::Write).unwrap();
+            shut_small = true;
+        }
+        while e.poll_event().is_some() {}
+        let e = &mut sim.nodes[big].engine;
+        s_big.pump(e, hb).unwrap();
+        r_big.pump(e, hb).unwrap();
+        if s_big.done() && !shut_big {
+            e.shutdown(hb, Shutdown::Write).unwrap();
+            shut_big = true;
+        }
+        while e.poll_event().is_some() {}
+        r_small.eof && r_big.eof
+    });
+    assert!(
+        done,
+        "seed {seed:#x}: stalled at {} / {} bytes; small host {:?}",
+        r_big.received,
+        r_small.received,
+        sim.nodes[small].engine.stats()
+    );
+    assert_eq!(
+        r_big.digest(),
+        s_small.digest(),
+        "seed {seed:#x}: small -> big"
+    );
+    assert_eq!(
+        r_small.digest(),
+        s_big.digest(),
+        "seed {seed:#x}: big -> small"
+    );
+    assert!(
+        pushed_back > 0,
+        "seed {seed:#x}: writes were never pushed back"
+    );
+    // Recovery: once the connection is gone, every buffer is back.
+    sim.nodes[small].engine.close(hs).unwrap();
+    sim.nodes[big].engine.close(hb).unwrap();
+    sim.run_for(Duration::from_secs(130));
+    assert_eq!(sim.nodes[small].engine.connection_count(), 0);
+    assert_eq!(sim.nodes[small].pool.available(), initial, "seed {seed:#x}");
+}
+
+// A reader that holds its buffers: the pool (32 buffers) is smaller than
+// the receive window (64 KiB is about 45 full segments), so arriving frames
+// find no buffer, as on a NIC whose ring cannot be refilled. They are
+// dropped and counted; when the reader catches up, the sender's
+// retransmissions get through and nothing is lost.
+#[test]
+fn a_receiver_out_of_buffers_drops_counts_and_recovers() {
+    let seed = seed_from_env(0x9002);
+    let mut sim = Sim::new(seed);
+    let mut cfg = Sim::host_config(1);
+    cfg.tcp.pool_reserve = 0;
+    let small = sim.add_node_with(cfg, 32, LinkConfig::default());
+    let big = sim.add_host(2, LinkConfig::default());
+    let initial = sim.nodes[small].pool.available();
+    let l = sim.nodes[big].engine.listen(80, 4).unwrap();
+    let (hs, hb) = sim.open(small, big, l, 80);
+    let total = 2u64 << 20;
+    let mut sender = Sender::new(seed, total);
+    let mut receiver = Receiver::default();
+    let mut next_read = sim.now;
+    let mut shut = false;
+    let done = sim.run_until(Duration::from_secs(3600), |sim| {
+        let e = &mut sim.nodes[big].engine;
+        sender.pump(e, hb).unwrap();
+        if sender.done() && !shut {
+            e.shutdown(hb, Shutdown::Write).unwrap();
+            shut = true;
+        }
+        while e.poll_event().is_some() {}
+        // The slow reader: every 100 ms of virtual time.
+        if sim.now >= next_read {
+            receiver.pump(&mut sim.nodes[small].engine, hs).unwrap();
+            next_read = sim.now + Duration::from_millis(100);
+        }
+        while sim.nodes[small].engine.poll_event().is_some() {}
+        receiver.eof
+    });
+    assert!(
+        done,
+        "seed {seed:#x}: stalled at {} bytes",
+        receiver.received
+    );
+    assert_eq!(receiver.digest(), sender.digest(), "seed {seed:#x}");
+    assert!(
+        sim.link_stats.rx_no_buffer > 0,
+        "seed {seed:#x}: the pool never ran dry"
+    );
+    assert!(
+        sim.nodes[big].engine.stats().retransmits > 0,
+        "seed {seed:#x}"
+    );
+    sim.nodes[small].engine.close(hs).unwrap();
+    sim.nodes[big].engine.close(hb).unwrap();
+    sim.run_for(Duration::from_secs(130));
+    assert_eq!(sim.nodes[small].pool.available(), initial, "seed {seed:#x}");
+}
