@@ -3,8 +3,9 @@
 # missing, builds, and runs the stack serving real traffic on a software
 # vdev: `wire server` (echo, discard, raw reflector) on one side of a
 # net_memif pair, `wire client` on the other, measuring rtt, rr, bulk and
-# crr beside the raw device and Linux's TCP (loopback) of the same run,
-# and printing the table. JSON with every sample goes to target/wire/.
+# crr beside the raw device and Linux's TCP of the same run (over loopback,
+# and over a veth pair into a network namespace), and printing the table.
+# JSON with every sample goes to target/wire/.
 #
 # Usage: scripts/demo.sh [--quick]      (--quick: 1 x 0.2 s per figure)
 set -euo pipefail
@@ -23,15 +24,36 @@ echo "==> Linux baseline: the same workloads through the kernel's TCP over loopb
 "$wire" linux "${quick[@]}" --json "$out/linux.json" > "$out/linux.txt"
 echo "    done ($out/linux.json)"
 
+echo "==> Linux baseline over a veth pair (kernel defaults, offloads on) into a namespace"
+ns=stkbench$$
+cleanup_veth() { ip netns del "$ns" 2>/dev/null || true; }
+trap cleanup_veth EXIT
+ip netns add "$ns"
+ip link add stkb$$a type veth peer name stkb$$b
+ip link set stkb$$b netns "$ns"
+ip addr add 10.98.0.1/24 dev stkb$$a
+ip link set stkb$$a up
+ip netns exec "$ns" ip addr add 10.98.0.2/24 dev stkb$$b
+ip netns exec "$ns" ip link set stkb$$b up
+ip netns exec "$ns" ip link set lo up
+ip netns exec "$ns" "$wire" linux-server --bind 10.98.0.2 2> "$out/veth-server.log" &
+veth_server=$!
+sleep 0.5
+"$wire" linux "${quick[@]}" --server 10.98.0.2 --label linux-veth --json "$out/veth.json" > "$out/veth.txt"
+kill -INT $veth_server 2>/dev/null || true
+wait $veth_server 2>/dev/null || true
+cleanup_veth
+echo "    done ($out/veth.json)"
+
 echo "==> the stack: wire server on net_memif (role server, core 0)"
 rm -f /tmp/stack-bench.sock
 "$wire" server --config configs/bench-memif-server.toml 2> "$out/server.log" &
 server=$!
-trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true; cleanup_veth' EXIT
 sleep 1
 
 echo "==> wire client on net_memif (role client, core 1): raw device, then TCP"
 "$wire" client --config configs/bench-memif-client.toml --server 10.20.0.1 \
-  "${quick[@]}" --linux "$out/linux.json" --json "$out/wire.json" 2> "$out/client.log"
+  "${quick[@]}" --linux "$out/linux.json" --linux "$out/veth.json" --json "$out/wire.json" 2> "$out/client.log"
 echo
 echo "JSON: $out/wire.json (every sample, the configuration and the commit)"

@@ -6,6 +6,8 @@
 //!             [--linux FILE.json] [--json OUT.json] [--quick]
 //!             [--only raw|rtt|rr|bulk|crr]   (one group, e.g. to profile it)
 //! wire linux  [--repetitions 3] [--seconds 1] [--json OUT.json] [--quick]
+//!             [--server IP --label linux-veth]   (servers of linux-server)
+//! wire linux-server --bind IP                 kernel echo/discard/crr on 7, 9, 13
 //! wire idle   --config FILE --server IP --count N [--json OUT.json]
 //! ```
 //!
@@ -213,7 +215,14 @@ fn client(opts: &Opts) -> Result<(), String> {
         figures.push(Figure::new("stack", "crr", "conn/s", rates));
     }
 
-    if let Some(path) = opts.get("--linux") {
+    let linux_files: Vec<&str> = opts
+        .args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| *a == "--linux")
+        .filter_map(|(i, _)| opts.args.get(i + 1).map(String::as_str))
+        .collect();
+    for path in linux_files {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let linux: Vec<Figure> = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
@@ -260,8 +269,32 @@ fn linux_baseline(opts: &Opts) -> Result<(), String> {
     let measure = Duration::from_secs_f64(secs);
     let warmup = measure / 5;
     let io = |e: std::io::Error| e.to_string();
-    let s = linux::servers(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)).map_err(io)?;
-    let sys = "linux-lo";
+    let sys = opts.get("--label").unwrap_or("linux-lo").to_string();
+    let sys = sys.as_str();
+    // In-process servers on loopback, or `wire linux-server` elsewhere.
+    let local = match opts.get("--server") {
+        None => Some(linux::servers(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)).map_err(io)?),
+        Some(_) => None,
+    };
+    let (echo_addr, discard_addr, crr_addr) = match (&local, opts.get("--server")) {
+        (Some(s), _) => (s.echo, s.discard, s.crr),
+        (None, Some(ip)) => {
+            let ip: std::net::IpAddr = ip.parse().map_err(|_| "--server: not an IP address")?;
+            let [e, d, c] = linux::FIXED_PORTS;
+            ((ip, e).into(), (ip, d).into(), (ip, c).into())
+        }
+        (None, None) => unreachable!("one of the two is set"),
+    };
+    struct Addrs {
+        echo: std::net::SocketAddr,
+        discard: std::net::SocketAddr,
+        crr: std::net::SocketAddr,
+    }
+    let s = Addrs {
+        echo: echo_addr,
+        discard: discard_addr,
+        crr: crr_addr,
+    };
     let mut figures = Vec::new();
     for (size, label) in [(64usize, "rtt 64 B"), (1024, "rtt 1 KiB")] {
         let runs: Vec<_> = (0..reps)
@@ -306,12 +339,30 @@ fn linux_baseline(opts: &Opts) -> Result<(), String> {
     let report = Report {
         commit: commit(),
         date: date(),
-        device: "loopback (kernel TCP)".into(),
+        device: format!("{sys} (kernel TCP)"),
         repetitions: reps,
         seconds_each: secs,
         figures,
     };
     finish(opts, &report)
+}
+
+fn linux_server(opts: &Opts) -> Result<(), String> {
+    let ip: std::net::IpAddr = opts
+        .get("--bind")
+        .ok_or("--bind IP is required")?
+        .parse()
+        .map_err(|_| "--bind: not an IP address")?;
+    let stop = stop_flag()?;
+    let _servers = linux::servers_on(ip, Some(linux::FIXED_PORTS)).map_err(|e| e.to_string())?;
+    eprintln!(
+        "wire linux-server: echo, discard, crr on {ip} ports {:?}",
+        linux::FIXED_PORTS
+    );
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 fn idle(opts: &Opts) -> Result<(), String> {
@@ -391,6 +442,7 @@ fn main() -> ExitCode {
         "server" => server(&opts),
         "client" => client(&opts),
         "linux" => linux_baseline(&opts),
+        "linux-server" => linux_server(&opts),
         "idle" => idle(&opts),
         other => Err(format!("unknown command `{other}`")),
     };

@@ -78,12 +78,18 @@ fn serve(listener: TcpListener, echo: bool, stop: Arc<AtomicBool>) {
     });
 }
 
-/// Starts echo and discard servers on `ip`, on ports the kernel picks.
-pub fn servers(ip: std::net::IpAddr) -> std::io::Result<Servers> {
+/// Fixed ports of the servers `wire linux-server` runs (echo, discard,
+/// connect-request-response), so a client elsewhere can find them.
+pub const FIXED_PORTS: [u16; 3] = [7, 9, 13];
+
+/// Starts echo, discard and crr servers on `ip`: on `ports` (echo,
+/// discard, crr), or on ports the kernel picks when `ports` is `None`.
+pub fn servers_on(ip: std::net::IpAddr, ports: Option<[u16; 3]>) -> std::io::Result<Servers> {
+    let [pe, pd, pc] = ports.unwrap_or([0, 0, 0]);
     let stop = Arc::new(AtomicBool::new(false));
-    let e = TcpListener::bind((ip, 0))?;
-    let d = TcpListener::bind((ip, 0))?;
-    let c = TcpListener::bind((ip, 0))?;
+    let e = TcpListener::bind((ip, pe))?;
+    let d = TcpListener::bind((ip, pd))?;
+    let c = TcpListener::bind((ip, pc))?;
     let s = Servers {
         echo: e.local_addr()?,
         discard: d.local_addr()?,
@@ -94,6 +100,11 @@ pub fn servers(ip: std::net::IpAddr) -> std::io::Result<Servers> {
     serve(d, false, Arc::clone(&stop));
     serve_sequentially(c, stop);
     Ok(s)
+}
+
+/// Starts the servers on `ip`, on ports the kernel picks.
+pub fn servers(ip: std::net::IpAddr) -> std::io::Result<Servers> {
+    servers_on(ip, None)
 }
 
 /// Closed-loop request/response over `conns` connections, all driven by

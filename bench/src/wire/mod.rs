@@ -100,21 +100,24 @@ impl Report {
     }
 
     /// The human table: each stack figure beside the raw device and Linux
-    /// figures of the same run. `vs raw` is the stack's cost over the bare
-    /// device (latency: stack / raw; rate: raw / stack; 1.00x is the
-    /// limit); `gain vs linux` is how much better the stack does (latency:
-    /// linux / stack; rate: stack / linux).
+    /// (loopback and veth) figures of the same run. `vs raw` is the stack's
+    /// cost over the bare device (latency: stack / raw; rate: raw / stack;
+    /// 1.00x is the limit); `gain/lo` and `gain/veth` are how much better
+    /// the stack does than Linux (latency: linux / stack; rate: stack /
+    /// linux).
     pub fn table(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
-            "{:<26} {:>6} | {:>30} | {:>10} | {:>10} | {:>7} | {:>13}\n",
+            "{:<26} {:>6} | {:>30} | {:>8} | {:>9} | {:>10} | {:>7} | {:>8} | {:>9}\n",
             "figure",
             "unit",
             "stack median [min - max]",
             "raw",
             "linux-lo",
+            "linux-veth",
             "vs raw",
-            "gain vs linux"
+            "gain/lo",
+            "gain/veth"
         ));
         let mut rows: Vec<&Figure> = self
             .figures
@@ -128,7 +131,8 @@ impl Report {
         }
         for f in rows {
             let get = |system: &str| self.find(system, &f.name);
-            let (stack, raw, linux) = (get("stack"), get("raw"), get("linux-lo"));
+            let (stack, raw, linux, veth) =
+                (get("stack"), get("raw"), get("linux-lo"), get("linux-veth"));
             let latency = f.unit == "us";
             let cell =
                 |x: Option<&Figure>| x.map_or("-".to_string(), |x| format!("{:.3}", x.median));
@@ -141,23 +145,27 @@ impl Report {
             } else {
                 ratio(raw, stack)
             };
-            let gain = if latency {
-                ratio(linux, stack)
-            } else {
-                ratio(stack, linux)
+            let gain = |l: Option<&Figure>| {
+                if latency {
+                    ratio(l, stack)
+                } else {
+                    ratio(stack, l)
+                }
             };
+            let stack_cell = stack.map_or("-".into(), |s| {
+                format!("{:.3} [{:.3} - {:.3}]", s.median, s.min, s.max)
+            });
             out.push_str(&format!(
-                "{:<26} {:>6} | {:>30} | {:>10} | {:>10} | {:>7} | {:>13}\n",
+                "{:<26} {:>6} | {:>30} | {:>8} | {:>9} | {:>10} | {:>7} | {:>8} | {:>9}\n",
                 f.name,
                 f.unit,
-                stack.map_or("-".into(), |s| format!(
-                    "{:.3} [{:.3} - {:.3}]",
-                    s.median, s.min, s.max
-                )),
+                stack_cell,
                 cell(raw),
                 cell(linux),
+                cell(veth),
                 vs_raw,
-                gain,
+                gain(linux),
+                gain(veth),
             ));
         }
         out
