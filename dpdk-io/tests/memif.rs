@@ -31,11 +31,16 @@ impl Pair {
 
     /// A pair whose client configuration ends with `client_extra` (TOML).
     fn with_extra(client_extra: &str) -> Pair {
+        Pair::with_lcores(client_extra, "0")
+    }
+
+    /// A pair whose server runs on `server_lcores`.
+    fn with_lcores(client_extra: &str, server_lcores: &str) -> Pair {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("stack-memif-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sock = dir.join("memif.sock");
-        let write = |name: &str, role: &str, lcore: u8, me: u8, peer: u8| {
+        let write = |name: &str, role: &str, lcore: &str, me: u8, peer: u8| {
             let path = dir.join(name);
             let text = format!(
                 "[eal]\nlcores = \"{lcore}\"\nvdevs = [\"net_memif0,role={role},id=0,socket={},socket-abstract=no\"]\n\
@@ -47,8 +52,8 @@ impl Pair {
             std::fs::write(&path, text).unwrap();
             path
         };
-        let server = write("server.toml", "server", 0, 1, 2);
-        let client = write("client.toml", "client", 1, 2, 1);
+        let server = write("server.toml", "server", server_lcores, 1, 2);
+        let client = write("client.toml", "client", "1", 2, 1);
         let mut text = std::fs::read_to_string(&client).unwrap();
         text.push_str(client_extra);
         std::fs::write(&client, text).unwrap();
@@ -440,4 +445,68 @@ fn bulk_through_injected_faults() {
     assert!(retransmits > 0, "{stats}");
     let bad: u64 = field(stats, "bad_checksum").parse().unwrap();
     assert!(bad > 0, "corrupted frames are caught by checksums: {stats}");
+}
+
+// The multi-core runtime from stackd: an echo server on two lcores with
+// software steering (memif has no RSS), fed by one bulk client; every
+// byte comes back, and both cores served connections.
+#[test]
+fn echo_on_two_cores_between_processes() {
+    let _one_at_a_time = serial();
+    let pair = Pair::with_lcores("", "0-1");
+    let mut server = spawn(&pair.server, &["--stats", "echo", "--port", "7"], false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let mut reports = Vec::new();
+    // Several connections, so both cores get some (the owner is a hash of
+    // the 4-tuple).
+    for seed in 1..=6u64 {
+        let client = spawn(
+            &pair.client,
+            &[
+                "bulk",
+                "--connect",
+                "10.10.0.1:7",
+                "--bytes",
+                "1048576",
+                "--seed",
+                &seed.to_string(),
+            ],
+            false,
+        );
+        let (out, err) = finish(client, Duration::from_secs(60), "bulk client");
+        let r = out
+            .lines()
+            .find(|l| l.contains("sent_sha256"))
+            .unwrap_or_else(|| panic!("client: {out}\n{err}"))
+            .to_string();
+        assert_eq!(
+            field(&r, "sent_sha256"),
+            field(&r, "received_sha256"),
+            "echo intact: {r}"
+        );
+        reports.push(r);
+    }
+    stop(&server);
+    let (s_out, _) = finish(server, Duration::from_secs(10), "server");
+    let cores = s_out
+        .lines()
+        .find(|l| l.contains("\"cores\""))
+        .unwrap_or_else(|| panic!("server: {s_out}"));
+    let served: Vec<u64> = cores
+        .match_indices("\"passive_opens\":")
+        .map(|(i, k)| {
+            cores[i + k.len()..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(served.len(), 2, "{cores}");
+    assert_eq!(served.iter().sum::<u64>(), 6, "{cores}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "both cores served: {served:?}"
+    );
 }

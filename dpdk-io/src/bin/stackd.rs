@@ -26,6 +26,10 @@
 //! running until every connection is in TIME_WAIT or CLOSED (what was
 //! sent, FIN included, is acknowledged), for at most N ms.
 //!
+//! With several EAL lcores (`eal.lcores = "0-1"`), the servers (echo,
+//! discard) run one engine per core on the multi-core runtime; the other
+//! commands need a single lcore.
+//!
 //! SIGINT or SIGTERM stops the loop cleanly. `--stats` prints the engine's
 //! and the loop's counters as JSON on exit.
 
@@ -38,7 +42,7 @@ use std::time::Duration;
 
 use dpdk_io::apps::{Bulk, BulkRole, ClientCommand, Discard, Echo, SeedClient, SeedServer};
 use dpdk_io::apps::{CloseMode, Closer, Settle};
-use dpdk_io::{App, Eal, RuntimeConfig, Worker};
+use dpdk_io::{App, Eal, Runtime, RuntimeConfig, Worker};
 
 struct Args {
     config: PathBuf,
@@ -194,6 +198,9 @@ fn run() -> Result<(), String> {
         });
     }
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| format!("EAL: {e}"))?;
+    if eal.lcore_count() > 1 {
+        return run_multicore(&args, &cfg, eal.lcore_count() as usize, &stop);
+    }
     let mut worker =
         Worker::from_config(&cfg).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
     eprintln!(
@@ -224,6 +231,50 @@ fn run() -> Result<(), String> {
     drop(worker);
     drop(app);
     drop(eal);
+    Ok(())
+}
+
+/// One engine per lcore (servers only): each core runs its own instance
+/// of the application, and every core listens.
+fn run_multicore(
+    args: &Args,
+    cfg: &RuntimeConfig,
+    cores: usize,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let apps: Vec<Box<dyn App + Send>> = (0..cores)
+        .map(|_| -> Result<Box<dyn App + Send>, String> {
+            Ok(match args.command.as_str() {
+                "echo" => Box::new(Echo::new(opt(args, "--port", Some(7))?)),
+                "discard" => Box::new(Discard::new(opt(args, "--port", Some(9))?)),
+                other => {
+                    return Err(format!(
+                        "`{other}` runs on one lcore: set eal.lcores to a single core"
+                    ))
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let runtime =
+        Runtime::from_config(cfg, apps).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
+    eprintln!(
+        "stackd: {} on {} as {}, {cores} cores ({:?} steering)",
+        args.command,
+        cfg.port.device,
+        cfg.engine.address,
+        runtime.mode()
+    );
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reports = runtime.join()?;
+    if args.stats {
+        let cores: Vec<_> = reports
+            .iter()
+            .map(|r| serde_json::json!({ "core": r.core, "connections": r.connections, "engine": r.engine, "loop": r.loop_stats }))
+            .collect();
+        println!("{}", serde_json::json!({ "cores": cores }));
+    }
     Ok(())
 }
 
