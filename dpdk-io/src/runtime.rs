@@ -67,6 +67,40 @@ pub struct LoopStats {
     pub rx_no_buffer: u64,
     /// Raw benchmark frames counted and dropped.
     pub raw_sunk: u64,
+    /// Frames the device marked with a bad IPv4 or TCP checksum, dropped.
+    pub rx_bad_checksum: u64,
+}
+
+/// The device's RX checksum offloads the worker uses when offered.
+const RX_CKSUM: u64 =
+    dpdk_sys::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+
+/// What a device's RX checksum flags say about a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RxChecksum {
+    /// Both the IPv4 and the TCP checksum were checked and are right.
+    Good,
+    /// One of them was checked and is wrong.
+    Bad,
+    /// Not (fully) checked: the engine verifies in software.
+    Unknown,
+}
+
+/// Reads `RTE_MBUF_F_RX_IP_CKSUM_*` and `RTE_MBUF_F_RX_L4_CKSUM_*`.
+pub(crate) fn rx_checksum_verdict(ol_flags: u64) -> RxChecksum {
+    use dpdk_sys::{
+        RTE_MBUF_F_RX_IP_CKSUM_BAD as IP_BAD, RTE_MBUF_F_RX_IP_CKSUM_GOOD as IP_GOOD,
+        RTE_MBUF_F_RX_IP_CKSUM_MASK as IP_MASK, RTE_MBUF_F_RX_L4_CKSUM_BAD as L4_BAD,
+        RTE_MBUF_F_RX_L4_CKSUM_GOOD as L4_GOOD, RTE_MBUF_F_RX_L4_CKSUM_MASK as L4_MASK,
+    };
+    let (ip, l4) = (ol_flags & IP_MASK, ol_flags & L4_MASK);
+    if ip == IP_BAD || l4 == L4_BAD {
+        RxChecksum::Bad
+    } else if ip == IP_GOOD && l4 == L4_GOOD {
+        RxChecksum::Good
+    } else {
+        RxChecksum::Unknown
+    }
 }
 
 /// Most frames built per iteration, in RX bursts' worth.
@@ -113,6 +147,8 @@ pub struct Worker {
     fault_rx: Option<FaultInjector>,
     fault_tx: Option<FaultInjector>,
     tx_offload: bool,
+    /// The port verifies received checksums (RX offload enabled).
+    rx_offload: bool,
     idle_yield: bool,
     /// Frames of the first EtherType are reflected to their sender, of the
     /// second counted and dropped, bypassing the engine (the raw no-TCP
@@ -170,6 +206,11 @@ impl Worker {
         let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
         let tx_offload = engine_cfg.offload.tx_checksum && capa & want == want;
         engine_cfg.offload.tx_checksum = tx_offload;
+        // RX offload is decided per frame from the mbuf's flags (a device
+        // may not check every frame), never for the engine as a whole.
+        let rx_capa = port_ref.info()?.rx_offload_capa;
+        let rx_offload = engine_cfg.offload.rx_checksum && rx_capa & RX_CKSUM == RX_CKSUM;
+        engine_cfg.offload.rx_checksum = false;
         let secret = random_secret().map_err(|e| DpdkError::Io(e.to_string()))?;
         let clock = TscClock::start_now();
         let engine = Engine::new(engine_cfg, pool.clone(), secret, clock.now())
@@ -198,6 +239,7 @@ impl Worker {
             fault_rx: faulty.then(|| FaultInjector::new(&fault, true)).flatten(),
             fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
             tx_offload,
+            rx_offload,
             idle_yield: cfg.run.idle_yield,
             raw_ethertypes: None,
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
@@ -220,10 +262,17 @@ impl Worker {
         } else {
             0
         };
+        let rx_offloads =
+            if cfg.engine.offload.rx_checksum && info.rx_offload_capa & RX_CKSUM == RX_CKSUM {
+                RX_CKSUM
+            } else {
+                0
+            };
         let port_cfg = PortConfig {
             rx_ring_size: cfg.port.rx_ring,
             tx_ring_size: cfg.port.tx_ring,
             tx_offloads,
+            rx_offloads,
             ..PortConfig::default()
         };
         let port = start_port(port_id, &port_cfg, &cfg.port, &pool)?;
@@ -331,7 +380,11 @@ impl Worker {
             } else {
                 m
             };
-            self.engine.handle_rx(now, m);
+            match self.rx_offload.then(|| rx_checksum_verdict(m.ol_flags())) {
+                Some(RxChecksum::Good) => self.engine.handle_rx_verified(now, m),
+                Some(RxChecksum::Bad) => self.stats.rx_bad_checksum += 1,
+                _ => self.engine.handle_rx(now, m),
+            }
         }
         self.rx = frames;
         self.engine.handle_timeouts(now);
@@ -513,4 +566,34 @@ pub(crate) fn start_port(
 /// process over a connected port pair (net_ring), with no threads at all.
 pub fn iterate_pair(a: (&mut Worker, &mut dyn App), b: (&mut Worker, &mut dyn App)) -> usize {
     a.0.iterate(a.1) + b.0.iterate(b.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dpdk_sys::*;
+
+    #[test]
+    fn rx_checksum_flags_decide_per_frame() {
+        let good = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+        assert_eq!(rx_checksum_verdict(good), RxChecksum::Good);
+        assert_eq!(
+            rx_checksum_verdict(RTE_MBUF_F_RX_IP_CKSUM_BAD | RTE_MBUF_F_RX_L4_CKSUM_GOOD),
+            RxChecksum::Bad
+        );
+        assert_eq!(
+            rx_checksum_verdict(RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_BAD),
+            RxChecksum::Bad
+        );
+        // Only one of the two checked, or neither: software decides.
+        assert_eq!(
+            rx_checksum_verdict(RTE_MBUF_F_RX_IP_CKSUM_GOOD),
+            RxChecksum::Unknown
+        );
+        assert_eq!(rx_checksum_verdict(0), RxChecksum::Unknown);
+        assert_eq!(
+            rx_checksum_verdict(RTE_MBUF_F_RX_IP_CKSUM_NONE | RTE_MBUF_F_RX_L4_CKSUM_NONE),
+            RxChecksum::Unknown
+        );
+    }
 }

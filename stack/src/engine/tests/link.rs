@@ -173,3 +173,20 @@ fn malformed_frames_are_counted_and_dropped() {
     t.send_frame(&good);
     assert_eq!(t.read_all(c.h), b"payload");
 }
+
+// RX checksum offload: a frame the device verified skips the engine's own
+// check (so a payload bit flipped after the device looked at it is taken),
+// while the same frame through handle_rx is dropped as a bad checksum.
+#[test]
+fn frames_the_device_verified_skip_the_software_checksum() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let mut frame = Harness::frame_for(&c.peer(0, 0).flags(PSH | ACK).data(b"abcd"));
+    *frame.last_mut().unwrap() ^= 0x01;
+    t.send_frame(&frame);
+    assert_eq!(t.engine.stats().drops.bad_checksum, 1);
+    let buf = t.engine.pool_mut().alloc_with(&frame).unwrap();
+    t.engine.handle_rx_verified(t.now, buf);
+    assert_eq!(t.engine.stats().drops.bad_checksum, 1);
+    assert_eq!(t.read_all(c.h), b"abce");
+}
