@@ -510,3 +510,42 @@ fn echo_on_two_cores_between_processes() {
         "both cores served: {served:?}"
     );
 }
+
+// contract 8a across processes: the client closes with the server's data
+// unread: RST at once, and the sending server reports the reset.
+#[test]
+fn close_with_unread_data_between_two_stacks() {
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let mut server = spawn(
+        &pair.server,
+        &["bulk", "--listen", "9527", "--bytes", "1000000"],
+        false,
+    );
+    wait_ready(&mut server, Duration::from_secs(30));
+    let mut client = spawn(
+        &pair.client,
+        &[
+            "--stats",
+            "closer",
+            "--to",
+            "10.10.0.1:9527",
+            "--mode",
+            "unread",
+        ],
+        false,
+    );
+    wait_ready(&mut client, Duration::from_secs(30));
+    let (c_out, _) = finish(client, Duration::from_secs(20), "closer");
+    let (s_out, _) = finish(server, Duration::from_secs(20), "bulk server");
+    assert!(c_out.contains("\"unread_data\":1"), "client:\n{c_out}");
+    let report = s_out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("server: {s_out}"));
+    assert_eq!(
+        field(report, "error"),
+        "connection reset by peer",
+        "{report}"
+    );
+}
