@@ -36,6 +36,11 @@ impl Pair {
 
     /// A pair whose server runs on `server_lcores`.
     fn with_lcores(client_extra: &str, server_lcores: &str) -> Pair {
+        Pair::build(client_extra, server_lcores, "")
+    }
+
+    /// The general case: extra TOML for each side.
+    fn build(client_extra: &str, server_lcores: &str, server_extra: &str) -> Pair {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("stack-memif-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -54,9 +59,11 @@ impl Pair {
         };
         let server = write("server.toml", "server", server_lcores, 1, 2);
         let client = write("client.toml", "client", "1", 2, 1);
-        let mut text = std::fs::read_to_string(&client).unwrap();
-        text.push_str(client_extra);
-        std::fs::write(&client, text).unwrap();
+        for (path, extra) in [(&client, client_extra), (&server, server_extra)] {
+            let mut text = std::fs::read_to_string(path).unwrap();
+            text.push_str(extra);
+            std::fs::write(path, text).unwrap();
+        }
         Pair {
             dir,
             server,
@@ -548,4 +555,67 @@ fn close_with_unread_data_between_two_stacks() {
         "connection reset by peer",
         "{report}"
     );
+}
+
+// loop.pcap writes every frame in and out in the classic pcap format: the
+// file parses, and holds the handshake and the data of both directions.
+#[test]
+fn pcap_records_frames_in_and_out() {
+    let _one_at_a_time = serial();
+    let dir = std::env::temp_dir().join(format!("stack-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("server.pcap");
+    let pair = Pair::build("", "0", &format!("[loop]\npcap = \"{}\"\n", file.display()));
+    let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let client = spawn(
+        &pair.client,
+        &["bulk", "--connect", "10.10.0.1:7", "--bytes", "100000"],
+        false,
+    );
+    let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
+    assert!(out.contains("\"error\":null"), "{out}");
+    stop(&server);
+    finish(server, Duration::from_secs(10), "server");
+    let bytes = std::fs::read(&file).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes(), "pcap magic");
+    assert_eq!(
+        u32::from_le_bytes(bytes[20..24].try_into().unwrap()),
+        1,
+        "Ethernet link type"
+    );
+    // Walk the records: count TCP frames from and to the server, and SYNs.
+    let (mut from_server, mut to_server, mut syns, mut payload) = (0, 0, 0, 0usize);
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let frame = &bytes[at + 16..at + 16 + caplen];
+        at += 16 + caplen;
+        if frame.len() < 54 || frame[12..14] != [0x08, 0x00] || frame[23] != 6 {
+            continue;
+        }
+        let src = &frame[26..30];
+        if src == [10, 10, 0, 1] {
+            from_server += 1;
+        } else {
+            to_server += 1;
+        }
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        let tcp = &frame[14 + ihl..];
+        syns += usize::from(tcp[13] & 0x02 != 0);
+        payload += frame.len() - 14 - ihl - usize::from(tcp[12] >> 4) * 4;
+    }
+    assert_eq!(
+        at,
+        bytes.len(),
+        "records end exactly at the end of the file"
+    );
+    assert_eq!(syns, 2, "SYN and SYN-ACK");
+    assert!(
+        from_server > 10 && to_server > 10,
+        "{from_server} out, {to_server} in"
+    );
+    // Echo: 100,000 bytes in and the same out (retransmissions aside).
+    assert!(payload >= 200_000, "{payload} payload bytes recorded");
 }
