@@ -144,7 +144,7 @@ impl Mbuf {
     }
 
     /// The data of every segment of the chain, in order.
-    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
         let mut seg = self.raw.as_ptr();
         std::iter::from_fn(move || {
             if seg.is_null() {

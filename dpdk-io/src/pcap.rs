@@ -37,13 +37,13 @@ impl<W: Write> PcapWriter<W> {
         Ok(PcapWriter { out })
     }
 
-    /// Records one frame made of `parts` (header buffer, payload buffer),
-    /// stamped with the wall clock.
-    pub fn write(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+    /// Records one frame made of `parts` (the segments of an mbuf chain),
+    /// stamped with the wall clock. Allocates nothing.
+    pub fn write<'a>(&mut self, parts: impl Iterator<Item = &'a [u8]> + Clone) -> io::Result<()> {
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let len: usize = parts.clone().map(<[u8]>::len).sum();
         let caplen = len.min(SNAPLEN as usize);
         let mut rec = [0u8; 16];
         rec[0..4].copy_from_slice(&(t.as_secs() as u32).to_le_bytes());
@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn writes_header_and_records() {
         let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write(&[b"abc", b"defg"]).unwrap();
+        w.write([&b"abc"[..], &b"defg"[..]].into_iter()).unwrap();
         let bytes = w.into_inner();
         assert_eq!(bytes.len(), 24 + 16 + 7);
         assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);

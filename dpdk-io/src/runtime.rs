@@ -358,7 +358,7 @@ impl Worker {
         let mut frames = std::mem::take(&mut self.rx);
         for m in frames.drain(..) {
             if let Some(p) = &mut self.pcap {
-                let _ = p.write(&m.segments().collect::<Vec<_>>());
+                let _ = p.write(m.segments());
                 self.stats.pcap_frames += 1;
             }
             let m = match self.reflect(m) {
@@ -398,7 +398,7 @@ impl Worker {
             };
             let m = self.frame(t);
             if let Some(p) = &mut self.pcap {
-                let _ = p.write(&m.segments().collect::<Vec<_>>());
+                let _ = p.write(m.segments());
                 self.stats.pcap_frames += 1;
             }
             self.tx.push(m);

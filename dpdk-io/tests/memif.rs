@@ -162,56 +162,73 @@ fn field<'a>(report: &'a str, key: &str) -> &'a str {
     rest[..end].trim_matches('"')
 }
 
-#[test]
-fn bulk_256mib_each_way_between_two_processes() {
-    let _one_at_a_time = serial();
-    let pair = Pair::new();
-    let bytes = (256u64 << 20).to_string();
-    let mut server = spawn(
-        &pair.server,
-        &["bulk", "--listen", "5001", "--bytes", &bytes, "--seed", "2"],
-        false,
-    );
+/// What one bulk run between the pair printed: the client's JSON report
+/// line and its whole stdout (the report, then `--stats`).
+struct BulkRun {
+    client: String,
+    client_out: String,
+}
+
+/// `bytes` each way between the pair's two stackd processes (with
+/// `--stats`); asserts both directions arrived intact, with no error.
+fn bulk_between(pair: &Pair, bytes: u64) -> BulkRun {
+    let bytes = bytes.to_string();
+    let server_args = [
+        "--stats", "bulk", "--listen", "5001", "--bytes", &bytes, "--seed", "2",
+    ];
+    let mut server = spawn(&pair.server, &server_args, false);
     wait_ready(&mut server, Duration::from_secs(30));
-    let client = spawn(
-        &pair.client,
-        &[
-            "bulk",
-            "--connect",
-            "10.10.0.1:5001",
-            "--bytes",
-            &bytes,
-            "--seed",
-            "1",
-        ],
-        false,
-    );
+    let client_args = [
+        "--stats",
+        "bulk",
+        "--connect",
+        "10.10.0.1:5001",
+        "--bytes",
+        &bytes,
+        "--seed",
+        "1",
+    ];
+    let client = spawn(&pair.client, &client_args, false);
     let (c_out, c_err) = finish(client, Duration::from_secs(120), "bulk client");
     let (s_out, s_err) = finish(server, Duration::from_secs(30), "bulk server");
-    let c = c_out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("client: {c_out}\n{c_err}"));
-    let s = s_out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("server: {s_out}\n{s_err}"));
-    assert_eq!(field(c, "error"), "null", "{c}");
-    assert_eq!(field(s, "error"), "null", "{s}");
-    for r in [c, s] {
+    let report = |out: &str, err: &str, who: &str| -> String {
+        out.lines()
+            .find(|l| l.contains("sent_sha256"))
+            .unwrap_or_else(|| panic!("{who}: {out}\n{err}"))
+            .to_string()
+    };
+    let (c, s) = (
+        report(&c_out, &c_err, "client"),
+        report(&s_out, &s_err, "server"),
+    );
+    assert_eq!(field(&c, "error"), "null", "{c}");
+    assert_eq!(field(&s, "error"), "null", "{s}");
+    for r in [&c, &s] {
         assert_eq!(field(r, "sent"), bytes);
         assert_eq!(field(r, "received"), bytes);
     }
     assert_eq!(
-        field(c, "sent_sha256"),
-        field(s, "received_sha256"),
+        field(&c, "sent_sha256"),
+        field(&s, "received_sha256"),
         "client -> server"
     );
     assert_eq!(
-        field(s, "sent_sha256"),
-        field(c, "received_sha256"),
+        field(&s, "sent_sha256"),
+        field(&c, "received_sha256"),
         "server -> client"
     );
+    BulkRun {
+        client: c,
+        client_out: c_out,
+    }
+}
+
+#[test]
+fn bulk_256mib_each_way_between_two_processes() {
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let run = bulk_between(&pair, 256 << 20);
+    let c = run.client.as_str();
     let secs: f64 = field(c, "seconds").parse().unwrap();
     println!(
         "256 MiB each way over memif in {secs:.2} s: {:.2} Gbit/s per direction",
@@ -397,49 +414,8 @@ fn bulk_through_injected_faults() {
     let pair = Pair::with_extra(
         "[fault]\nseed = 7\ndrop = 0.01\nduplicate = 0.005\nreorder = 0.01\nreorder_delay_us = 200\ncorrupt = 0.005\n",
     );
-    let bytes = (16u64 << 20).to_string();
-    let mut server = spawn(
-        &pair.server,
-        &[
-            "--stats", "bulk", "--listen", "5001", "--bytes", &bytes, "--seed", "2",
-        ],
-        false,
-    );
-    wait_ready(&mut server, Duration::from_secs(30));
-    let client = spawn(
-        &pair.client,
-        &[
-            "--stats",
-            "bulk",
-            "--connect",
-            "10.10.0.1:5001",
-            "--bytes",
-            &bytes,
-            "--seed",
-            "1",
-        ],
-        false,
-    );
-    let (c_out, _) = finish(client, Duration::from_secs(120), "bulk client");
-    let (s_out, _) = finish(server, Duration::from_secs(30), "bulk server");
-    let c = c_out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("client: {c_out}"));
-    let s = s_out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("server: {s_out}"));
-    assert_eq!(
-        field(c, "sent_sha256"),
-        field(s, "received_sha256"),
-        "client -> server"
-    );
-    assert_eq!(
-        field(s, "sent_sha256"),
-        field(c, "received_sha256"),
-        "server -> client"
-    );
+    let run = bulk_between(&pair, 16 << 20);
+    let c_out = run.client_out;
     let stats = c_out
         .lines()
         .find(|l| l.contains("\"fault\""))

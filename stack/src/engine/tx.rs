@@ -81,6 +81,8 @@ impl<P: BufferPool> Engine<P> {
             // Round robin: one segment per connection per turn.
             self.ready.rotate_left(1);
             let remote = conn.tcb.remote;
+            // A probe into a closed window is a window probe, else keepalive.
+            let window_probe = conn.tcb.snd_wnd == 0;
             let frame = self.build_segment(idx, &seg);
             self.sync_timers(idx);
             let Some(frame) = frame else {
@@ -92,9 +94,10 @@ impl<P: BufferPool> Engine<P> {
             if seg.retransmit {
                 self.stats.retransmits += 1;
             }
-            if seg.probe {
-                self.stats.window_probes += u64::from(conn_zero_window(self, idx));
-                self.stats.keepalive_probes += u64::from(!conn_zero_window(self, idx));
+            if seg.probe && window_probe {
+                self.stats.window_probes += 1;
+            } else if seg.probe {
+                self.stats.keepalive_probes += 1;
             }
             if let Some(t) = self.dispatch(frame, *remote.ip()) {
                 self.stats.frames_out += 1;
@@ -397,8 +400,4 @@ impl<P: BufferPool> Engine<P> {
             self.send_arp(ArpOperation::Request, ip, EthernetAddress::UNSPECIFIED);
         }
     }
-}
-
-fn conn_zero_window<P: BufferPool>(engine: &Engine<P>, idx: u32) -> bool {
-    engine.conns.get(idx).is_some_and(|c| c.tcb.snd_wnd == 0)
 }

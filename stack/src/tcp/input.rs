@@ -55,7 +55,6 @@ impl<B: PacketBuf> Tcb<B> {
         payload: Option<B>,
         stats: &mut Stats,
     ) -> Reply {
-        self.last_rx = ctx.now;
         match self.state {
             State::Closed | State::Listen => return Reply::Nothing,
             State::SynSent => return self.on_segment_syn_sent(ctx, seg, stats),

@@ -178,7 +178,6 @@ pub(crate) struct Tcb<B> {
     pub abort_pending: bool,
     pub events: EventBits,
     pub deadlines: Deadlines,
-    pub last_rx: Instant,
 }
 
 impl<B: PacketBuf> Tcb<B> {
@@ -276,7 +275,6 @@ impl<B: PacketBuf> Tcb<B> {
             abort_pending: false,
             events: EventBits::default(),
             deadlines: Deadlines::default(),
-            last_rx: ctx.now,
         }
     }
 

@@ -14,7 +14,6 @@ const COALESCE_MAX: usize = 512;
 pub(crate) struct RecvQueue<B> {
     bufs: VecDeque<B>,
     len: usize,
-    truesize: usize,
 }
 
 impl<B: PacketBuf> RecvQueue<B> {
@@ -22,7 +21,6 @@ impl<B: PacketBuf> RecvQueue<B> {
         RecvQueue {
             bufs: VecDeque::new(),
             len: 0,
-            truesize: 0,
         }
     }
 
@@ -55,7 +53,6 @@ impl<B: PacketBuf> RecvQueue<B> {
             }
         }
         self.len += n;
-        self.truesize += buf.truesize();
         self.bufs.push_back(buf);
     }
 
@@ -87,15 +84,12 @@ impl<B: PacketBuf> RecvQueue<B> {
     }
 
     fn pop_front(&mut self) -> Option<B> {
-        let buf = self.bufs.pop_front()?;
-        self.truesize -= buf.truesize();
-        Some(buf)
+        self.bufs.pop_front()
     }
 
     pub fn clear(&mut self) {
         self.bufs.clear();
         self.len = 0;
-        self.truesize = 0;
     }
 }
 
