@@ -78,6 +78,19 @@ pub trait BufferPool {
     fn available(&self) -> Option<usize> {
         None
     }
+
+    /// Buffers the pool holds in all, if it can tell: with
+    /// [`BufferPool::buffer_size`] it sets the engine's default memory
+    /// limit (`memory.limit`).
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+
+    /// The truesize of one buffer (what [`PacketBuf::truesize`] reports
+    /// for a buffer of this pool), if the pool can tell.
+    fn buffer_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A fixed-size pool of heap buffers, the pure-Rust analogue of a DPDK
@@ -148,6 +161,14 @@ impl BufferPool for HeapPool {
 
     fn available(&self) -> Option<usize> {
         Some(HeapPool::available(self))
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        Some(self.shared.total)
+    }
+
+    fn buffer_size(&self) -> Option<usize> {
+        Some(self.shared.buf_size)
     }
 
     fn alloc(&mut self) -> Option<HeapBuf> {

@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub arp: ArpConfig,
     /// TCP parameters.
     pub tcp: TcpConfig,
+    /// How much packet-buffer memory connections may hold, and what
+    /// happens as they near it.
+    pub memory: MemoryConfig,
 }
 
 /// A neighbour with a fixed MAC address.
@@ -106,6 +109,67 @@ pub struct KeepaliveConfig {
     pub count: u32,
 }
 
+/// Packet-buffer memory held by connections, counted by buffer truesize
+/// (the whole buffer, not its payload), in the manner of Linux's
+/// `tcp_mem`, `tcp_rmem` and `tcp_wmem`.
+///
+/// The engine's connections together hold at most `limit` bytes. Below
+/// the pressure mark nothing is regulated. From the pressure mark on,
+/// small segments are copied together into full buffers and windows grow
+/// by at most four segments. From the critical mark on, out-of-order
+/// queues are pruned (the longest-waiting first) and windows stop growing.
+/// The last `reserved_percent` of the limit is kept for connections that
+/// hold less than `conn_min` in a direction, so a new or quiet connection
+/// is served while others hold the rest. Whatever lies beyond the limit in
+/// the pool (at least `tcp.pool_reserve` buffers) is never held by a
+/// connection: it receives ARP, ICMP and the ACKs and RSTs that free
+/// buffers, so the engine always hears its peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Bytes of buffer truesize all connections of the engine may hold.
+    /// Default: derived from the pool, every buffer but `tcp.pool_reserve`
+    /// (a driver whose pool also feeds device rings or other engines sets
+    /// it; the DPDK runtime does).
+    pub limit: Option<usize>,
+    /// The pressure mark, in percent of `limit`. Default 50.
+    pub pressure_percent: u8,
+    /// The critical mark, in percent of `limit`. Default 75.
+    pub critical_percent: u8,
+    /// The top of the limit, in percent, that only connections holding
+    /// less than `conn_min` may use. Default 10.
+    pub reserved_percent: u8,
+    /// Bytes a connection may always hold in each direction, whatever the
+    /// pressure (Linux `tcp_rmem[0]`, `tcp_wmem[0]`). Default 4096.
+    pub conn_min: usize,
+    /// Bytes of truesize one connection may hold in received data, in
+    /// order and out of order. Default: twice `tcp.recv_buffer`, plus
+    /// four buffers.
+    pub conn_recv_limit: Option<usize>,
+    /// Bytes of truesize one connection may hold in its send queue.
+    /// Default: twice `tcp.send_buffer`, plus four buffers.
+    pub conn_send_limit: Option<usize>,
+    /// Out-of-order data held this long without the stream moving on is
+    /// dropped (the sender still has it). Default 10 s.
+    #[serde(rename = "ooo_timeout_ms", with = "millis")]
+    pub ooo_timeout: Duration,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            limit: None,
+            pressure_percent: 50,
+            critical_percent: 75,
+            reserved_percent: 10,
+            conn_min: 4096,
+            conn_recv_limit: None,
+            conn_send_limit: None,
+            ooo_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// TCP parameters, the defaults of a modern Linux host where they exist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -155,6 +219,17 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// Whether new connections disable Nagle's algorithm. Default false.
     pub nodelay: bool,
+    /// Longest time queued data may wait without the peer acknowledging
+    /// any of it, before the connection fails with `TimedOut` (Linux
+    /// `TCP_USER_TIMEOUT`; covers a peer whose window stays closed). Zero
+    /// turns it off. Default 0; per connection with
+    /// `Engine::set_user_timeout`.
+    #[serde(rename = "user_timeout_ms", with = "millis")]
+    pub user_timeout: Duration,
+    /// Zero-window probes an orphaned connection (closed by the
+    /// application, data still queued) sends before it gives up, answered
+    /// or not (Linux `tcp_orphan_retries`). Default 8.
+    pub orphan_retries: u32,
     /// Keepalive probing.
     pub keepalive: KeepaliveConfig,
     /// Time spent in TIME_WAIT (2·MSL). Default 60 s.
@@ -192,6 +267,7 @@ impl Default for EngineConfig {
             offload: OffloadConfig::default(),
             arp: ArpConfig::default(),
             tcp: TcpConfig::default(),
+            memory: MemoryConfig::default(),
         }
     }
 }
@@ -236,6 +312,8 @@ impl Default for TcpConfig {
             synack_retries: 5,
             delayed_ack: Duration::from_millis(40),
             nodelay: false,
+            user_timeout: Duration::ZERO,
+            orphan_retries: 8,
             keepalive: KeepaliveConfig::default(),
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),
@@ -329,7 +407,8 @@ impl EngineConfig {
             "must be at least 1".into()
         })?;
         self.arp.validate()?;
-        self.tcp.validate(self.mtu)
+        self.tcp.validate(self.mtu)?;
+        self.memory.validate()
     }
 }
 
@@ -348,6 +427,52 @@ impl ArpConfig {
         })?;
         check(self.capacity > 0, "arp.capacity", || {
             "must be at least 1".into()
+        })
+    }
+}
+
+impl MemoryConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            self.reserved_percent < 100,
+            "memory.reserved_percent",
+            || "must be below 100".into(),
+        )?;
+        if let Some(limit) = self.limit {
+            check(limit > 0, "memory.limit", || "must be positive".into())?;
+        }
+        check(
+            self.pressure_percent <= self.critical_percent,
+            "memory.pressure_percent",
+            || {
+                format!(
+                    "{} is above memory.critical_percent ({})",
+                    self.pressure_percent, self.critical_percent
+                )
+            },
+        )?;
+        check(
+            self.critical_percent <= 100 - self.reserved_percent,
+            "memory.critical_percent",
+            || {
+                format!(
+                    "{} reaches into the reserved top {} % of the limit",
+                    self.critical_percent, self.reserved_percent
+                )
+            },
+        )?;
+        for (field, value) in [
+            ("memory.conn_recv_limit", self.conn_recv_limit),
+            ("memory.conn_send_limit", self.conn_send_limit),
+        ] {
+            if let Some(v) = value {
+                check(v >= self.conn_min, field, || {
+                    format!("{v} bytes is less than memory.conn_min ({})", self.conn_min)
+                })?;
+            }
+        }
+        check(!self.ooo_timeout.is_zero(), "memory.ooo_timeout_ms", || {
+            "must be positive".into()
         })
     }
 }

@@ -34,6 +34,7 @@ mod buf;
 mod config;
 mod engine;
 pub mod hash;
+mod memory;
 mod stats;
 mod tcp;
 mod time;
@@ -43,8 +44,10 @@ pub mod wire;
 pub use api::{CloseOutcome, Error, Event, EventKind, Handle, ResetCause, Result, Shutdown, State};
 pub use buf::{BufferPool, HeapBuf, HeapPool, PacketBuf};
 pub use config::{
-    ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, OffloadConfig, StaticNeighbor, TcpConfig,
+    ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, MemoryConfig, OffloadConfig,
+    StaticNeighbor, TcpConfig,
 };
 pub use engine::{Conn, Engine, PortSelector, Readiness, Transmit};
-pub use stats::{DropReason, Drops, Resets, RstReason, Stats};
+pub use memory::MemoryLevel;
+pub use stats::{DropReason, Drops, MemoryStats, Resets, RstReason, Stats};
 pub use time::Instant;

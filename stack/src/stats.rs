@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::memory::MemoryLevel;
+
 /// Why the engine dropped an incoming frame or segment. Every drop is counted
 /// under exactly one reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,6 +43,14 @@ pub enum DropReason {
     Ignored,
     /// The connection table is full.
     TableFull,
+    /// Data beyond what the connection may hold in buffers
+    /// (`memory.conn_recv_limit`), after collapsing and pruning.
+    ConnMemory,
+    /// Data refused because the engine's connections hold too much: out of
+    /// order from the critical mark, in order in the reserved top.
+    MemoryPressure,
+    /// Data refused because the buffer pool is down to its reserve.
+    PoolReserve,
 }
 
 /// Drops by reason.
@@ -63,6 +73,9 @@ pub struct Drops {
     pub neighbor_unresolved: u64,
     pub ignored: u64,
     pub table_full: u64,
+    pub conn_memory: u64,
+    pub memory_pressure: u64,
+    pub pool_reserve: u64,
 }
 
 impl Drops {
@@ -85,6 +98,9 @@ impl Drops {
             DropReason::NeighborUnresolved => &mut self.neighbor_unresolved,
             DropReason::Ignored => &mut self.ignored,
             DropReason::TableFull => &mut self.table_full,
+            DropReason::ConnMemory => &mut self.conn_memory,
+            DropReason::MemoryPressure => &mut self.memory_pressure,
+            DropReason::PoolReserve => &mut self.pool_reserve,
         };
         *c += 1;
     }
@@ -107,6 +123,9 @@ impl Drops {
             + self.neighbor_unresolved
             + self.ignored
             + self.table_full
+            + self.conn_memory
+            + self.memory_pressure
+            + self.pool_reserve
     }
 }
 
@@ -211,6 +230,73 @@ pub struct Stats {
     pub icmp_unreachable_in: u64,
     /// Times the buffer pool was empty when the engine needed a buffer.
     pub buffer_exhaustion: u64,
+    /// Connections that failed because queued data waited longer than the
+    /// user timeout (`tcp.user_timeout_ms`), also counted in `timeouts`.
+    pub user_timeouts: u64,
+    /// Packet-buffer memory: gauges and what pressure did.
+    pub memory: MemoryStats,
+}
+
+/// Packet-buffer memory held by the engine's connections (buffer truesize,
+/// see [`crate::MemoryConfig`]): gauges of what is held now, and counters
+/// of what pressure did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    /// The limit in bytes (`u64::MAX`: unlimited).
+    pub limit: u64,
+    /// The pressure mark in bytes.
+    pub pressure_mark: u64,
+    /// The critical mark in bytes.
+    pub critical_mark: u64,
+    /// Where the reserved top of the limit begins, in bytes.
+    pub reserved_mark: u64,
+    /// The level now.
+    pub level: MemoryLevel,
+    /// Bytes held now by all connections.
+    pub held: u64,
+    /// The most bytes ever held at once.
+    pub peak_held: u64,
+    /// Bytes held now in receive queues (in-order data not yet read).
+    pub held_recv: u64,
+    /// Bytes held now in out-of-order queues.
+    pub held_ooo: u64,
+    /// Bytes held now in send queues (written, `write_buf` included, not
+    /// yet acknowledged).
+    pub held_send: u64,
+    /// Buffers held now in receive queues.
+    pub bufs_recv: u64,
+    /// Buffers held now in out-of-order queues.
+    pub bufs_ooo: u64,
+    /// Buffers held now in send queues.
+    pub bufs_send: u64,
+    /// Times the level rose to pressure.
+    pub entered_pressure: u64,
+    /// Times the level rose to critical.
+    pub entered_critical: u64,
+    /// Times the level rose into the reserved top.
+    pub entered_reserved: u64,
+    /// Small segments copied into another buffer (and their buffer freed).
+    pub collapsed_segments: u64,
+    /// Bytes copied by collapsing.
+    pub collapsed_bytes: u64,
+    /// Out-of-order queues pruned because the engine or the connection
+    /// held too much.
+    pub ooo_pruned: u64,
+    /// Out-of-order queues dropped after `memory.ooo_timeout_ms` without
+    /// progress.
+    pub ooo_timeouts: u64,
+    /// Bytes freed by pruning and by the out-of-order timeout.
+    pub ooo_pruned_bytes: u64,
+    /// Writes (`write`, `write_buf`) refused or cut short by a memory limit.
+    pub write_refused: u64,
+}
+
+impl MemoryStats {
+    /// Counts a segment of `bytes` copied into another buffer.
+    pub(crate) fn note_collapse(&mut self, bytes: usize) {
+        self.collapsed_segments += 1;
+        self.collapsed_bytes += bytes as u64;
+    }
 }
 
 impl Stats {

@@ -1,8 +1,10 @@
 //! Buffer-pool exhaustion is survived: a host with a pool far smaller than
 //! its send and receive buffers could hold still moves every byte both
-//! ways. Writers are pushed back (`NoBuffers`) before the pool runs dry,
-//! so receiving goes on; frames that find no buffer at all are dropped and
-//! counted, the retransmission timer recovers them; and every buffer comes
+//! ways. The memory limit (derived from the pool) pushes writers back
+//! before the pool runs dry and drops received data beyond it, so
+//! receiving goes on and the pool never empties; with a limit set larger
+//! than the pool, frames that find no buffer at all are dropped and
+//! counted, and the retransmission timer recovers them. Every buffer comes
 //! back to the pool at the end.
 
 use std::time::Duration;
@@ -26,16 +28,13 @@ fn a_tiny_pool_slows_the_transfer_but_loses_nothing() {
     let (mut s_small, mut s_big) = (Sender::new(seed, total), Sender::new(seed ^ 1, total));
     let (mut r_small, mut r_big) = (Receiver::default(), Receiver::default());
     let (mut shut_small, mut shut_big) = (false, false);
-    let mut pushed_back = 0u64;
+    let mut lowest_free = initial;
+    let mut peak_held = 0;
     let done = sim.run_until(Duration::from_secs(3600), |sim| {
         let e = &mut sim.nodes[small].engine;
-        let before = s_small.sent;
         s_small.pump(e, hs).unwrap();
-        if s_small.sent == before && !s_small.done() && e.pool_mut().available() <= 64 {
-            // The write stopped at the receive reserve, not for want of room
-            // in the send buffer.
-            pushed_back += 1;
-        }
+        lowest_free = lowest_free.min(e.pool_mut().available());
+        peak_held = peak_held.max(e.stats().memory.held);
         r_small.pump(e, hs).unwrap();
         if s_small.done() && !shut_small {
             e.shutdown(hs, Shutdown::Write).unwrap();
@@ -69,10 +68,24 @@ fn a_tiny_pool_slows_the_transfer_but_loses_nothing() {
         s_big.digest(),
         "seed {seed:#x}: big -> small"
     );
+    let mem = &sim.nodes[small].engine.stats().memory;
     assert!(
-        pushed_back > 0,
+        mem.write_refused > 0,
         "seed {seed:#x}: writes were never pushed back"
     );
+    // The limit is every buffer but the 64 of the reserve; the reserve and
+    // the frames in flight stay free for receiving.
+    assert_eq!(
+        mem.limit,
+        (160 - 64) * integration_tests::sim::BUF_SIZE as u64
+    );
+    assert!(
+        peak_held <= mem.limit,
+        "seed {seed:#x}: {peak_held} > {}",
+        mem.limit
+    );
+    assert!(lowest_free > 0, "seed {seed:#x}: the pool ran dry");
+    assert_eq!(sim.link_stats.rx_no_buffer, 0, "seed {seed:#x}");
     // Recovery: once the connection is gone, every buffer is back.
     sim.nodes[small].engine.close(hs).unwrap();
     sim.nodes[big].engine.close(hb).unwrap();
@@ -82,16 +95,19 @@ fn a_tiny_pool_slows_the_transfer_but_loses_nothing() {
 }
 
 // A reader that holds its buffers: the pool (32 buffers) is smaller than
-// the receive window (64 KiB is about 45 full segments), so arriving frames
-// find no buffer, as on a NIC whose ring cannot be refilled. They are
-// dropped and counted; when the reader catches up, the sender's
-// retransmissions get through and nothing is lost.
+// the receive window (64 KiB is about 45 full segments). With the memory
+// limit set above the pool (a misconfiguration), arriving frames find no
+// buffer, as on a NIC whose ring cannot be refilled. They are dropped and
+// counted; when the reader catches up, the sender's retransmissions get
+// through and nothing is lost.
 #[test]
 fn a_receiver_out_of_buffers_drops_counts_and_recovers() {
     let seed = seed_from_env(0x9002);
     let mut sim = Sim::new(seed);
     let mut cfg = Sim::host_config(1);
     cfg.tcp.pool_reserve = 0;
+    cfg.memory.limit = Some(1 << 30);
+    cfg.memory.conn_recv_limit = Some(1 << 30);
     let small = sim.add_node_with(cfg, 32, LinkConfig::default());
     let big = sim.add_host(2, LinkConfig::default());
     let initial = sim.nodes[small].pool.available();
@@ -136,4 +152,68 @@ fn a_receiver_out_of_buffers_drops_counts_and_recovers() {
     sim.nodes[big].engine.close(hb).unwrap();
     sim.run_for(Duration::from_secs(130));
     assert_eq!(sim.nodes[small].pool.available(), initial, "seed {seed:#x}");
+}
+
+// The same slow reader with the memory limit derived from the pool: data
+// beyond what the pool can spare is dropped by the engine (counted, not
+// acknowledged), so the pool never runs dry and the frames that free
+// buffers (ACKs, window updates) are always received.
+#[test]
+fn a_slow_reader_within_the_memory_limit_never_empties_the_pool() {
+    let seed = seed_from_env(0x9003);
+    let mut sim = Sim::new(seed);
+    let small = sim.add_node_with(Sim::host_config(1), 96, LinkConfig::default());
+    let big = sim.add_host(2, LinkConfig::default());
+    let initial = sim.nodes[small].pool.available();
+    let l = sim.nodes[big].engine.listen(80, 4).unwrap();
+    let (hs, hb) = sim.open(small, big, l, 80);
+    let total = 2u64 << 20;
+    let mut sender = Sender::new(seed, total);
+    let mut receiver = Receiver::default();
+    let mut next_read = sim.now;
+    let (mut shut, mut lowest_free, mut peak) = (false, initial, 0);
+    let done = sim.run_until(Duration::from_secs(3600), |sim| {
+        let e = &mut sim.nodes[big].engine;
+        sender.pump(e, hb).unwrap();
+        if sender.done() && !shut {
+            e.shutdown(hb, Shutdown::Write).unwrap();
+            shut = true;
+        }
+        while e.poll_event().is_some() {}
+        let e = &mut sim.nodes[small].engine;
+        lowest_free = lowest_free.min(e.pool_mut().available());
+        peak = peak.max(e.stats().memory.held);
+        if sim.now >= next_read {
+            receiver.pump(e, hs).unwrap();
+            next_read = sim.now + Duration::from_millis(100);
+        }
+        while e.poll_event().is_some() {}
+        receiver.eof
+    });
+    assert!(
+        done,
+        "seed {seed:#x}: stalled at {} bytes",
+        receiver.received
+    );
+    assert_eq!(receiver.digest(), sender.digest(), "seed {seed:#x}");
+    let stats = sim.nodes[small].engine.stats();
+    assert_eq!(
+        sim.link_stats.rx_no_buffer, 0,
+        "seed {seed:#x}: the pool ran dry"
+    );
+    assert!(
+        lowest_free >= 64 - 8,
+        "seed {seed:#x}: {lowest_free} buffers free at worst"
+    );
+    assert!(peak <= stats.memory.limit, "seed {seed:#x}");
+    let refused = stats.drops.memory_pressure + stats.drops.conn_memory;
+    assert!(
+        refused > 0,
+        "seed {seed:#x}: nothing was refused: {stats:?}"
+    );
+    sim.nodes[small].engine.close(hs).unwrap();
+    sim.nodes[big].engine.close(hb).unwrap();
+    sim.run_for(Duration::from_secs(130));
+    assert_eq!(sim.nodes[small].pool.available(), initial, "seed {seed:#x}");
+    assert_eq!(sim.nodes[small].engine.stats().memory.held, 0);
 }

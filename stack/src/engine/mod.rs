@@ -16,6 +16,7 @@
 //! (input), mutators (the application API in [`user`]), and `poll_*`
 //! (output, `#[must_use]`).
 
+mod memory;
 mod owned;
 mod rx;
 mod table;
@@ -31,11 +32,31 @@ use crate::api::{CloseOutcome, Event, EventKind, ResetCause, State};
 use crate::arp::NeighborCache;
 use crate::buf::{BufferPool, PacketBuf};
 use crate::config::{ConfigError, EngineConfig};
+use crate::memory::{Budget, Holding};
 use crate::stats::Stats;
 use crate::tcp::timers::TimerKind;
 use crate::tcp::{Ctx, EventBits};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
+
+/// The context of a TCB call, built from the engine's fields one by one
+/// (a macro, so that it can sit beside a mutable borrow of `conns`).
+macro_rules! tcb_ctx {
+    ($engine:ident, $pool_low:expr) => {
+        crate::tcp::Ctx {
+            cfg: &$engine.cfg.tcp,
+            mss: $engine.mss,
+            now: $engine.now,
+            mem: crate::memory::MemView {
+                budget: &$engine.budget,
+                held: $engine.stats.memory.held as usize,
+                level: $engine.stats.memory.level,
+                pool_low: $pool_low,
+            },
+        }
+    };
+}
+pub(crate) use tcb_ctx;
 
 pub use owned::Conn;
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
@@ -110,6 +131,15 @@ pub struct Engine<P: BufferPool> {
     events: VecDeque<Event>,
     neighbors: NeighborCache<Transmit<P::Buf>>,
     stats: Stats,
+    /// Packet-buffer memory limits (the totals live in `stats.memory`).
+    budget: Budget,
+    /// Connections that held out-of-order data when last counted, in the
+    /// order they started to: pruned from the front at the critical mark.
+    /// Entries may be stale (checked when popped).
+    ooo_list: VecDeque<(u32, u32)>,
+    /// Connections a memory limit refused a write, owed `Writable` when
+    /// the level falls.
+    mem_waiters: Vec<(u32, u32)>,
     ip_ident: u16,
     ephemeral_next: u32,
     /// Which local ports active opens may use (multi-core drivers).
@@ -135,6 +165,13 @@ impl<P: BufferPool> Engine<P> {
         }
         let capacity = config.max_connections.min(1 << 16);
         let flow_key = crate::hash::siphash24(&secret, b"flow table");
+        let budget = Budget::new(&config, pool.capacity(), pool.buffer_size());
+        let mut stats = Stats::default();
+        let as_u64 = |b: usize| u64::try_from(b).unwrap_or(u64::MAX);
+        stats.memory.limit = as_u64(budget.limit);
+        stats.memory.pressure_mark = as_u64(budget.pressure);
+        stats.memory.critical_mark = as_u64(budget.critical);
+        stats.memory.reserved_mark = as_u64(budget.reserved);
         Ok(Engine {
             mss: usize::from(config.effective_mss()),
             cfg: config,
@@ -156,7 +193,10 @@ impl<P: BufferPool> Engine<P> {
             control: VecDeque::with_capacity(256),
             events: VecDeque::with_capacity(1024),
             neighbors,
-            stats: Stats::default(),
+            stats,
+            budget,
+            ooo_list: VecDeque::new(),
+            mem_waiters: Vec::new(),
             ip_ident: 0,
             ephemeral_next: 0,
             port_selector: None,
@@ -257,19 +297,23 @@ impl<P: BufferPool> Engine<P> {
             if !due {
                 continue;
             }
-            let ctx = Ctx {
-                cfg: &self.cfg.tcp,
-                mss: self.mss,
-                now,
-            };
+            let ctx = tcb_ctx!(self, false);
             let before = conn.tcb.retries;
+            let ooo_before = conn.tcb.ooo.truesize();
+            let was_reset = conn.tcb.reset.is_some();
             conn.tcb.on_timer(&ctx, r.kind);
+            let timed_out = !was_reset && conn.tcb.reset.is_some() && conn.tcb.is_closed();
             match r.kind {
                 TimerKind::Rto if conn.tcb.retries > before => self.stats.rto_expired += 1,
-                TimerKind::Rto | TimerKind::Persist | TimerKind::Keepalive
-                    if conn.tcb.reset.is_some() && conn.tcb.is_closed() =>
-                {
+                TimerKind::Rto | TimerKind::Persist | TimerKind::Keepalive if timed_out => {
                     self.stats.timeouts += 1;
+                    if conn.tcb.user_deadline().is_some_and(|at| at <= now) {
+                        self.stats.user_timeouts += 1;
+                    }
+                }
+                TimerKind::Reassembly if ooo_before > 0 => {
+                    self.stats.memory.ooo_timeouts += 1;
+                    self.stats.memory.ooo_pruned_bytes += ooo_before as u64;
                 }
                 _ => {}
             }
@@ -290,11 +334,7 @@ impl<P: BufferPool> Engine<P> {
 
     /// The context a TCB call runs in.
     fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            cfg: &self.cfg.tcp,
-            mss: self.mss,
-            now: self.now,
-        }
+        tcb_ctx!(self, self.pool_low())
     }
 
     /// Bookkeeping after any call into a TCB: [`Engine::settle`], and the
@@ -316,6 +356,8 @@ impl<P: BufferPool> Engine<P> {
             self.abort_conn(idx, crate::stats::RstReason::Abort);
         }
         self.drain_tcb_events(idx);
+        self.sync_memory(idx);
+        self.relieve_pressure();
         self.sync_timers(idx);
         self.maybe_free(idx);
     }
@@ -437,6 +479,9 @@ impl<P: BufferPool> Engine<P> {
         if self.flows.get(&key) == Some(idx) {
             self.flows.remove(&key);
         }
-        self.conns.remove(idx);
+        if let Some(conn) = self.conns.remove(idx) {
+            // Unread data of a closed connection goes with it.
+            self.account(&conn.tcb.charged, &Holding::default());
+        }
     }
 }

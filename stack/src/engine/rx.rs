@@ -161,11 +161,10 @@ impl<P: BufferPool> Engine<P> {
     }
 
     fn rx_conn(&mut self, idx: u32, p: &Parsed, payload: Option<P::Buf>) {
-        let ctx = crate::tcp::Ctx {
-            cfg: &self.cfg.tcp,
-            mss: self.mss,
-            now: self.now,
-        };
+        if let Some(buf) = &payload {
+            self.make_room(idx, buf.truesize());
+        }
+        let ctx = super::tcb_ctx!(self, self.pool_low());
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };

@@ -106,9 +106,12 @@ pub(crate) struct ConnEntry<B> {
     pub listener: Option<u32>,
     pub in_accept_queue: bool,
     /// Mirror of the TCB deadlines in the timing wheel.
-    pub timers: [Option<(TimerId, Instant)>; 6],
+    pub timers: [Option<(TimerId, Instant)>; TimerKind::COUNT],
     /// Queued in the engine's ready list.
     pub in_ready: bool,
+    /// Queued in the engine's list of connections holding out-of-order
+    /// data (pruned first under memory pressure).
+    pub in_ooo_list: bool,
 }
 
 impl<B> ConnEntry<B> {
@@ -119,8 +122,9 @@ impl<B> ConnEntry<B> {
             event_handle: None,
             listener: None,
             in_accept_queue: false,
-            timers: [None; 6],
+            timers: [None; TimerKind::COUNT],
             in_ready: false,
+            in_ooo_list: false,
         }
     }
 }

@@ -63,11 +63,7 @@ impl<P: BufferPool> Engine<P> {
                 return Some(t);
             }
             let idx = *self.ready.front()?;
-            let ctx = crate::tcp::Ctx {
-                cfg: &self.cfg.tcp,
-                mss: self.mss,
-                now: self.now,
-            };
+            let ctx = super::tcb_ctx!(self, false);
             let Some(conn) = self.conns.get_mut(idx) else {
                 self.ready.pop_front();
                 continue;

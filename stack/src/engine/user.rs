@@ -12,6 +12,7 @@ use crate::api::{Error, Handle, Result, Shutdown, State};
 use crate::buf::BufferPool;
 use crate::hash::SipHasher24;
 use crate::stats::RstReason;
+use crate::tcp::timers::TimerKind;
 use crate::tcp::user::CloseAction;
 use crate::tcp::Tcb;
 use crate::time::Instant;
@@ -71,16 +72,12 @@ impl<P: BufferPool> Engine<P> {
     fn with_tcb<T>(
         &mut self,
         h: Handle,
-        f: impl FnOnce(&mut Tcb<P::Buf>, &crate::tcp::Ctx, &mut P) -> T,
+        f: impl FnOnce(&mut Tcb<P::Buf>, &crate::tcp::Ctx, &mut P, &mut crate::stats::Stats) -> T,
     ) -> Result<T> {
         let idx = self.conn_index(h)?;
-        let ctx = crate::tcp::Ctx {
-            cfg: &self.cfg.tcp,
-            mss: self.mss,
-            now: self.now,
-        };
+        let ctx = super::tcb_ctx!(self, self.pool_low());
         let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
-        let out = f(&mut conn.tcb, &ctx, &mut self.pool);
+        let out = f(&mut conn.tcb, &ctx, &mut self.pool, &mut self.stats);
         self.after_tcb(idx);
         Ok(out)
     }
@@ -255,26 +252,29 @@ impl<P: BufferPool> Engine<P> {
     /// Copies received bytes into `buf` (contracts 4, 5, 6): `Ok(0)` is end
     /// of stream, `WouldBlock` means nothing yet.
     pub fn read(&mut self, h: Handle, buf: &mut [u8]) -> Result<usize> {
-        self.with_tcb(h, |tcb, ctx, _| tcb.read(ctx, buf))?
+        self.with_tcb(h, |tcb, ctx, _, _| tcb.read(ctx, buf))?
     }
 
     /// Zero-copy read: the next received buffer as it arrived (`None` at end
     /// of stream). The window reopens as the application reads; dropping
     /// the buffer returns it to the pool.
     pub fn read_buf(&mut self, h: Handle) -> Result<Option<P::Buf>> {
-        self.with_tcb(h, |tcb, ctx, _| tcb.read_buf(ctx))?
+        self.with_tcb(h, |tcb, ctx, _, _| tcb.read_buf(ctx))?
     }
 
     /// Copies as much of `data` as fits into the send buffer (contracts 1,
     /// 2, 3).
     pub fn write(&mut self, h: Handle, data: &[u8]) -> Result<usize> {
-        self.with_tcb(h, |tcb, ctx, pool| {
-            tcb.write(pool, data, ctx.cfg.pool_reserve)
-        })?
+        self.with_tcb(h, |tcb, ctx, pool, stats| tcb.write(ctx, pool, data, stats))?
     }
 
     /// Zero-copy write: queues the caller's buffer whole, or hands it back
-    /// with the reason.
+    /// with the reason: `WouldBlock` when it does not fit the send buffer
+    /// or a memory limit refuses it (`Writable` follows), `NoBuffers` when
+    /// the pool is down to `tcp.pool_reserve`, as for [`Engine::write`]. A
+    /// buffer far smaller than its truesize (under an eighth), or any
+    /// buffer under memory pressure, is copied onto the send queue's last
+    /// buffer when it fits there, and freed.
     pub fn write_buf(
         &mut self,
         h: Handle,
@@ -284,10 +284,12 @@ impl<P: BufferPool> Engine<P> {
             Ok(i) => i,
             Err(e) => return Err((e, buf)),
         };
+        let pool_low = self.pool_at_reserve();
+        let ctx = super::tcb_ctx!(self, pool_low);
         let Some(conn) = self.conns.get_mut(idx) else {
             return Err((Error::InvalidHandle, buf));
         };
-        let out = conn.tcb.write_buf(buf);
+        let out = conn.tcb.write_buf(&ctx, buf, pool_low, &mut self.stats);
         self.after_tcb(idx);
         out
     }
@@ -295,25 +297,41 @@ impl<P: BufferPool> Engine<P> {
     /// Half-closes or fully shuts the connection (contracts 10, 11, 12).
     /// Acts on the connection whatever the number of handles (contract 13).
     pub fn shutdown(&mut self, h: Handle, how: Shutdown) -> Result<()> {
-        self.with_tcb(h, |tcb, _, _| tcb.shutdown(how))?
+        self.with_tcb(h, |tcb, _, _, _| tcb.shutdown(how))?
     }
 
     /// Sets linger for `close` (contract 9): `None` (default), `Some(t)`, or
     /// `Some(Duration::ZERO)` for an abortive close.
     pub fn set_linger(&mut self, h: Handle, linger: Option<Duration>) -> Result<()> {
-        self.with_tcb(h, |tcb, _, _| tcb.linger = linger)
+        self.with_tcb(h, |tcb, _, _, _| tcb.linger = linger)
     }
 
     /// Disables (`true`) or enables Nagle's algorithm.
     pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<()> {
-        self.with_tcb(h, |tcb, _, _| tcb.nodelay = nodelay)
+        self.with_tcb(h, |tcb, _, _, _| tcb.nodelay = nodelay)
     }
 
     /// Turns keepalive probing on or off (timing from `tcp.keepalive`).
     pub fn set_keepalive(&mut self, h: Handle, on: bool) -> Result<()> {
-        self.with_tcb(h, |tcb, ctx, _| {
+        self.with_tcb(h, |tcb, ctx, _, _| {
             tcb.keepalive = on;
             tcb.touch_keepalive(ctx);
+        })
+    }
+
+    /// Sets how long queued data may wait without any of it being
+    /// acknowledged before the connection fails with `TimedOut` (Linux
+    /// `TCP_USER_TIMEOUT`): it covers a peer that stops acknowledging and
+    /// one that keeps its window closed while answering probes. `None`
+    /// turns it off; the default is `tcp.user_timeout_ms`.
+    pub fn set_user_timeout(&mut self, h: Handle, timeout: Option<Duration>) -> Result<()> {
+        self.with_tcb(h, |tcb, _, _, _| {
+            tcb.user_timeout = timeout.unwrap_or(Duration::ZERO);
+            for kind in [TimerKind::Rto, TimerKind::Persist] {
+                if let Some(at) = tcb.deadlines.get(kind) {
+                    tcb.set_send_timer(kind, at);
+                }
+            }
         })
     }
 
@@ -336,11 +354,7 @@ impl<P: BufferPool> Engine<P> {
         }
         let idx = self.conn_index(h)?;
         self.handles.remove(h.index);
-        let ctx = crate::tcp::Ctx {
-            cfg: &self.cfg.tcp,
-            mss: self.mss,
-            now: self.now,
-        };
+        let ctx = super::tcb_ctx!(self, false);
         let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
         conn.handles -= 1;
         if conn.handles > 0 {

@@ -296,6 +296,7 @@ impl<B: PacketBuf> Tcb<B> {
             }
         }
         self.retries = 0;
+        self.progress_at = ctx.now;
         if !self.cc.in_recovery() {
             self.dup_acks = 0;
         }
@@ -307,7 +308,7 @@ impl<B: PacketBuf> Tcb<B> {
         if self.snd_una == self.snd_max {
             self.deadlines.clear(TimerKind::Rto);
         } else {
-            self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+            self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
         }
         if self.want_writable && self.send.free_space() > 0 {
             self.want_writable = false;
@@ -395,12 +396,10 @@ impl<B: PacketBuf> Tcb<B> {
             return None;
         }
         if seq == self.rcv_nxt {
-            self.deliver_in_order(ctx, buf, seg.len);
+            self.deliver_in_order(ctx, buf, seg.len, stats);
         } else {
             stats.out_of_order += 1;
-            if self.ooo.insert(seq, buf) == Inserted::Full {
-                stats.drop(DropReason::ReassemblyFull);
-            }
+            self.store_out_of_order(ctx, seq, buf, stats);
             // RFC 5681 4.2: out-of-order data is acknowledged at once, so
             // the sender sees duplicate ACKs.
             self.ack_now = true;
@@ -408,14 +407,59 @@ impl<B: PacketBuf> Tcb<B> {
         None
     }
 
-    fn deliver_in_order(&mut self, ctx: &Ctx, buf: B, seg_len: usize) {
-        self.rcv_nxt += buf.len();
-        self.recv.push(buf);
+    /// Keeps a segment that arrived ahead of a gap, if memory allows, and
+    /// bounds how long out-of-order data may wait for the gap to fill.
+    fn store_out_of_order(&mut self, ctx: &Ctx, seq: SeqNumber, buf: B, stats: &mut Stats) {
+        let admitted = self.admit_recv(ctx, buf.truesize(), false);
+        match self
+            .ooo
+            .insert(seq, buf, ctx.mem.collapse_all(), admitted.is_ok())
+        {
+            Inserted::Stored | Inserted::Duplicate => {}
+            Inserted::Collapsed(n) => stats.memory.note_collapse(n),
+            Inserted::Full => stats.drop(DropReason::ReassemblyFull),
+            Inserted::Refused => stats.drop(admitted.err().unwrap_or(DropReason::MemoryPressure)),
+        }
+        if !self.ooo.is_empty() && !self.deadlines.is_set(TimerKind::Reassembly) {
+            self.deadlines
+                .set(TimerKind::Reassembly, ctx.now + ctx.mem.budget.ooo_timeout);
+        }
+    }
+
+    fn deliver_in_order(&mut self, ctx: &Ctx, buf: B, seg_len: usize, stats: &mut Stats) {
+        let pressure = ctx.mem.collapse_all();
+        let n = buf.len();
+        if self.recv.try_coalesce(&buf, pressure) {
+            stats.memory.note_collapse(n);
+        } else if self.read_shut {
+            // Contract 11: acknowledged, then silently dropped (below).
+            self.recv.push(buf);
+        } else if let Err(reason) = self.admit_recv(ctx, buf.truesize(), true) {
+            // Not acknowledged: the sender keeps it and sends it again.
+            stats.drop(reason);
+            self.ack_now = true;
+            return;
+        } else {
+            self.recv.push(buf);
+        }
+        self.rcv_nxt += n;
         let mut filled_gap = false;
         while let Some(next) = self.ooo.pop_ready(self.rcv_nxt) {
             self.rcv_nxt += next.len();
-            self.recv.push(next);
+            let n = next.len();
+            if self.recv.try_coalesce(&next, pressure) {
+                stats.memory.note_collapse(n);
+            } else {
+                self.recv.push(next);
+            }
             filled_gap = true;
+        }
+        // The stream moved on: out-of-order data left waits anew.
+        if self.ooo.is_empty() {
+            self.deadlines.clear(TimerKind::Reassembly);
+        } else {
+            self.deadlines
+                .set(TimerKind::Reassembly, ctx.now + ctx.mem.budget.ooo_timeout);
         }
         if self.read_shut {
             // Contract 11: acknowledged, then silently dropped.

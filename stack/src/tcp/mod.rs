@@ -32,6 +32,8 @@ use std::net::SocketAddrV4;
 use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
 use crate::config::TcpConfig;
+use crate::memory::{Holding, MemView, MemoryLevel, QueueKind};
+use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
@@ -66,6 +68,37 @@ pub(crate) struct Ctx<'a> {
     /// Our MSS: what we advertise and the most we send.
     pub mss: usize,
     pub now: Instant,
+    /// The engine's packet-buffer memory.
+    pub mem: MemView<'a>,
+}
+
+/// A send queue's room in memory, taken buffer by buffer
+/// ([`Tcb::send_allowance`]).
+pub(crate) struct SendAllowance<'a> {
+    budget: &'a crate::memory::Budget,
+    /// What the send queue holds, with the buffers taken so far.
+    conn: usize,
+    /// What the engine holds, likewise.
+    held: usize,
+    /// The engine's budget (not the connection's own limit) refused a
+    /// buffer: only a fall in the memory level will make room.
+    pub engine_refused: bool,
+}
+
+impl SendAllowance<'_> {
+    /// Takes a buffer of `truesize` bytes if the limits allow it.
+    pub fn admit(&mut self, truesize: usize) -> bool {
+        if self.conn + truesize > self.budget.conn_send_limit {
+            return false;
+        }
+        if !self.budget.admits(self.held, self.conn, truesize) {
+            self.engine_refused = true;
+            return false;
+        }
+        self.conn += truesize;
+        self.held += truesize;
+        true
+    }
 }
 
 /// Pending application events, as bits (drained by the engine).
@@ -173,11 +206,23 @@ pub(crate) struct Tcb<B> {
     /// `read` or `write` reported the reset already (contract 3).
     pub reset_reported: bool,
     pub want_writable: bool,
+    /// A write was refused for memory: `Writable` is owed when the engine's
+    /// memory level falls (the connection may have nothing in flight whose
+    /// acknowledgment would announce it).
+    pub mem_waiting: bool,
     pub close_outcome: Option<CloseOutcome>,
     /// The engine must send RST|ACK and drop the connection (linger ran out).
     pub abort_pending: bool,
     pub events: EventBits,
     pub deadlines: Deadlines,
+    /// What the engine last counted this connection as holding.
+    pub charged: Holding,
+    /// Queued data may wait this long for an acknowledgment (zero: for
+    /// ever), `TCP_USER_TIMEOUT`.
+    pub user_timeout: Duration,
+    /// When the send side last made progress: SND.UNA advanced, or data
+    /// was queued with nothing outstanding.
+    pub progress_at: Instant,
 }
 
 impl<B: PacketBuf> Tcb<B> {
@@ -271,10 +316,14 @@ impl<B: PacketBuf> Tcb<B> {
             reset: None,
             reset_reported: false,
             want_writable: false,
+            mem_waiting: false,
             close_outcome: None,
             abort_pending: false,
             events: EventBits::default(),
             deadlines: Deadlines::default(),
+            charged: Holding::default(),
+            user_timeout: cfg.user_timeout,
+            progress_at: ctx.now,
         }
     }
 
@@ -364,6 +413,84 @@ impl<B: PacketBuf> Tcb<B> {
     /// The largest window we can advertise on this connection.
     pub fn max_window(&self) -> usize {
         MAX_WINDOW << self.rcv_wscale
+    }
+
+    /// The buffers the connection holds now, by queue.
+    pub fn holding(&self) -> Holding {
+        let mut h = Holding::default();
+        let queues = [
+            (QueueKind::Recv, self.recv.truesize(), self.recv.buffers()),
+            (QueueKind::Ooo, self.ooo.truesize(), self.ooo.segments()),
+            (QueueKind::Send, self.send.truesize(), self.send.buffers()),
+        ];
+        for (kind, bytes, bufs) in queues {
+            h.bytes[kind as usize] = bytes as u32;
+            h.bufs[kind as usize] = bufs as u32;
+        }
+        h
+    }
+
+    /// What the engine's connections hold with this one counted as it
+    /// stands now (the engine last counted it as `charged`).
+    fn engine_held(&self, mem: &MemView) -> usize {
+        let now = self.recv.truesize() + self.ooo.truesize() + self.send.truesize();
+        (mem.held + now).saturating_sub(self.charged.total())
+    }
+
+    /// Whether a received buffer of `truesize` bytes may be kept: within
+    /// this connection's receive limit, and within the engine's budget
+    /// (out-of-order data only below the critical mark).
+    pub(crate) fn admit_recv(
+        &self,
+        ctx: &Ctx,
+        truesize: usize,
+        in_order: bool,
+    ) -> Result<(), DropReason> {
+        let mem = &ctx.mem;
+        let conn = self.recv.truesize() + self.ooo.truesize();
+        if conn + truesize > mem.budget.conn_recv_limit {
+            return Err(DropReason::ConnMemory);
+        }
+        if mem.pool_low {
+            return Err(DropReason::PoolReserve);
+        }
+        let held = self.engine_held(mem);
+        let ok = if in_order {
+            mem.budget.admits(held, conn, truesize)
+        } else {
+            mem.budget.admits_ooo(held, truesize)
+        };
+        ok.then_some(()).ok_or(DropReason::MemoryPressure)
+    }
+
+    /// What the send queue may take now, buffer by buffer: within this
+    /// connection's send limit and the engine's budget.
+    pub(crate) fn send_allowance<'a>(&self, ctx: &Ctx<'a>) -> SendAllowance<'a> {
+        SendAllowance {
+            budget: ctx.mem.budget,
+            conn: self.send.truesize(),
+            held: self.engine_held(&ctx.mem),
+            engine_refused: false,
+        }
+    }
+
+    /// The most window the memory level lets this connection offer beyond
+    /// what it has promised already: unlimited below the pressure mark,
+    /// four segments under pressure, and from the critical mark one
+    /// segment to a connection holding less than `conn_min`, none to the
+    /// others (Linux clamps `rcv_ssthresh` the same way).
+    pub(crate) fn window_clamp(&self, ctx: &Ctx) -> usize {
+        match ctx.mem.level {
+            MemoryLevel::Normal => usize::MAX,
+            MemoryLevel::Pressure => 4 * ctx.mss,
+            MemoryLevel::Critical | MemoryLevel::Reserved => {
+                if self.recv.truesize() + self.ooo.truesize() < ctx.mem.budget.conn_min {
+                    ctx.mss
+                } else {
+                    0
+                }
+            }
+        }
     }
 
     /// Heap memory the TCB's queues occupy beyond the TCB itself (buffer

@@ -80,7 +80,10 @@ impl<B: PacketBuf> Tcb<B> {
         seg.retransmit = retransmit;
         // The SYN carries our window, never scaled (RFC 7323 2.2): the peer
         // takes it as its initial send window (RFC 9293 3.10.7.3).
-        let window = self.recv_capacity.min(MAX_WINDOW);
+        let window = self
+            .recv_capacity
+            .min(MAX_WINDOW)
+            .min(self.window_clamp(ctx));
         seg.window = window as u16;
         if self.wscale_ok {
             seg.wscale = Some(self.rcv_wscale);
@@ -220,20 +223,22 @@ impl<B: PacketBuf> Tcb<B> {
         seg.retransmit = true;
         // Karn: the timed segment may be the one resent.
         self.rtt_probe = None;
-        self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+        self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
         Some(seg)
     }
 
     /// The window to advertise now, with receiver-side silly window
     /// avoidance (RFC 9293 3.8.6.2.2): the right edge moves only by at
-    /// least min(buffer/2, MSS), and never moves left. Sending any ACK
-    /// settles what was owed.
+    /// least min(buffer/2, MSS), and never moves left. Under memory
+    /// pressure it moves less or not at all ([`Tcb::window_clamp`]).
+    /// Sending any ACK settles what was owed.
     fn advertise_window(&mut self, ctx: &Ctx) -> u16 {
         let current = seq_diff(self.rcv_adv, self.rcv_nxt).max(0) as usize;
         let free = self.recv_free();
+        let offer = free.min(self.window_clamp(ctx));
         let threshold = (self.recv_capacity / 2).min(ctx.mss);
-        let wnd = if free >= current + threshold || free == self.recv_capacity {
-            free
+        let wnd = if offer >= current + threshold || offer == self.recv_capacity {
+            offer
         } else {
             current
         }
@@ -261,7 +266,8 @@ impl<B: PacketBuf> Tcb<B> {
         }
         let current = seq_diff(self.rcv_adv, self.rcv_nxt).max(0) as usize;
         let threshold = (self.recv_capacity / 2).min(ctx.mss);
-        if self.recv_free().min(self.max_window()) >= current + threshold {
+        let offer = self.recv_free().min(self.window_clamp(ctx));
+        if offer.min(self.max_window()) >= current + threshold {
             self.ack_now = true;
         }
     }

@@ -3,9 +3,11 @@
 //! Segments are kept sorted by sequence number and never overlap: a new
 //! segment is trimmed against its neighbours, and segments it covers are
 //! dropped. Memory is bounded by buffer truesize, not payload, so tiny
-//! segments cannot exhaust the pool.
+//! segments cannot exhaust the pool; a small segment that continues the
+//! one before it is copied onto that one's buffer.
 
 use crate::buf::PacketBuf;
+use crate::memory::worth_collapsing;
 use crate::wire::SeqNumber;
 
 use super::seq_diff;
@@ -22,10 +24,15 @@ pub(crate) struct Reassembly<B> {
 pub(crate) enum Inserted {
     /// Stored (perhaps trimmed).
     Stored,
+    /// Copied onto the buffer of the segment before it (which it
+    /// continues); its own buffer is free.
+    Collapsed(usize),
     /// Every byte was already held.
     Duplicate,
     /// Over the memory bound: dropped.
     Full,
+    /// Needed a buffer of its own, and the caller did not allow one.
+    Refused,
 }
 
 impl<B: PacketBuf> Reassembly<B> {
@@ -37,22 +44,33 @@ impl<B: PacketBuf> Reassembly<B> {
         }
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.segs.is_empty()
     }
 
-    #[cfg(test)]
     pub fn segments(&self) -> usize {
         self.segs.len()
+    }
+
+    pub fn truesize(&self) -> usize {
+        self.truesize
     }
 
     pub fn heap_bytes(&self) -> usize {
         self.segs.capacity() * core::mem::size_of::<(SeqNumber, B)>()
     }
 
-    /// Stores `buf`, whose first byte has sequence number `start`.
-    pub fn insert(&mut self, mut start: SeqNumber, mut buf: B) -> Inserted {
+    /// Stores `buf`, whose first byte has sequence number `start`. A
+    /// segment worth collapsing (see [`worth_collapsing`]; any size when
+    /// `pressure`) that continues its predecessor is copied onto it; one
+    /// that needs a buffer of its own is stored only if `admit`.
+    pub fn insert(
+        &mut self,
+        mut start: SeqNumber,
+        mut buf: B,
+        pressure: bool,
+        admit: bool,
+    ) -> Inserted {
         // First segment that ends after `start`.
         let mut i = self
             .segs
@@ -88,8 +106,21 @@ impl<B: PacketBuf> Reassembly<B> {
         if buf.is_empty() {
             return Inserted::Duplicate;
         }
+        let n = buf.len();
+        if i > 0 && worth_collapsing(n, buf.truesize(), pressure) {
+            let (s, prev) = &mut self.segs[i - 1];
+            if *s + prev.len() == start && prev.tailroom() >= n {
+                if let Some(dst) = prev.append(n) {
+                    dst.copy_from_slice(buf.data());
+                    return Inserted::Collapsed(n);
+                }
+            }
+        }
         if self.truesize + buf.truesize() > self.limit {
             return Inserted::Full;
+        }
+        if !admit {
+            return Inserted::Refused;
         }
         self.truesize += buf.truesize();
         self.segs.insert(i, (start, buf));
@@ -115,9 +146,10 @@ impl<B: PacketBuf> Reassembly<B> {
         None
     }
 
-    pub fn clear(&mut self) {
+    /// Drops everything; returns the truesize freed.
+    pub fn clear(&mut self) -> usize {
         self.segs.clear();
-        self.truesize = 0;
+        core::mem::take(&mut self.truesize)
     }
 }
 
@@ -141,19 +173,19 @@ mod tests {
         let base = SeqNumber(u32::MAX - 5); // across the wrap
         let data: Vec<u8> = (0..40u8).collect();
         assert_eq!(
-            r.insert(base + 10, seg(&mut pool, &data[10..20])),
+            r.insert(base + 10, seg(&mut pool, &data[10..20]), false, true),
             Inserted::Stored
         );
         assert_eq!(
-            r.insert(base + 15, seg(&mut pool, &data[15..30])),
-            Inserted::Stored
+            r.insert(base + 15, seg(&mut pool, &data[15..30]), false, true),
+            Inserted::Collapsed(10)
         );
         assert_eq!(
-            r.insert(base + 12, seg(&mut pool, &data[12..18])),
+            r.insert(base + 12, seg(&mut pool, &data[12..18]), false, true),
             Inserted::Duplicate
         );
         assert_eq!(
-            r.insert(base + 5, seg(&mut pool, &data[5..35])),
+            r.insert(base + 5, seg(&mut pool, &data[5..35]), false, true),
             Inserted::Stored
         );
         assert!(r.pop_ready(base).is_none());
@@ -173,17 +205,40 @@ mod tests {
         let mut pool = HeapPool::new(4, 256, 0);
         let mut r = Reassembly::new(512);
         assert_eq!(
-            r.insert(SeqNumber(100), seg(&mut pool, b"a")),
+            r.insert(SeqNumber(100), seg(&mut pool, b"a"), false, true),
             Inserted::Stored
         );
         assert_eq!(
-            r.insert(SeqNumber(200), seg(&mut pool, b"b")),
+            r.insert(SeqNumber(200), seg(&mut pool, b"b"), false, true),
             Inserted::Stored
         );
         assert_eq!(
-            r.insert(SeqNumber(300), seg(&mut pool, b"c")),
+            r.insert(SeqNumber(300), seg(&mut pool, b"c"), false, true),
             Inserted::Full
         );
         assert_eq!(r.segments(), 2);
+    }
+
+    #[test]
+    fn a_small_segment_continuing_its_predecessor_is_copied_onto_it() {
+        let mut pool = HeapPool::new(8, 2048, 0);
+        let mut r = Reassembly::new(1 << 20);
+        assert_eq!(
+            r.insert(SeqNumber(100), seg(&mut pool, &[1; 10]), false, true),
+            Inserted::Stored
+        );
+        // Contiguous and small: copied, its buffer freed at once.
+        assert_eq!(
+            r.insert(SeqNumber(110), seg(&mut pool, &[2; 10]), false, false),
+            Inserted::Collapsed(10)
+        );
+        // Not contiguous: needs a buffer, which the caller refuses.
+        assert_eq!(
+            r.insert(SeqNumber(200), seg(&mut pool, &[3; 10]), false, false),
+            Inserted::Refused
+        );
+        assert_eq!((r.segments(), r.truesize(), pool.available()), (1, 2048, 7));
+        let got = r.pop_ready(SeqNumber(100)).unwrap();
+        assert_eq!(got.data(), &[[1u8; 10], [2; 10]].concat()[..]);
     }
 }

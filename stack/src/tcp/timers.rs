@@ -24,22 +24,27 @@ pub(crate) enum TimerKind {
     Linger = 4,
     /// TIME_WAIT, or the orphan FIN_WAIT_2 timeout.
     Lifetime = 5,
+    /// Out-of-order data waited `memory.ooo_timeout_ms` without the
+    /// stream moving on.
+    Reassembly = 6,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 6] = [
+    pub const COUNT: usize = 7;
+    pub const ALL: [TimerKind; TimerKind::COUNT] = [
         TimerKind::Rto,
         TimerKind::DelayedAck,
         TimerKind::Persist,
         TimerKind::Keepalive,
         TimerKind::Linger,
         TimerKind::Lifetime,
+        TimerKind::Reassembly,
     ];
 }
 
 /// One optional deadline per [`TimerKind`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Deadlines([Option<Instant>; 6]);
+pub(crate) struct Deadlines([Option<Instant>; TimerKind::COUNT]);
 
 impl Deadlines {
     pub fn get(&self, kind: TimerKind) -> Option<Instant> {
@@ -85,20 +90,50 @@ impl<B: PacketBuf> Tcb<B> {
             TimerKind::Keepalive => self.on_keepalive(ctx),
             TimerKind::Linger => self.on_linger_expired(),
             TimerKind::Lifetime => self.on_lifetime_expired(),
+            TimerKind::Reassembly => {
+                // No buffer without a timer: the sender still has every
+                // byte we never acknowledged.
+                self.ooo.clear();
+            }
         }
     }
 
     /// Arms the retransmission timer if it is not running.
     pub fn arm_rto(&mut self, now: Instant) {
         if !self.deadlines.is_set(TimerKind::Rto) {
-            self.deadlines.set(TimerKind::Rto, now + self.rtt.rto());
+            self.set_send_timer(TimerKind::Rto, now + self.rtt.rto());
         }
+    }
+
+    /// Sets a timer that retransmits or probes, no later than the user
+    /// timeout, so that it can end the connection in time.
+    pub(crate) fn set_send_timer(&mut self, kind: TimerKind, at: Instant) {
+        let at = match self.user_deadline() {
+            Some(limit) => at.min(limit),
+            None => at,
+        };
+        self.deadlines.set(kind, at);
+    }
+
+    /// When queued data will have waited the user timeout.
+    pub(crate) fn user_deadline(&self) -> Option<Instant> {
+        (!self.user_timeout.is_zero()).then(|| self.progress_at + self.user_timeout)
+    }
+
+    /// The user timeout ran out (`TCP_USER_TIMEOUT`): reset the
+    /// connection. Returns whether it did.
+    fn user_timeout_expired(&mut self, now: Instant) -> bool {
+        if self.user_deadline().is_some_and(|at| now >= at) {
+            self.reset_with(ResetCause::RetransmitTimeout);
+            return true;
+        }
+        false
     }
 
     /// RFC 6298 section 5: retransmit the earliest unacknowledged segment,
     /// back off, and give up after the configured count.
     fn on_rto(&mut self, ctx: &Ctx) {
-        if self.snd_una == self.snd_max {
+        if self.snd_una == self.snd_max || self.user_timeout_expired(ctx.now) {
             return;
         }
         let limit = match self.state {
@@ -120,7 +155,7 @@ impl<B: PacketBuf> Tcb<B> {
         // Go back N: resend from the first unacknowledged byte (or the SYN).
         self.snd_nxt = self.snd_una;
         self.retransmit_first = false;
-        self.deadlines.set(TimerKind::Rto, ctx.now + self.rtt.rto());
+        self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
     }
 
     /// Arms the persist timer when nothing is in flight and the peer's
@@ -157,17 +192,25 @@ impl<B: PacketBuf> Tcb<B> {
                 .checked_mul(1 << self.persist_backoff.min(16))
                 .unwrap_or(Duration::MAX)
                 .min(self.rtt.max());
-            self.deadlines.set(TimerKind::Persist, now + wait);
+            self.set_send_timer(TimerKind::Persist, now + wait);
         }
     }
 
     fn on_persist(&mut self, ctx: &Ctx) {
+        if self.user_timeout_expired(ctx.now) {
+            return;
+        }
         if self.snd_wnd != 0 {
             // A small window: send what fits rather than wait forever.
             self.force_send = true;
             return;
         }
-        if self.probes_unanswered >= ctx.cfg.max_retransmits {
+        // RFC 1122 4.2.2.17 keeps a connection whose peer answers the
+        // probes open for ever; an orphan nobody will read from gives up
+        // after `tcp.orphan_retries` probes, answered or not (as Linux).
+        if self.probes_unanswered >= ctx.cfg.max_retransmits
+            || (self.orphan && self.persist_backoff >= ctx.cfg.orphan_retries)
+        {
             self.reset_with(ResetCause::RetransmitTimeout);
             return;
         }

@@ -3,7 +3,9 @@
 
 use crate::api::{Error, Result, Shutdown, State};
 use crate::buf::{BufferPool, PacketBuf};
-use crate::stats::RstReason;
+use crate::stats::{RstReason, Stats};
+
+use super::send_queue::{Pushed, WriteStop};
 
 use super::timers::TimerKind;
 use super::{Ctx, Tcb};
@@ -89,38 +91,94 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
-    /// Contracts 1, 2, 3.
+    /// Contracts 1, 2, 3. A memory limit counts as a full buffer
+    /// (`WouldBlock`, then `Writable` once acknowledgments free some); a
+    /// pool down to its reserve (`tcp.pool_reserve`) is `NoBuffers`.
     pub fn write<P: BufferPool<Buf = B>>(
         &mut self,
+        ctx: &Ctx,
         pool: &mut P,
         data: &[u8],
-        reserve: usize,
+        stats: &mut Stats,
     ) -> Result<usize> {
         self.check_writable()?;
         if data.is_empty() {
             return Ok(0);
         }
-        let (n, exhausted) = self.send.write(pool, data, reserve);
+        self.note_queueing(ctx);
+        let mut allowance = self.send_allowance(ctx);
+        let (n, stop) = self
+            .send
+            .write(pool, data, ctx.cfg.pool_reserve, |ts| allowance.admit(ts));
         if n < data.len() {
             self.want_writable = true;
         }
-        match n {
-            0 if exhausted => Err(Error::NoBuffers),
-            0 => Err(Error::WouldBlock),
-            n => Ok(n),
+        if stop == Some(WriteStop::Memory) {
+            stats.memory.write_refused += 1;
+            self.mem_waiting |= allowance.engine_refused;
+        }
+        match (n, stop) {
+            (0, Some(WriteStop::Pool)) => Err(Error::NoBuffers),
+            (0, _) => Err(Error::WouldBlock),
+            (n, _) => Ok(n),
         }
     }
 
     /// Zero-copy write of a whole buffer; it is handed back when it does
-    /// not fit or the connection cannot send.
-    pub fn write_buf(&mut self, buf: B) -> core::result::Result<(), (Error, B)> {
+    /// not fit, when memory limits refuse it (`WouldBlock` both), when the
+    /// pool is down to its reserve (`NoBuffers`: `pool_low`), or when the
+    /// connection cannot send. A buffer far smaller than its truesize is
+    /// copied onto the queue's tail instead, and freed.
+    pub fn write_buf(
+        &mut self,
+        ctx: &Ctx,
+        buf: B,
+        pool_low: bool,
+        stats: &mut Stats,
+    ) -> core::result::Result<(), (Error, B)> {
         if let Err(e) = self.check_writable() {
             return Err((e, buf));
         }
-        self.send.push_buf(buf).map_err(|buf| {
-            self.want_writable = true;
-            (Error::WouldBlock, buf)
-        })
+        self.note_queueing(ctx);
+        let mut allowance = self.send_allowance(ctx);
+        let admit = |ts| {
+            if pool_low {
+                Err(WriteStop::Pool)
+            } else if allowance.admit(ts) {
+                Ok(())
+            } else {
+                Err(WriteStop::Memory)
+            }
+        };
+        let pushed = self.send.push_buf(buf, ctx.mem.collapse_all(), admit);
+        let engine_refused = allowance.engine_refused;
+        match pushed {
+            Ok(Pushed::Queued) => Ok(()),
+            Ok(Pushed::Collapsed(n)) => {
+                stats.memory.note_collapse(n);
+                Ok(())
+            }
+            Err((stop, buf)) => {
+                self.want_writable = true;
+                match stop {
+                    Some(WriteStop::Pool) => Err((Error::NoBuffers, buf)),
+                    Some(WriteStop::Memory) => {
+                        stats.memory.write_refused += 1;
+                        self.mem_waiting |= engine_refused;
+                        Err((Error::WouldBlock, buf))
+                    }
+                    None => Err((Error::WouldBlock, buf)),
+                }
+            }
+        }
+    }
+
+    /// Data is about to be queued: with nothing queued before, the user
+    /// timeout starts counting now.
+    fn note_queueing(&mut self, ctx: &Ctx) {
+        if self.send.len() == 0 && self.snd_una == self.snd_max {
+            self.progress_at = ctx.now;
+        }
     }
 
     /// Contracts 10, 11, 12.
