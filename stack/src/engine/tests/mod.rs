@@ -13,6 +13,7 @@ mod close;
 mod data;
 mod handshake;
 mod link;
+mod memory;
 mod ports;
 mod timers;
 
