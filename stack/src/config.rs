@@ -119,8 +119,8 @@ pub struct KeepaliveConfig {
 /// by at most four segments. From the critical mark on, out-of-order
 /// queues are pruned (the longest-waiting first) and windows stop growing.
 /// The last `reserved_percent` of the limit is kept for connections that
-/// hold less than `conn_min` in a direction, so a new or quiet connection
-/// is served while others hold the rest. Whatever lies beyond the limit in
+/// hold less than `conn_min`, so a new or quiet connection is served while
+/// others hold the rest. Whatever lies beyond the limit in
 /// the pool (at least `tcp.pool_reserve` buffers) is never held by a
 /// connection: it receives ARP, ICMP and the ACKs and RSTs that free
 /// buffers, so the engine always hears its peers.
@@ -139,8 +139,11 @@ pub struct MemoryConfig {
     /// The top of the limit, in percent, that only connections holding
     /// less than `conn_min` may use. Default 10.
     pub reserved_percent: u8,
-    /// Bytes a connection may always hold in each direction, whatever the
-    /// pressure (Linux `tcp_rmem[0]`, `tcp_wmem[0]`). Default 4096.
+    /// A connection holding less than this (receive and send queues
+    /// together) may take buffers from the reserved top of the limit, so
+    /// a new or quiet connection is served whatever the others hold
+    /// (Linux guarantees `tcp_rmem[0]` and `tcp_wmem[0]` the same way, per
+    /// direction). Default 4096.
     pub conn_min: usize,
     /// Bytes of truesize one connection may hold in received data, in
     /// order and out of order. Default: twice `tcp.recv_buffer`, plus

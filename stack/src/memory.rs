@@ -68,6 +68,11 @@ pub(crate) struct Budget {
     pub critical: usize,
     /// Where the reserved top of the limit begins.
     pub reserved: usize,
+    /// Writers refused for memory are told `Writable` once the engine
+    /// holds no more than this: far enough below the reserved top that
+    /// their next buffer is taken (else they would be refused again at
+    /// once, and woken again, for ever).
+    pub wake: usize,
     pub conn_min: usize,
     pub conn_recv_limit: usize,
     pub conn_send_limit: usize,
@@ -98,11 +103,14 @@ impl Budget {
                 (limit as u128 * u128::from(percent) / 100) as usize
             }
         };
+        let (critical, reserved) = (share(m.critical_percent), share(100 - m.reserved_percent));
+        let margin = ((reserved - critical) / 2).max(2 * buffer_size.unwrap_or(2048));
         Budget {
             limit,
             pressure: share(m.pressure_percent),
-            critical: share(m.critical_percent),
-            reserved: share(100 - m.reserved_percent),
+            critical,
+            reserved,
+            wake: reserved.saturating_sub(margin),
             conn_min: m.conn_min,
             conn_recv_limit: m.conn_recv_limit.unwrap_or(2 * cfg.tcp.recv_buffer + slack),
             conn_send_limit: m.conn_send_limit.unwrap_or(2 * cfg.tcp.send_buffer + slack),
@@ -123,10 +131,12 @@ impl Budget {
         }
     }
 
-    /// Whether a connection holding `conn` bytes in one direction may take
-    /// a buffer of `add` bytes while the engine holds `held`: anyone below
+    /// Whether a connection holding `conn` bytes (both ways) may take a
+    /// buffer of `add` bytes while the engine holds `held`: anyone below
     /// the reserved top, and a connection under its minimum up to the
-    /// limit itself.
+    /// limit itself. The minimum counts both ways so that connections
+    /// that already hold much in one direction (a peer that never reads)
+    /// cannot spend the reserved top on the other.
     pub fn admits(&self, held: usize, conn: usize, add: usize) -> bool {
         let after = held.saturating_add(add);
         after <= self.reserved || (conn < self.conn_min && after <= self.limit)

@@ -2,6 +2,8 @@
 //! several `stack` engines over seeded, lossy virtual links, on a virtual
 //! clock, and records what crossed the wire.
 
+pub mod apps;
+pub mod raw;
 pub mod rng;
 pub mod sim;
 pub mod trace;

@@ -104,10 +104,28 @@ pub struct Node {
     busy_until: Instant,
 }
 
+/// A raw endpoint on the virtual switch, for tests that play a host by
+/// hand (an attacker, a prober): frames addressed to its MAC, and
+/// broadcasts, collect in `inbox`; [`Sim::send_raw`] puts its frames on
+/// the wire as they are.
+pub struct Tap {
+    /// Its MAC address.
+    pub mac: EthernetAddress,
+    /// Frames received, oldest first, with the time they arrived.
+    pub inbox: std::collections::VecDeque<(Instant, Vec<u8>)>,
+}
+
+/// Where a frame on the switch is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Node(usize),
+    Tap(usize),
+}
+
 struct Delivery {
     at: Instant,
     order: u64,
-    to: usize,
+    to: Port,
     frame: Vec<u8>,
 }
 
@@ -142,6 +160,8 @@ pub struct Sim {
     pub trace: Vec<TraceEntry>,
     /// Whether to record the trace.
     pub tracing: bool,
+    /// Raw endpoints (see [`Tap`]).
+    pub taps: Vec<Tap>,
     rng: Rng,
     queue: BinaryHeap<Reverse<Delivery>>,
     order: u64,
@@ -165,6 +185,7 @@ impl Sim {
             link_stats: LinkStats::default(),
             trace: Vec::new(),
             tracing: false,
+            taps: Vec::new(),
             rng: Rng::new(seed),
             queue: BinaryHeap::new(),
             order: 0,
@@ -267,7 +288,6 @@ impl Sim {
         } else {
             1
         };
-        let dst: [u8; 6] = frame[..6].try_into().unwrap_or([0xff; 6]);
         for _ in 0..copies {
             let mut at = departed + link.delay;
             if !link.jitter.is_zero() {
@@ -277,19 +297,59 @@ impl Sim {
                 self.link_stats.reordered += 1;
                 at += link.reorder_delay;
             }
-            for to in 0..self.nodes.len() {
-                let m = self.nodes[to].mac.0;
-                if to != from && (dst == m || dst == [0xff; 6]) {
-                    self.order += 1;
-                    self.queue.push(Reverse(Delivery {
-                        at,
-                        order: self.order,
-                        to,
-                        frame: frame.clone(),
-                    }));
-                }
-            }
+            self.switch(Some(from), at, &frame);
         }
+    }
+
+    /// Queues `frame` for every port its destination MAC names (all of
+    /// them for a broadcast) but the sender's.
+    fn switch(&mut self, from: Option<usize>, at: Instant, frame: &[u8]) {
+        let dst: [u8; 6] = frame
+            .get(..6)
+            .and_then(|d| d.try_into().ok())
+            .unwrap_or([0xff; 6]);
+        let wanted = |mac: EthernetAddress| dst == mac.0 || dst == [0xff; 6];
+        let mut ports: Vec<Port> = (0..self.nodes.len())
+            .filter(|&i| Some(i) != from && wanted(self.nodes[i].mac))
+            .map(Port::Node)
+            .collect();
+        ports.extend(
+            (0..self.taps.len())
+                .filter(|&i| wanted(self.taps[i].mac) && from.is_some())
+                .map(Port::Tap),
+        );
+        for to in ports {
+            self.order += 1;
+            self.queue.push(Reverse(Delivery {
+                at,
+                order: self.order,
+                to,
+                frame: frame.to_vec(),
+            }));
+        }
+    }
+
+    /// Adds a raw endpoint with `mac`; returns its index in `taps`.
+    pub fn add_tap(&mut self, mac: EthernetAddress) -> usize {
+        self.taps.push(Tap {
+            mac,
+            inbox: Default::default(),
+        });
+        self.taps.len() - 1
+    }
+
+    /// Puts a frame from a tap on the wire: it reaches the nodes it is
+    /// addressed to after the default link delay, with no loss (taps
+    /// do not hear each other).
+    pub fn send_raw(&mut self, frame: Vec<u8>) {
+        self.link_stats.sent += 1;
+        let at = self.now + LinkConfig::default().delay;
+        self.switch(None, at, &frame);
+    }
+
+    /// Takes every frame that arrived at tap `i` so far.
+    pub fn take_inbox(&mut self, i: usize) -> Vec<(Instant, Vec<u8>)> {
+        self.taps[i].inbox.drain(..).collect()
     }
 
     /// When the next thing happens, if anything is pending at all.
@@ -318,7 +378,14 @@ impl Sim {
         self.now = self.now.max(next);
         while self.queue.peek().is_some_and(|Reverse(d)| d.at <= self.now) {
             let Reverse(d) = self.queue.pop().expect("peeked");
-            let node = &mut self.nodes[d.to];
+            let to = match d.to {
+                Port::Node(i) => i,
+                Port::Tap(i) => {
+                    self.taps[i].inbox.push_back((d.at, d.frame));
+                    continue;
+                }
+            };
+            let node = &mut self.nodes[to];
             let Some(mut buf) = stack::BufferPool::alloc(&mut node.pool) else {
                 self.link_stats.rx_no_buffer += 1;
                 continue;

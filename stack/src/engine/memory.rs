@@ -76,7 +76,7 @@ impl<P: BufferPool> Engine<P> {
 
     /// After any call into a connection: at the critical mark, out-of-order
     /// queues go, the longest-listed first, until the level falls below
-    /// it; below the reserved top, writers refused for memory hear
+    /// it; well below the reserved top, writers refused for memory hear
     /// `Writable`.
     pub(super) fn relieve_pressure(&mut self) {
         while self.stats.memory.level >= MemoryLevel::Critical {
@@ -96,7 +96,7 @@ impl<P: BufferPool> Engine<P> {
             self.sync_memory(idx);
             self.sync_timers(idx);
         }
-        if self.stats.memory.level < MemoryLevel::Reserved && !self.mem_waiters.is_empty() {
+        if !self.mem_waiters.is_empty() && self.stats.memory.held as usize <= self.budget.wake {
             self.wake_mem_waiters();
         }
     }

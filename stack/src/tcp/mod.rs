@@ -77,6 +77,8 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct SendAllowance<'a> {
     budget: &'a crate::memory::Budget,
     /// What the send queue holds, with the buffers taken so far.
+    send: usize,
+    /// What the connection holds both ways, likewise.
     conn: usize,
     /// What the engine holds, likewise.
     held: usize,
@@ -88,13 +90,14 @@ pub(crate) struct SendAllowance<'a> {
 impl SendAllowance<'_> {
     /// Takes a buffer of `truesize` bytes if the limits allow it.
     pub fn admit(&mut self, truesize: usize) -> bool {
-        if self.conn + truesize > self.budget.conn_send_limit {
+        if self.send + truesize > self.budget.conn_send_limit {
             return false;
         }
         if !self.budget.admits(self.held, self.conn, truesize) {
             self.engine_refused = true;
             return false;
         }
+        self.send += truesize;
         self.conn += truesize;
         self.held += truesize;
         true
@@ -430,11 +433,15 @@ impl<B: PacketBuf> Tcb<B> {
         h
     }
 
+    /// Bytes of buffers this connection holds now, both ways.
+    fn held(&self) -> usize {
+        self.recv.truesize() + self.ooo.truesize() + self.send.truesize()
+    }
+
     /// What the engine's connections hold with this one counted as it
     /// stands now (the engine last counted it as `charged`).
     fn engine_held(&self, mem: &MemView) -> usize {
-        let now = self.recv.truesize() + self.ooo.truesize() + self.send.truesize();
-        (mem.held + now).saturating_sub(self.charged.total())
+        (mem.held + self.held()).saturating_sub(self.charged.total())
     }
 
     /// Whether a received buffer of `truesize` bytes may be kept: within
@@ -456,7 +463,7 @@ impl<B: PacketBuf> Tcb<B> {
         }
         let held = self.engine_held(mem);
         let ok = if in_order {
-            mem.budget.admits(held, conn, truesize)
+            mem.budget.admits(held, self.held(), truesize)
         } else {
             mem.budget.admits_ooo(held, truesize)
         };
@@ -468,7 +475,8 @@ impl<B: PacketBuf> Tcb<B> {
     pub(crate) fn send_allowance<'a>(&self, ctx: &Ctx<'a>) -> SendAllowance<'a> {
         SendAllowance {
             budget: ctx.mem.budget,
-            conn: self.send.truesize(),
+            send: self.send.truesize(),
+            conn: self.held(),
             held: self.engine_held(&ctx.mem),
             engine_refused: false,
         }
@@ -477,14 +485,15 @@ impl<B: PacketBuf> Tcb<B> {
     /// The most window the memory level lets this connection offer beyond
     /// what it has promised already: unlimited below the pressure mark,
     /// four segments under pressure, and from the critical mark one
-    /// segment to a connection holding less than `conn_min`, none to the
-    /// others (Linux clamps `rcv_ssthresh` the same way).
+    /// segment to a connection holding less than `conn_min` (both ways
+    /// together), none to the others (Linux clamps `rcv_ssthresh` the same
+    /// way).
     pub(crate) fn window_clamp(&self, ctx: &Ctx) -> usize {
         match ctx.mem.level {
             MemoryLevel::Normal => usize::MAX,
             MemoryLevel::Pressure => 4 * ctx.mss,
             MemoryLevel::Critical | MemoryLevel::Reserved => {
-                if self.recv.truesize() + self.ooo.truesize() < ctx.mem.budget.conn_min {
+                if self.held() < ctx.mem.budget.conn_min {
                     ctx.mss
                 } else {
                     0
