@@ -55,5 +55,8 @@ sleep 1
 echo "==> wire client on net_memif (role client, core 1): raw device, then TCP"
 "$wire" client --config configs/bench-memif-client.toml --server 10.20.0.1 \
   "${quick[@]}" --linux "$out/linux.json" --linux "$out/veth.json" --json "$out/wire.json" 2> "$out/client.log"
+kill -INT $server 2>/dev/null || true
+wait $server 2>/dev/null || true
+grep -h '^wire server memory' "$out/server.log" || true
 echo
 echo "JSON: $out/wire.json (every sample, the configuration and the commit)"

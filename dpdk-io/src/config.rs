@@ -215,6 +215,15 @@ impl RuntimeConfig {
         if self.mempool.mbufs < 2 * u32::from(self.port.rx_ring) {
             return bad("mempool.mbufs", "must be at least twice port.rx_ring");
         }
+        if self.engine.memory.limit.is_none()
+            && self.mempool.mbufs as usize <= self.mbufs_set_aside(1)
+        {
+            return bad(
+                "mempool.mbufs",
+                "leaves nothing for connections once the port rings, the transmit backlog, \
+                 the cache and engine.tcp.pool_reserve have theirs (or set engine.memory.limit)",
+            );
+        }
         if usize::from(self.mempool.data_room) < usize::from(self.engine.mtu) + 14 + 128 {
             return bad(
                 "mempool.data_room",
@@ -227,6 +236,46 @@ impl RuntimeConfig {
         self.engine
             .validate()
             .map_err(|e| format!("invalid configuration: `engine.{}`: {}", e.field, e.reason))
+    }
+
+    /// Mbufs of the pool that no engine's connections may hold, with
+    /// `engines` engines on it: per engine, its port queues' rings (a NIC
+    /// fills its RX ring at start), its transmit backlog and its lcore's
+    /// cache; and once, `engine.tcp.pool_reserve`.
+    pub fn mbufs_set_aside(&self, engines: usize) -> usize {
+        let per_engine = usize::from(self.port.rx_ring)
+            + usize::from(self.port.tx_ring)
+            + crate::runtime::TX_BACKLOG
+            + self.mempool.cache as usize;
+        engines * per_engine + self.engine.tcp.pool_reserve
+    }
+
+    /// The configuration of one of `engines` engines sharing a pool of
+    /// `mbufs` mbufs of `data_room` bytes. `engine.memory.limit`, when
+    /// left open, becomes the engine's share of the mbufs left once
+    /// [`RuntimeConfig::mbufs_set_aside`] is set aside, so connections can
+    /// never take the buffers the device needs to receive.
+    pub fn engine_for(
+        &self,
+        engines: usize,
+        mbufs: usize,
+        data_room: u16,
+    ) -> Result<EngineConfig, String> {
+        let mut engine = self.engine.clone();
+        if engine.memory.limit.is_none() {
+            let engines = engines.max(1);
+            let aside = self.mbufs_set_aside(engines);
+            if mbufs <= aside {
+                return Err(format!(
+                    "invalid configuration: `mempool.mbufs`: {mbufs} leaves nothing for \
+                     connections once the rings, backlogs, caches and the pool reserve of \
+                     {engines} engine(s) have their {aside}"
+                ));
+            }
+            let share = (mbufs - aside) / engines;
+            engine.memory.limit = Some(share * usize::from(data_room));
+        }
+        Ok(engine)
     }
 
     /// The EAL arguments this configuration asks for.
@@ -286,6 +335,29 @@ mod tests {
         assert!(e.contains("engine.tcp.rto_min_ms"), "{e}");
         let e = RuntimeConfig::from_toml("[engine]\nmtu = \"big\"\n").unwrap_err();
         assert!(e.contains("mtu"), "{e}");
+        let e = RuntimeConfig::from_toml("[mempool]\nmbufs = 3000\n").unwrap_err();
+        assert!(e.contains("mempool.mbufs"), "{e}");
+    }
+
+    #[test]
+    fn the_memory_limit_is_the_engines_share_of_what_the_rings_leave() {
+        let c = RuntimeConfig::default();
+        // 1024 + 1024 RX and TX descriptors, 1024 of transmit backlog and
+        // a 256-mbuf cache per engine, and the 64-buffer reserve once.
+        assert_eq!(c.mbufs_set_aside(1), 3392);
+        let one = c.engine_for(1, 16383, 2176).unwrap();
+        assert_eq!(one.memory.limit, Some((16383 - 3392) * 2176));
+        let two = c.engine_for(2, 16383, 2176).unwrap();
+        assert_eq!(two.memory.limit, Some((16383 - 6720) / 2 * 2176));
+        let e = c.engine_for(5, 16383, 2176).unwrap_err();
+        assert!(e.contains("mempool.mbufs"), "{e}");
+        // A limit in the file is kept as it is.
+        let mut set = c.clone();
+        set.engine.memory.limit = Some(1 << 20);
+        assert_eq!(
+            set.engine_for(5, 100, 2176).unwrap().memory.limit,
+            Some(1 << 20)
+        );
     }
 }
 

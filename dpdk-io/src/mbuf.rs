@@ -462,7 +462,15 @@ impl MbufPool {
 
 impl BufferPool for MbufPool {
     fn available(&self) -> Option<usize> {
-        Some(self.direct().available() as usize)
+        Some(self.direct().available_here() as usize)
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        Some(self.direct().size() as usize)
+    }
+
+    fn buffer_size(&self) -> Option<usize> {
+        Some(usize::from(self.direct().data_room()))
     }
 
     type Buf = Mbuf;

@@ -445,7 +445,7 @@ impl Runtime {
                 .name(format!("stack-core{core}"))
                 .spawn(move || {
                     run_core(
-                        core, lcore, &core_cfg, port, pool, io, selector, app, &stop, &done,
+                        core, n, lcore, &core_cfg, port, pool, io, selector, app, &stop, &done,
                     )
                 })
                 .map_err(|e| DpdkError::Io(e.to_string()))?;
@@ -546,6 +546,7 @@ impl Runtime {
 #[allow(clippy::too_many_arguments)]
 fn run_core(
     core: usize,
+    engines: usize,
     eal_lcore: u32,
     cfg: &RuntimeConfig,
     port: Arc<Port>,
@@ -563,7 +564,7 @@ fn run_core(
     let counters = io.counters.clone();
     let result = (|| {
         let mut worker =
-            Worker::with_io(cfg, port, Box::new(io), pool).map_err(|e| e.to_string())?;
+            Worker::with_io(cfg, port, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
         worker.engine.set_port_selector(Some(selector));
         let lcore_id = crate::eal::lcore_id();
         let result = app.start(&mut worker.engine);

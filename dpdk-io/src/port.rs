@@ -100,7 +100,7 @@ pub struct LinkStatus {
 }
 
 /// Port counters (`rte_eth_stats`, totals only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct PortStats {
     /// Frames received.
     pub ipackets: u64,

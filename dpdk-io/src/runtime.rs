@@ -65,6 +65,12 @@ pub struct LoopStats {
     pub rx_linearized: u64,
     /// Received frames dropped for want of a buffer to linearize into.
     pub rx_no_buffer: u64,
+    /// RX polls made while the pool had fewer free mbufs than a burst:
+    /// the device may have dropped frames for want of a buffer (its own
+    /// count is `port.rx_nombuf`, or `port.imissed` where the kernel or
+    /// the NIC drops them). Zero while connections keep to their memory
+    /// limit.
+    pub rx_pool_short: u64,
     /// Raw benchmark frames counted and dropped.
     pub raw_sunk: u64,
     /// Frames the device marked with a bad IPv4 or TCP checksum, dropped.
@@ -112,7 +118,7 @@ const EXIT_GRACE: Duration = Duration::from_millis(100);
 
 /// Frames kept for the next TX burst when the ring is full; beyond this
 /// the oldest are dropped (and counted) rather than holding mbufs forever.
-const TX_BACKLOG: usize = 1024;
+pub(crate) const TX_BACKLOG: usize = 1024;
 
 /// Where a worker's frames come from and go to when it does not poll a
 /// queue of a port it owns: the multi-core runtime's steering
@@ -174,18 +180,21 @@ impl Worker {
     /// the port's MAC address if `port.use_port_mac`, and TX checksum
     /// offload if the port offers it.
     pub fn new(cfg: &RuntimeConfig, port: Port, pool: MbufPool) -> Result<Worker, DpdkError> {
-        Worker::build(cfg, PortRef::Owned(port), None, pool)
+        Worker::build(cfg, PortRef::Owned(port), None, pool, 1)
     }
 
     /// A worker of a multi-core runtime: `port` is shared with the other
     /// workers and `io` moves its frames.
+    /// `engines` is how many workers share `pool` (each gets its share of
+    /// the memory limit).
     pub(crate) fn with_io(
         cfg: &RuntimeConfig,
         port: Arc<Port>,
         io: Box<dyn FrameIo>,
         pool: MbufPool,
+        engines: usize,
     ) -> Result<Worker, DpdkError> {
-        Worker::build(cfg, PortRef::Shared(port), Some(io), pool)
+        Worker::build(cfg, PortRef::Shared(port), Some(io), pool, engines)
     }
 
     fn build(
@@ -193,12 +202,16 @@ impl Worker {
         port: PortRef,
         io: Option<Box<dyn FrameIo>>,
         pool: MbufPool,
+        engines: usize,
     ) -> Result<Worker, DpdkError> {
         let port_ref = match &port {
             PortRef::Owned(p) => p,
             PortRef::Shared(p) => &**p,
         };
-        let mut engine_cfg: EngineConfig = cfg.engine.clone();
+        let direct = pool.direct();
+        let mut engine_cfg: EngineConfig = cfg
+            .engine_for(engines, direct.size() as usize, direct.data_room())
+            .map_err(DpdkError::Config)?;
         if cfg.port.use_port_mac {
             engine_cfg.mac = stack::wire::EthernetAddress(port_ref.mac_addr()?);
         }
@@ -341,6 +354,9 @@ impl Worker {
     pub fn iterate(&mut self, app: &mut dyn App) -> usize {
         let now = self.clock.now();
         self.stats.iterations += 1;
+        if (self.pool.direct().available_here() as usize) < self.burst {
+            self.stats.rx_pool_short += 1;
+        }
         match (&mut self.io, &mut self.port) {
             (Some(io), _) => {
                 io.rx(&mut self.rx, self.burst);

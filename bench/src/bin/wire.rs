@@ -100,6 +100,11 @@ fn server(opts: &Opts) -> Result<(), String> {
     let mut app = WireServer::default();
     worker.run(&mut app, &stop)?;
     eprintln!("wire server: {} connections served", app.accepted);
+    eprintln!(
+        "wire server {}; RX polls with the pool short: {}",
+        bench::wire::memory_line(worker.engine.stats()),
+        worker.stats.rx_pool_short
+    );
     Ok(())
 }
 
@@ -238,8 +243,14 @@ fn client(opts: &Opts) -> Result<(), String> {
         repetitions: reps,
         seconds_each: secs,
         figures,
+        engine: Some(worker.engine.stats().clone()),
     };
-    finish(opts, &report)
+    finish(opts, &report)?;
+    println!(
+        "client loop: RX polls with the pool short: {}",
+        worker.stats.rx_pool_short
+    );
+    Ok(())
 }
 
 fn check(error: Option<stack::Error>, what: &str) -> Result<(), String> {
@@ -255,6 +266,9 @@ fn finish(opts: &Opts, report: &Report) -> Result<(), String> {
         report.date, report.device, report.commit, report.repetitions, report.seconds_each
     );
     print!("{}", report.table());
+    if let Some(stats) = &report.engine {
+        println!("client {}", bench::wire::memory_line(stats));
+    }
     if let Some(out) = opts.get("--json") {
         let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
         std::fs::write(out, json).map_err(|e| format!("{out}: {e}"))?;
@@ -343,6 +357,7 @@ fn linux_baseline(opts: &Opts) -> Result<(), String> {
         repetitions: reps,
         seconds_each: secs,
         figures,
+        engine: None,
     };
     finish(opts, &report)
 }
@@ -413,6 +428,7 @@ fn idle(opts: &Opts) -> Result<(), String> {
         repetitions: 1,
         seconds_each: 0.0,
         figures,
+        engine: Some(worker.engine.stats().clone()),
     };
     finish(opts, &report)
 }

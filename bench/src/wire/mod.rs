@@ -90,6 +90,42 @@ pub struct Report {
     pub seconds_each: f64,
     /// Every figure.
     pub figures: Vec<Figure>,
+    /// The measuring stack's counters at the end of the run (none for
+    /// the kernel baselines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<stack::Stats>,
+}
+
+/// One line on what the stack's packet-buffer memory did in a run: the
+/// peak held against the limit, the levels reached, and what pressure
+/// cost (collapses, prunes, data dropped for memory).
+pub fn memory_line(stats: &stack::Stats) -> String {
+    let m = &stats.memory;
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    format!(
+        "memory: peak {:.1} MiB held of a {:.1} MiB limit (now {:.1} MiB: {} receive, {} \
+         out-of-order, {} send buffers); rose to pressure {}x, critical {}x, reserved {}x; \
+         {} segments collapsed ({} bytes copied); {} out-of-order queues pruned, {} timed \
+         out; data dropped for memory {} (engine) {} (connection) {} (pool reserve); \
+         writes refused {}",
+        mib(m.peak_held),
+        mib(m.limit),
+        mib(m.held),
+        m.bufs_recv,
+        m.bufs_ooo,
+        m.bufs_send,
+        m.entered_pressure,
+        m.entered_critical,
+        m.entered_reserved,
+        m.collapsed_segments,
+        m.collapsed_bytes,
+        m.ooo_pruned,
+        m.ooo_timeouts,
+        stats.drops.memory_pressure,
+        stats.drops.conn_memory,
+        stats.drops.pool_reserve,
+        m.write_refused
+    )
 }
 
 impl Report {

@@ -224,7 +224,7 @@ fn run() -> Result<(), String> {
             "engine": worker.engine.stats(),
             "loop": worker.stats,
             "fault": { "rx": worker.fault_stats().0, "tx": worker.fault_stats().1 },
-            "port": worker.port().stats().ok().map(|s| format!("{s:?}")),
+            "port": worker.port().stats().ok(),
         });
         println!("{out}");
     }

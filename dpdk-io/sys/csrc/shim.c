@@ -1,9 +1,12 @@
 /* See shim.h. Compiled by build.rs with the cflags pkg-config gives. */
+#include <string.h>
+
 #include <rte_config.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ring.h>
 
 #include "shim.h"
 
@@ -28,6 +31,24 @@ int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 			    unsigned int count)
 {
 	return rte_pktmbuf_alloc_bulk(mp, mbufs, count);
+}
+
+unsigned int shim_mempool_avail_here(const struct rte_mempool *mp)
+{
+	struct rte_mempool *m = (struct rte_mempool *)mp;
+	const struct rte_mempool_ops *ops = rte_mempool_get_ops(m->ops_index);
+	struct rte_mempool_cache *cache;
+	unsigned int n;
+
+	/* The common store's count is only public for ring-backed pools
+	 * (rte_mempool_ops_get_count is internal); others take the walk. */
+	if (strncmp(ops->name, "ring_", 5) != 0)
+		return rte_mempool_avail_count(mp);
+	n = rte_ring_count((const struct rte_ring *)m->pool_data);
+	cache = rte_mempool_default_cache(m, rte_lcore_id());
+	if (cache != NULL)
+		n += cache->len;
+	return n > mp->size ? mp->size : n;
 }
 
 void shim_pktmbuf_free(struct rte_mbuf *m)

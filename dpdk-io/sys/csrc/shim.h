@@ -1,7 +1,8 @@
 /*
  * Real symbols for DPDK's static-inline functions, which bindgen cannot
  * link against. Every function here is a one-line forward to the DPDK
- * inline of the same name (without the shim_ prefix).
+ * inline of the same name (without the shim_ prefix), but for the few
+ * that say what they do instead.
  */
 #ifndef DPDK_SYS_SHIM_H
 #define DPDK_SYS_SHIM_H
@@ -19,6 +20,10 @@ struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 			    unsigned int count);
 void shim_pktmbuf_free(struct rte_mbuf *m);
+/* Free objects in the pool's common ring plus the calling lcore's cache:
+ * a lower bound of rte_mempool_avail_count() without its walk over every
+ * lcore's cache. */
+unsigned int shim_mempool_avail_here(const struct rte_mempool *mp);
 struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
 				    struct rte_mempool *mp);
 int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
