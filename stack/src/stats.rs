@@ -279,8 +279,9 @@ pub struct MemoryStats {
     pub collapsed_segments: u64,
     /// Bytes copied by collapsing.
     pub collapsed_bytes: u64,
-    /// Out-of-order queues pruned because the engine or the connection
-    /// held too much.
+    /// Out-of-order queues pruned: whole, oldest first, at the critical
+    /// mark; or from the highest sequence number down, when in-order data
+    /// found its connection at its receive limit.
     pub ooo_pruned: u64,
     /// Out-of-order queues dropped after `memory.ooo_timeout_ms` without
     /// progress.

@@ -131,10 +131,12 @@ impl<P: BufferPool> Engine<P> {
 
     /// A segment of `truesize` bytes is about to arrive on connection
     /// `idx`: if that would take the connection over its receive limit,
-    /// compact its receive queue, and if that is not enough, drop its
-    /// out-of-order queue (Linux `tcp_prune_queue`). The segment itself
-    /// is admitted or not by the TCB.
-    pub(super) fn make_room(&mut self, idx: u32, truesize: usize) {
+    /// compact its receive queue, and if that is not enough and the
+    /// segment is the one the stream needs next (`in_order`), drop
+    /// out-of-order data from the highest sequence number down until it
+    /// fits (Linux `tcp_prune_queue`). The segment itself is admitted or
+    /// not by the TCB.
+    pub(super) fn make_room(&mut self, idx: u32, truesize: usize, in_order: bool) {
         let limit = self.budget.conn_recv_limit;
         let reserve = self.cfg.tcp.pool_reserve;
         let Some(conn) = self.conns.get_mut(idx) else {
@@ -148,9 +150,12 @@ impl<P: BufferPool> Engine<P> {
         let done = tcb.recv.collapse(&mut self.pool, reserve);
         self.stats.memory.collapsed_segments += done.segments as u64;
         self.stats.memory.collapsed_bytes += done.bytes as u64;
-        if held(tcb) + truesize > limit && !tcb.ooo.is_empty() {
-            let freed = tcb.ooo.clear();
-            tcb.deadlines.clear(TimerKind::Reassembly);
+        let over = (held(tcb) + truesize).saturating_sub(limit);
+        if over > 0 && in_order && !tcb.ooo.is_empty() {
+            let freed = tcb.ooo.prune_tail(over);
+            if tcb.ooo.is_empty() {
+                tcb.deadlines.clear(TimerKind::Reassembly);
+            }
             self.stats.memory.ooo_pruned += 1;
             self.stats.memory.ooo_pruned_bytes += freed as u64;
         }

@@ -162,7 +162,11 @@ impl<P: BufferPool> Engine<P> {
 
     fn rx_conn(&mut self, idx: u32, p: &Parsed, payload: Option<P::Buf>) {
         if let Some(buf) = &payload {
-            self.make_room(idx, buf.truesize());
+            let in_order = self
+                .conns
+                .get(idx)
+                .is_some_and(|c| crate::tcp::seq_diff(p.seg.seq, c.tcb.rcv_nxt) <= 0);
+            self.make_room(idx, buf.truesize(), in_order);
         }
         let ctx = super::tcb_ctx!(self, self.pool_low());
         let Some(conn) = self.conns.get_mut(idx) else {

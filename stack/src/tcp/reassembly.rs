@@ -146,6 +146,22 @@ impl<B: PacketBuf> Reassembly<B> {
         None
     }
 
+    /// Drops segments from the highest sequence number down until `need`
+    /// bytes of truesize are freed or none is left (Linux
+    /// `tcp_prune_ofo_queue`: what the stream needs soonest stays);
+    /// returns the truesize freed.
+    pub fn prune_tail(&mut self, need: usize) -> usize {
+        let mut freed = 0;
+        while freed < need {
+            let Some((_, buf)) = self.segs.pop() else {
+                break;
+            };
+            freed += buf.truesize();
+        }
+        self.truesize -= freed;
+        freed
+    }
+
     /// Drops everything; returns the truesize freed.
     pub fn clear(&mut self) -> usize {
         self.segs.clear();
@@ -240,5 +256,18 @@ mod tests {
         assert_eq!((r.segments(), r.truesize(), pool.available()), (1, 2048, 7));
         let got = r.pop_ready(SeqNumber(100)).unwrap();
         assert_eq!(got.data(), &[[1u8; 10], [2; 10]].concat()[..]);
+    }
+
+    #[test]
+    fn pruning_starts_from_the_highest_sequence_number() {
+        let mut pool = HeapPool::new(8, 256, 0);
+        let mut r = Reassembly::new(1 << 20);
+        for at in [300u32, 100, 500] {
+            let stored = r.insert(SeqNumber(at), seg(&mut pool, &[1; 50]), false, true);
+            assert_eq!(stored, Inserted::Stored);
+        }
+        assert_eq!(r.prune_tail(300), 512, "two buffers, the last two");
+        assert_eq!((r.segments(), r.truesize()), (1, 256));
+        assert!(r.pop_ready(SeqNumber(100)).is_some(), "the first one stays");
     }
 }

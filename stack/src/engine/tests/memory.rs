@@ -258,23 +258,33 @@ fn a_connection_over_its_receive_limit_is_compacted() {
     assert_eq!(t.read_all(c.h), data);
 }
 
-// ... and if compacting is not enough, its out-of-order queue goes
-// (Linux tcp_prune_ofo_queue), so that the data the stream needs next is
-// kept.
+// ... and if compacting is not enough, out-of-order data goes from the
+// highest sequence number down (Linux tcp_prune_ofo_queue), so that the
+// data the stream needs next is kept.
 #[test]
-fn a_connection_over_its_receive_limit_drops_its_out_of_order_queue() {
+fn a_connection_over_its_receive_limit_prunes_out_of_order_data_from_the_top() {
     let mut t = Harness::with_config(|c| c.memory.conn_recv_limit = Some(4 * BUF));
     let c = t.passive();
     let data = pattern(6 * MSS);
+    let seg = |i: usize| &data[i * MSS..(i + 1) * MSS];
     for i in 2..6 {
-        t.send(c.peer(i * MSS, 0).data(&data[i * MSS..(i + 1) * MSS]));
+        t.send(c.peer(i * MSS, 0).data(seg(i)));
     }
     assert_eq!(t.engine.stats().memory.bufs_ooo, 4);
-    t.send(c.peer(0, 0).data(&data[..MSS]));
+    // Out of order and over the limit: dropped, nothing pruned for it.
+    t.send(c.peer(6 * MSS + 100, 0).data(&[0; 300]));
+    assert_eq!(t.engine.stats().drops.conn_memory, 1);
+    // In order: the top segment makes room for it.
+    t.send(c.peer(0, 0).data(seg(0)));
     let m = t.engine.stats().memory.clone();
-    assert_eq!((m.ooo_pruned, m.bufs_ooo, m.bufs_recv), (1, 0, 1));
+    assert_eq!((m.ooo_pruned, m.bufs_ooo, m.bufs_recv), (1, 3, 1));
+    assert!(t.read_all(c.h) == seg(0));
+    // With room again, the gap fills and the kept segments follow it.
+    t.send(c.peer(MSS, 0).data(seg(1)));
     drain(&mut t);
-    assert_eq!(t.read_all(c.h), &data[..MSS]);
+    let got = t.read_all(c.h);
+    assert_eq!(got.len(), 4 * MSS);
+    assert!(got == data[MSS..5 * MSS]);
 }
 
 // A write refused by the engine's budget (another connection holds the

@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Hostile and watching peers for dpdk-io/tests/linux_attacks.rs.
+
+Run inside the peer's network namespace (`ip netns exec NS python3
+attack.py ...`). The raw programs send hand-built Ethernet frames on the
+namespace's veth end from made-up hosts (their own MAC and IPv4 address,
+which the kernel does not own, so it ignores the stack's replies) and
+answer ARP for them. Every program is bounded in time and ends by itself;
+each prints one JSON line when it is done.
+
+  ooo    --iface IF --conns N --segments K --seconds S
+      open N connections to the echo port, then for S seconds send each
+      K segments of 400 bytes with a one-byte hole before every one, over
+      and over; finally reset them all.
+  tiny   --iface IF --count N --seconds S
+      open one connection advertising a zero window and send N one-byte
+      segments in order; hold it S seconds; reset it.
+  noread --conns N --bytes B --seconds S
+      N kernel TCP clients with a 2 KiB receive buffer send B bytes each
+      to the echo port and never read; after S seconds they reset
+      (SO_LINGER 0).
+  legit  --seconds S [--interval I]
+      every I seconds (default 0.05): connect to the echo port, send a
+      short message, read it back, close; each attempt bounded by 2 s.
+      Prints every attempt's start time and outcome.
+  probe  --iface IF --seconds S [--interval I]
+      every I seconds (default 0.1): ask the stack's MAC with ARP and
+      ping it, from a made-up host; count the answers that come within
+      the interval.
+"""
+
+import argparse
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+STACK_IP = "10.99.0.1"
+ECHO_PORT = 7
+ETH_P_ALL = 0x0003
+ETH_IP, ETH_ARP = 0x0800, 0x0806
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+def say(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def checksum(data, start=0):
+    if len(data) % 2:
+        data += b"\0"
+    s = start + sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def mac_bytes(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+class RawHost:
+    """A made-up host on the veth: builds frames, answers ARP for itself,
+    and keeps what the stack sent to it."""
+
+    def __init__(self, iface, mac, ip):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.bind((iface, 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self.sock.setblocking(False)
+        self.mac = mac_bytes(mac)
+        self.ip = socket.inet_aton(ip)
+        self.stack_ip = socket.inet_aton(STACK_IP)
+        self.stack_mac = None
+        self.segments = []  # (sport, dport, flags, seq, ack, window, payload length)
+        self.echo_replies = []  # (ident, seq) of echo replies
+        self.arp_replies = 0
+
+    def eth(self, dst, ethertype, payload):
+        return dst + self.mac + struct.pack("!H", ethertype) + payload
+
+    def arp(self, op, target_mac, target_ip, eth_dst):
+        body = struct.pack("!HHBBH6s4s6s4s", 1, ETH_IP, 6, 4, op, self.mac, self.ip,
+                           target_mac, target_ip)
+        return self.eth(eth_dst, ETH_ARP, body)
+
+    def ipv4(self, proto, payload):
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0,
+                          self.ip, self.stack_ip)
+        hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+        return self.eth(self.stack_mac, ETH_IP, hdr + payload)
+
+    def tcp(self, sport, seq, ack, flags, window, payload=b"", mss=None, payload_sum=None):
+        opts = struct.pack("!BBH", 2, 4, mss) if mss else b""
+        hdr = struct.pack("!HHIIBBHHH", sport, ECHO_PORT, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                          (20 + len(opts)) // 4 << 4, flags, window, 0, 0) + opts
+        pseudo = self.ip + self.stack_ip + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
+        if payload_sum is None:
+            c = checksum(pseudo + hdr + payload)
+        else:
+            # The payload's sum, folded but not complemented, comes ready.
+            c = checksum(pseudo + hdr, payload_sum)
+        hdr = hdr[:16] + struct.pack("!H", c) + hdr[18:]
+        return self.ipv4(6, hdr + payload)
+
+    def ping(self, ident, seq):
+        body = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"are you there"
+        body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+        return self.ipv4(1, body)
+
+    def send(self, frame):
+        while True:
+            try:
+                self.sock.send(frame)
+                return
+            except BlockingIOError:
+                select.select([], [self.sock], [], 0.01)
+                self.pump()
+
+    def pump(self):
+        """Reads every frame waiting; answers ARP for ourselves."""
+        while True:
+            try:
+                frame = self.sock.recv(4096)
+            except BlockingIOError:
+                return
+            if len(frame) < 14 or frame[6:12] == self.mac:
+                continue
+            ethertype = struct.unpack("!H", frame[12:14])[0]
+            if ethertype == ETH_ARP and len(frame) >= 42:
+                op = struct.unpack("!H", frame[20:22])[0]
+                sender_mac, sender_ip, target_ip = frame[22:28], frame[28:32], frame[38:42]
+                if op == 1 and target_ip == self.ip:
+                    self.send(self.arp(2, sender_mac, sender_ip, sender_mac))
+                elif op == 2 and sender_ip == self.stack_ip and frame[0:6] == self.mac:
+                    self.stack_mac = sender_mac
+                    self.arp_replies += 1
+            elif ethertype == ETH_IP and frame[0:6] == self.mac and len(frame) >= 34:
+                ihl = (frame[14] & 0x0F) * 4
+                proto = frame[23]
+                l4 = frame[14 + ihl:]
+                if proto == 6 and len(l4) >= 20:
+                    sport, dport, seq, ack, off, flags, win = struct.unpack("!HHIIBBH", l4[:16])
+                    total = struct.unpack("!H", frame[16:18])[0]
+                    plen = total - ihl - (off >> 4) * 4
+                    self.segments.append((sport, dport, flags, seq, ack, win, plen))
+                elif proto == 1 and len(l4) >= 8 and l4[0] == 0:
+                    self.echo_replies.append(struct.unpack("!HH", l4[4:8]))
+
+    def resolve(self, timeout=5.0):
+        """Learns the stack's MAC (and teaches it ours) with an ARP request."""
+        end = time.monotonic() + timeout
+        while self.stack_mac is None and time.monotonic() < end:
+            self.send(self.arp(1, b"\0" * 6, self.stack_ip, b"\xff" * 6))
+            t = time.monotonic() + 0.2
+            while self.stack_mac is None and time.monotonic() < t:
+                select.select([self.sock], [], [], 0.02)
+                self.pump()
+        if self.stack_mac is None:
+            say({"error": "the stack did not answer ARP"})
+            sys.exit(3)
+
+
+class RawConn:
+    def __init__(self, port, iss):
+        self.port = port
+        self.iss = iss
+        self.irs = None
+
+    def seq(self, offset):
+        return self.iss + 1 + offset
+
+    def ack(self):
+        return self.irs + 1
+
+
+def open_conns(host, n, window, timeout=10.0):
+    conns = [RawConn(20000 + i, (i * 7919 * 65536) & 0xFFFFFFFF) for i in range(n)]
+    by_port = {c.port: c for c in conns}
+    for c in conns:
+        host.send(host.tcp(c.port, c.iss, 0, SYN, window, mss=1460))
+    end = time.monotonic() + timeout
+    while any(c.irs is None for c in conns) and time.monotonic() < end:
+        select.select([host.sock], [], [], 0.02)
+        host.pump()
+        for (sport, dport, flags, seq, ack, win, plen) in host.segments:
+            c = by_port.get(dport)
+            if c and flags & SYN and flags & ACK and c.irs is None:
+                c.irs = seq
+                host.send(host.tcp(c.port, c.seq(0), c.ack(), ACK, window))
+        host.segments.clear()
+    opened = [c for c in conns if c.irs is not None]
+    if len(opened) < n:
+        say({"error": "handshakes", "opened": len(opened), "wanted": n})
+        sys.exit(3)
+    return conns
+
+
+def reset_all(host, conns, offset=lambda c: 0):
+    for c in conns:
+        host.send(host.tcp(c.port, c.seq(offset(c)), c.ack(), RST | ACK, 0))
+
+
+def ooo(a):
+    host = RawHost(a.iface, "02:00:00:00:66:01", "10.99.0.66")
+    host.resolve()
+    conns = open_conns(host, a.conns, 65535)
+    payload = b"\x5a" * 400
+    payload_sum = sum(struct.unpack("!200H", payload))
+    sent, rounds = 0, 0
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        for c in conns:
+            for k in range(a.segments):
+                at = 1 + k * 401
+                host.send(host.tcp(c.port, c.seq(at), c.ack(), ACK, 65535, payload,
+                                   payload_sum=payload_sum))
+                sent += 1
+            host.pump()
+            host.segments.clear()
+            if time.monotonic() >= end:
+                break
+        rounds += 1
+    reset_all(host, conns)
+    say({"attack": "ooo", "conns": len(conns), "segments_sent": sent, "rounds": rounds})
+
+
+def tiny(a):
+    host = RawHost(a.iface, "02:00:00:00:66:02", "10.99.0.67")
+    host.resolve()
+    [c] = open_conns(host, 1, 0)
+    for i in range(a.count):
+        host.send(host.tcp(c.port, c.seq(i), c.ack(), PSH | ACK, 0, b"x"))
+        if i % 256 == 0:
+            host.pump()
+            host.segments.clear()
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        select.select([host.sock], [], [], 0.05)
+        host.pump()
+        host.segments.clear()
+    reset_all(host, [c], lambda c: a.count)
+    say({"attack": "tiny", "segments_sent": a.count})
+
+
+def noread(a):
+    socks = []
+    for _ in range(a.conns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        s.settimeout(5)
+        s.connect((STACK_IP, ECHO_PORT))
+        s.setblocking(False)
+        socks.append(s)
+    chunk = b"\xa5" * 16384
+    sent = [0] * len(socks)
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        busy = [s for s, n in zip(socks, sent) if n < a.bytes]
+        if not busy:
+            time.sleep(0.05)
+            continue
+        _, writable, _ = select.select([], busy, [], 0.05)
+        for s in writable:
+            i = socks.index(s)
+            try:
+                sent[i] += s.send(chunk[: min(len(chunk), a.bytes - sent[i])])
+            except BlockingIOError:
+                pass
+    for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    say({"attack": "noread", "conns": len(socks), "bytes_sent": sum(sent)})
+
+
+def legit(a):
+    attempts = []
+    end = time.monotonic() + a.seconds
+    n = 0
+    while time.monotonic() < end:
+        started = time.time()
+        t0 = time.monotonic()
+        msg = ("legit %d %.3f\n" % (n, started)).encode()
+        ok, why = False, ""
+        try:
+            s = socket.create_connection((STACK_IP, ECHO_PORT), timeout=2)
+            s.settimeout(max(0.01, 2 - (time.monotonic() - t0)))
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                part = s.recv(4096)
+                if not part:
+                    break
+                got += part
+            s.close()
+            ok = got == msg
+            why = "" if ok else "short echo"
+        except OSError as e:
+            why = type(e).__name__
+        attempts.append({"at": started, "ok": ok, "why": why, "secs": time.monotonic() - t0})
+        n += 1
+        time.sleep(max(0.0, a.interval - (time.monotonic() - t0)))
+    say({"legit": attempts})
+
+
+def probe(a):
+    host = RawHost(a.iface, "02:00:00:00:77:01", "10.99.0.77")
+    host.resolve()
+    sent = arp_ok = ping_ok = 0
+    end = time.monotonic() + a.seconds
+    seq = 0
+    while time.monotonic() < end:
+        seq += 1
+        sent += 1
+        before = host.arp_replies
+        host.echo_replies.clear()
+        host.send(host.arp(1, b"\0" * 6, host.stack_ip, b"\xff" * 6))
+        host.send(host.ping(0x5354, seq))
+        t = time.monotonic() + a.interval
+        while time.monotonic() < t:
+            select.select([host.sock], [], [], 0.01)
+            host.pump()
+            host.segments.clear()
+        arp_ok += host.arp_replies > before
+        ping_ok += (0x5354, seq) in host.echo_replies
+    say({"probe": {"sent": sent, "arp": arp_ok, "ping": ping_ok}})
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("ooo")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--conns", type=int, default=200)
+    q.add_argument("--segments", type=int, default=130)
+    q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("tiny")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--count", type=int, default=16001)
+    q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("noread")
+    q.add_argument("--conns", type=int, default=100)
+    q.add_argument("--bytes", type=int, default=400_000)
+    q.add_argument("--seconds", type=float, default=5)
+    q = sub.add_parser("legit")
+    q.add_argument("--seconds", type=float, required=True)
+    q.add_argument("--interval", type=float, default=0.05)
+    q = sub.add_parser("probe")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--seconds", type=float, required=True)
+    q.add_argument("--interval", type=float, default=0.1)
+    a = p.parse_args()
+    {"ooo": ooo, "tiny": tiny, "noread": noread, "legit": legit, "probe": probe}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
