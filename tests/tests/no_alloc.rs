@@ -187,4 +187,11 @@ fn established_data_path_does_not_allocate() {
         sent > 10_000,
         "the measured phase moved real traffic ({sent} segments)"
     );
+    // Without memory pressure nothing was copied together either: every
+    // segment stayed in the buffer it arrived in (zero copy).
+    for e in &w.engines {
+        let m = &e.stats().memory;
+        assert_eq!(m.level, stack::MemoryLevel::Normal);
+        assert_eq!((m.entered_pressure, m.collapsed_segments), (0, 0), "{m:?}");
+    }
 }
