@@ -5,7 +5,9 @@
 
 use crate::buf::BufferPool;
 use crate::memory::{Holding, MemoryLevel, QueueKind};
+use crate::tcp::seq_diff;
 use crate::tcp::timers::TimerKind;
+use crate::wire::SeqNumber;
 
 use super::Engine;
 
@@ -129,14 +131,14 @@ impl<P: BufferPool> Engine<P> {
         }
     }
 
-    /// A segment of `truesize` bytes is about to arrive on connection
-    /// `idx`: if that would take the connection over its receive limit,
-    /// compact its receive queue, and if that is not enough and the
-    /// segment is the one the stream needs next (`in_order`), drop
-    /// out-of-order data from the highest sequence number down until it
-    /// fits (Linux `tcp_prune_queue`). The segment itself is admitted or
-    /// not by the TCB.
-    pub(super) fn make_room(&mut self, idx: u32, truesize: usize, in_order: bool) {
+    /// A segment of `truesize` bytes starting at `seq` is about to arrive
+    /// on connection `idx`: if that would take the connection over its
+    /// receive limit, compact its receive queue, and if that is not enough
+    /// and the segment is the one the stream needs next, drop out-of-order
+    /// data from the highest sequence number down until it fits (Linux
+    /// `tcp_prune_queue`). The segment itself is admitted or not by the
+    /// TCB.
+    pub(super) fn make_room(&mut self, idx: u32, truesize: usize, seq: SeqNumber) {
         let limit = self.budget.conn_recv_limit;
         let reserve = self.cfg.tcp.pool_reserve;
         let Some(conn) = self.conns.get_mut(idx) else {
@@ -151,6 +153,7 @@ impl<P: BufferPool> Engine<P> {
         self.stats.memory.collapsed_segments += done.segments as u64;
         self.stats.memory.collapsed_bytes += done.bytes as u64;
         let over = (held(tcb) + truesize).saturating_sub(limit);
+        let in_order = seq_diff(seq, tcb.rcv_nxt) <= 0;
         if over > 0 && in_order && !tcb.ooo.is_empty() {
             let freed = tcb.ooo.prune_tail(over);
             if tcb.ooo.is_empty() {

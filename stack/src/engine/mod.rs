@@ -137,8 +137,8 @@ pub struct Engine<P: BufferPool> {
     /// order they started to: pruned from the front at the critical mark.
     /// Entries may be stale (checked when popped).
     ooo_list: VecDeque<(u32, u32)>,
-    /// Connections a memory limit refused a write, owed `Writable` when
-    /// the level falls.
+    /// Connections the engine's budget refused a write, owed `Writable`
+    /// once it holds no more than `budget.wake`.
     mem_waiters: Vec<(u32, u32)>,
     ip_ident: u16,
     ephemeral_next: u32,

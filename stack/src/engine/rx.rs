@@ -162,11 +162,7 @@ impl<P: BufferPool> Engine<P> {
 
     fn rx_conn(&mut self, idx: u32, p: &Parsed, payload: Option<P::Buf>) {
         if let Some(buf) = &payload {
-            let in_order = self
-                .conns
-                .get(idx)
-                .is_some_and(|c| crate::tcp::seq_diff(p.seg.seq, c.tcb.rcv_nxt) <= 0);
-            self.make_room(idx, buf.truesize(), in_order);
+            self.make_room(idx, buf.truesize(), p.seg.seq);
         }
         let ctx = super::tcb_ctx!(self, self.pool_low());
         let Some(conn) = self.conns.get_mut(idx) else {

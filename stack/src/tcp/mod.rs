@@ -83,7 +83,7 @@ pub(crate) struct SendAllowance<'a> {
     /// What the engine holds, likewise.
     held: usize,
     /// The engine's budget (not the connection's own limit) refused a
-    /// buffer: only a fall in the memory level will make room.
+    /// buffer: only memory freed elsewhere will make room.
     pub engine_refused: bool,
 }
 
@@ -209,9 +209,9 @@ pub(crate) struct Tcb<B> {
     /// `read` or `write` reported the reset already (contract 3).
     pub reset_reported: bool,
     pub want_writable: bool,
-    /// A write was refused for memory: `Writable` is owed when the engine's
-    /// memory level falls (the connection may have nothing in flight whose
-    /// acknowledgment would announce it).
+    /// The engine's budget refused a write: `Writable` is owed once the
+    /// engine holds well below the reserved top again (the connection may
+    /// have nothing in flight whose acknowledgment would announce it).
     pub mem_waiting: bool,
     pub close_outcome: Option<CloseOutcome>,
     /// The engine must send RST|ACK and drop the connection (linger ran out).
