@@ -135,7 +135,8 @@ fn critical_memory_prunes_and_refuses_out_of_order_data() {
 
 // The reserved top of the limit: a connection holding conn_min or more
 // gets no more buffers there (its data is dropped, not acknowledged, and
-// comes again), while a quiet connection is still served.
+// comes again: contract 7 loses nothing), while a quiet connection is
+// still served.
 #[test]
 fn the_reserved_top_serves_only_connections_under_their_minimum() {
     let mut t = Harness::with_config(limit_of(20));
@@ -287,9 +288,10 @@ fn a_connection_over_its_receive_limit_prunes_out_of_order_data_from_the_top() {
     assert!(got == data[MSS..5 * MSS]);
 }
 
-// A write refused by the engine's budget (another connection holds the
-// memory) hears Writable when the level falls, without any ACK of its
-// own: nothing of its own may be in flight to announce it.
+// Contracts 2 and 17: a write refused by the engine's budget (another
+// connection holds the memory) returns WouldBlock, and Writable follows
+// once memory is freed, without any ACK of its own: nothing of its own
+// may be in flight to announce it.
 #[test]
 fn a_writer_refused_for_memory_hears_writable_when_memory_is_freed() {
     let mut t = Harness::with_config(limit_of(20));
