@@ -1,7 +1,9 @@
 //! The neighbour cache: IPv4 to MAC resolution with ARP (RFC 826).
 //!
 //! Frames for a neighbour whose address is unknown wait in a bounded queue
-//! while requests go out at `retry_interval`; a reply releases them, and
+//! (per neighbour, and for all neighbours together, so that peers cannot
+//! pin the pool's buffers there) while requests go out at
+//! `retry_interval`; a reply releases them, and
 //! after `max_requests` unanswered requests they are dropped and counted.
 //! Learned entries expire after `entry_ttl`; static entries never do.
 
@@ -43,6 +45,8 @@ pub(crate) struct NeighborCache<F> {
     /// The earliest retry or expiry, or earlier: kept on insert, exact
     /// after each `poll`, so asking costs nothing on the hot path.
     next: Option<Instant>,
+    /// Frames waiting in all pending queues.
+    pending: usize,
 }
 
 impl<F> NeighborCache<F> {
@@ -51,6 +55,7 @@ impl<F> NeighborCache<F> {
             entries: HashMap::with_capacity(cfg.capacity.min(4096)),
             cfg,
             next: None,
+            pending: 0,
         }
     }
 
@@ -71,6 +76,9 @@ impl<F> NeighborCache<F> {
         if let Some(mac) = self.lookup(ip, now) {
             return Resolution::Ready(mac, frame);
         }
+        if self.pending >= self.cfg.pending_total {
+            return Resolution::Dropped(frame);
+        }
         let full = self.entries.len() >= self.cfg.capacity && !self.entries.contains_key(&ip);
         let limit = self.cfg.pending_per_neighbor;
         match self.entries.get_mut(&ip) {
@@ -79,6 +87,7 @@ impl<F> NeighborCache<F> {
                     return Resolution::Dropped(frame);
                 }
                 queue.push_back(frame);
+                self.pending += 1;
                 Resolution::Queued
             }
             _ if full => Resolution::Dropped(frame),
@@ -88,6 +97,7 @@ impl<F> NeighborCache<F> {
                     return Resolution::Dropped(frame);
                 }
                 queue.push_back(frame);
+                self.pending += 1;
                 let next_request = now + self.cfg.retry_interval;
                 self.note_deadline(next_request);
                 self.entries.insert(
@@ -120,7 +130,10 @@ impl<F> NeighborCache<F> {
             Some(entry) => {
                 let old = core::mem::replace(entry, Entry::Resolved { mac, expires });
                 match old {
-                    Entry::Pending { queue, .. } => queue,
+                    Entry::Pending { queue, .. } => {
+                        self.pending -= queue.len();
+                        queue
+                    }
                     Entry::Resolved { .. } => VecDeque::new(),
                 }
             }
@@ -142,6 +155,7 @@ impl<F> NeighborCache<F> {
     ) {
         let max = self.cfg.max_requests;
         let retry = self.cfg.retry_interval;
+        let pending = &mut self.pending;
         self.entries.retain(|ip, entry| match entry {
             Entry::Resolved { expires, .. } => expires.is_none_or(|e| e > now),
             Entry::Pending {
@@ -153,6 +167,7 @@ impl<F> NeighborCache<F> {
                     return true;
                 }
                 if *requests >= max {
+                    *pending -= queue.len();
                     queue.drain(..).for_each(&mut dropped);
                     return false;
                 }
@@ -217,6 +232,38 @@ mod tests {
         let released = c.learn(IP, MAC, t, false);
         assert_eq!(released, [1, 2]);
         assert!(matches!(c.resolve(IP, 4, t), Resolution::Ready(MAC, 4)));
+    }
+
+    #[test]
+    fn all_neighbours_together_queue_at_most_pending_total_frames() {
+        let mut c = NeighborCache::new(ArpConfig {
+            pending_total: 3,
+            ..cfg()
+        });
+        let t = Instant::ZERO;
+        let ip = |n| Ipv4Addr::new(10, 0, 0, n);
+        for n in 1..=3 {
+            assert!(matches!(
+                c.resolve(ip(n), n, t),
+                Resolution::QueuedSendRequest
+            ));
+        }
+        assert!(matches!(c.resolve(ip(4), 4, t), Resolution::Dropped(4)));
+        assert!(matches!(c.resolve(ip(1), 5, t), Resolution::Dropped(5)));
+        // A reply frees its neighbour's share; giving up frees the rest.
+        assert_eq!(c.learn(ip(1), MAC, t, false), [1]);
+        assert!(matches!(
+            c.resolve(ip(4), 6, t),
+            Resolution::QueuedSendRequest
+        ));
+        let mut drops = 0;
+        c.poll(t + Duration::from_secs(5), |_| {}, |_| drops += 1);
+        c.poll(t + Duration::from_secs(10), |_| {}, |_| drops += 1);
+        assert_eq!(drops, 3);
+        assert!(matches!(
+            c.resolve(ip(5), 7, t),
+            Resolution::QueuedSendRequest
+        ));
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct ArpConfig {
     /// Packets queued per unresolved neighbour; more are dropped and counted.
     /// Default 16.
     pub pending_per_neighbor: usize,
+    /// Packets queued for all unresolved neighbours together (each holds a
+    /// buffer); more are dropped and counted. Default 256.
+    pub pending_total: usize,
     /// Most entries in the cache. Default 1024.
     pub capacity: usize,
 }
@@ -282,6 +285,7 @@ impl Default for ArpConfig {
             retry_interval: Duration::from_secs(1),
             max_requests: 3,
             pending_per_neighbor: 16,
+            pending_total: 256,
             capacity: 1024,
         }
     }
