@@ -29,24 +29,28 @@ impl<P: BufferPool> Engine<P> {
     /// Counts what connection `idx` holds now (see [`Holding`]), and keeps
     /// the lists the memory levels work on.
     pub(super) fn sync_memory(&mut self, idx: u32) {
-        let generation = self.conns.generation(idx);
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
-        if core::mem::take(&mut conn.tcb.mem_waiting) {
-            self.mem_waiters.push((idx, generation));
+        let waiting = core::mem::take(&mut conn.tcb.mem_waiting);
+        if !waiting && !conn.tcb.holding_changed() {
+            return;
         }
         let now = conn.tcb.holding();
         let before = core::mem::replace(&mut conn.tcb.charged, now);
-        if now == before {
-            return;
+        let track_ooo = now.bufs[QueueKind::Ooo as usize] > 0 && !conn.in_ooo_list;
+        conn.in_ooo_list |= track_ooo;
+        let generation = self.conns.generation(idx);
+        if waiting {
+            self.mem_waiters.push((idx, generation));
         }
-        if now.bufs[QueueKind::Ooo as usize] > 0 && !conn.in_ooo_list {
-            conn.in_ooo_list = true;
+        if track_ooo {
             self.ooo_list.push_back((idx, generation));
             self.forget_stale_ooo_entries();
         }
-        self.account(&before, &now);
+        if now != before {
+            self.account(&before, &now);
+        }
     }
 
     /// Moves the engine's gauges from `before` to `now` for one connection.
@@ -80,7 +84,14 @@ impl<P: BufferPool> Engine<P> {
     /// queues go, the longest-listed first, until the level falls below
     /// it; well below the reserved top, writers refused for memory hear
     /// `Writable`.
+    #[inline]
     pub(super) fn relieve_pressure(&mut self) {
+        if self.stats.memory.level >= MemoryLevel::Critical || !self.mem_waiters.is_empty() {
+            self.prune_and_wake();
+        }
+    }
+
+    fn prune_and_wake(&mut self) {
         while self.stats.memory.level >= MemoryLevel::Critical {
             let Some((idx, generation)) = self.ooo_list.pop_front() else {
                 break;

@@ -295,6 +295,9 @@ impl<P: BufferPool> Engine<P> {
             conn.timers[r.kind as usize] = None;
             let due = conn.tcb.deadlines.get(r.kind).is_some_and(|at| at <= now);
             if !due {
+                // The deadline moved on, or went: the mirror must follow.
+                conn.tcb.deadlines.mark_changed();
+                self.sync_timers(r.conn);
                 continue;
             }
             let ctx = tcb_ctx!(self, false);
@@ -362,12 +365,15 @@ impl<P: BufferPool> Engine<P> {
         self.maybe_free(idx);
     }
 
-    /// Mirrors the TCB's deadlines into the timing wheel.
+    /// Mirrors the TCB's deadlines into the timing wheel, if any changed.
     fn sync_timers(&mut self, idx: u32) {
         let generation = self.conns.generation(idx);
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
+        if !conn.tcb.deadlines.take_changed() {
+            return;
+        }
         for kind in TimerKind::ALL {
             let want = conn.tcb.deadlines.get(kind);
             let have = conn.timers[kind as usize].map(|(_, at)| at);

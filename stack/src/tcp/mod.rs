@@ -387,7 +387,7 @@ impl<B: PacketBuf> Tcb<B> {
             self.ooo.clear();
             self.deadlines.clear_all_but_lifetime();
             if state == State::Closed {
-                self.deadlines = Deadlines::default();
+                self.deadlines.clear_all();
             }
         }
     }
@@ -420,17 +420,27 @@ impl<B: PacketBuf> Tcb<B> {
 
     /// The buffers the connection holds now, by queue.
     pub fn holding(&self) -> Holding {
-        let mut h = Holding::default();
-        let queues = [
-            (QueueKind::Recv, self.recv.truesize(), self.recv.buffers()),
-            (QueueKind::Ooo, self.ooo.truesize(), self.ooo.segments()),
-            (QueueKind::Send, self.send.truesize(), self.send.buffers()),
-        ];
-        for (kind, bytes, bufs) in queues {
-            h.bytes[kind as usize] = bytes as u32;
-            h.bufs[kind as usize] = bufs as u32;
+        Holding {
+            bytes: [
+                self.recv.truesize() as u32,
+                self.ooo.truesize() as u32,
+                self.send.truesize() as u32,
+            ],
+            bufs: [
+                self.recv.buffers() as u32,
+                self.ooo.segments() as u32,
+                self.send.buffers() as u32,
+            ],
         }
-        h
+    }
+
+    /// Whether the bytes held in any queue differ from what the engine
+    /// last counted (buffer counts change only with bytes).
+    pub fn holding_changed(&self) -> bool {
+        let c = &self.charged.bytes;
+        self.recv.truesize() != c[QueueKind::Recv as usize] as usize
+            || self.ooo.truesize() != c[QueueKind::Ooo as usize] as usize
+            || self.send.truesize() != c[QueueKind::Send as usize] as usize
     }
 
     /// Bytes of buffers this connection holds now, both ways.

@@ -42,35 +42,61 @@ impl TimerKind {
     ];
 }
 
-/// One optional deadline per [`TimerKind`].
+/// One optional deadline per [`TimerKind`], and whether any changed
+/// since the engine last mirrored them into its timing wheel.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Deadlines([Option<Instant>; TimerKind::COUNT]);
+pub(crate) struct Deadlines {
+    at: [Option<Instant>; TimerKind::COUNT],
+    changed: bool,
+}
 
 impl Deadlines {
     pub fn get(&self, kind: TimerKind) -> Option<Instant> {
-        self.0[kind as usize]
+        self.at[kind as usize]
     }
 
     pub fn set(&mut self, kind: TimerKind, at: Instant) {
-        self.0[kind as usize] = Some(at);
+        self.at[kind as usize] = Some(at);
+        self.changed = true;
     }
 
     pub fn clear(&mut self, kind: TimerKind) {
-        self.0[kind as usize] = None;
+        if self.at[kind as usize].take().is_some() {
+            self.changed = true;
+        }
     }
 
     pub fn is_set(&self, kind: TimerKind) -> bool {
-        self.0[kind as usize].is_some()
+        self.at[kind as usize].is_some()
+    }
+
+    /// Clears them all.
+    pub fn clear_all(&mut self) {
+        for kind in TimerKind::ALL {
+            self.clear(kind);
+        }
     }
 
     /// TIME_WAIT keeps only its lifetime (and a linger outcome is settled
     /// before it gets there).
     pub fn clear_all_but_lifetime(&mut self) {
-        let keep = self.get(TimerKind::Lifetime);
-        *self = Deadlines::default();
-        if let Some(at) = keep {
-            self.set(TimerKind::Lifetime, at);
+        for kind in TimerKind::ALL {
+            if kind != TimerKind::Lifetime {
+                self.clear(kind);
+            }
         }
+    }
+
+    /// Whether any deadline changed since the last call (or since
+    /// [`Deadlines::mark_changed`]); resets the flag.
+    pub fn take_changed(&mut self) -> bool {
+        core::mem::take(&mut self.changed)
+    }
+
+    /// Makes the next [`Deadlines::take_changed`] true: the engine's
+    /// mirror lost an entry (a timer fired early) and must be rebuilt.
+    pub fn mark_changed(&mut self) {
+        self.changed = true;
     }
 }
 
