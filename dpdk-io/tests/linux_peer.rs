@@ -113,6 +113,55 @@ fn echo_server_with_linux_client() {
     );
 }
 
+// Nagle with Minshall's variant against Linux's delayed ACK: a Linux
+// client echoes 1,500 bytes twenty times through our echo server. Each
+// answer is a full segment and a short tail. Strict RFC 896 sends the
+// tail only when Linux acknowledges the full segment, which Linux delays
+// (about 40 ms) once the exchange is ping-pong: every tail would follow a
+// Linux ACK. Now the tail follows the full segment at once; only while
+// Linux still quick-ACKs (the first exchanges) may its ACK land between
+// the two. Asserted on the capture: at least 15 of the 20 tails come
+// straight after their full segment.
+#[test]
+fn echo_of_1500_bytes_does_not_wait_for_linux_delayed_ack() {
+    let Some(env) = Env::new("echo_1500", 14) else {
+        return;
+    };
+    let mut stackd = env.stackd(&["echo", "--port", "7"], false);
+    env.wait_ping(&stackd);
+    let cap = env.capture(7);
+    let to = format!("{STACK_IP}:7");
+    let mut client = env.linux(
+        "linux echo-rr",
+        &["echo-rr", "--to", &to, "--size", "1500", "--count", "20"],
+    );
+    client.wait(Duration::from_secs(30));
+    let res = json_line(&client, "echoes");
+    let trace = cap.finish();
+    stackd.stop(Duration::from_secs(10));
+    let rep = report(Some(&trace), &[&client, &stackd]);
+    check!(
+        res.as_ref().is_some_and(|r| r["equal"] == true),
+        rep,
+        "the echoes did not come back: {res:?}"
+    );
+    let (mut heads, mut straight) = (0, 0);
+    for (i, s) in trace.segs.iter().enumerate() {
+        if s.ours && s.len == 1460 {
+            heads += 1;
+            let next = trace.segs.get(i + 1);
+            straight += usize::from(next.is_some_and(|n| n.ours && n.len == 40));
+        }
+    }
+    check!(heads == 20, rep, "{heads} echoes of 1,500 bytes seen");
+    check!(
+        straight >= 15,
+        rep,
+        "only {straight} of 20 tails left straight after their full segment"
+    );
+    println!("echo_1500: {straight} of 20 tails straight after the head; {res:?}");
+}
+
 /// Our `bulk` connects to a Linux `bulk`; both send `bytes` at once and
 /// each hashes what it receives; the hashes are compared across.
 fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {

@@ -225,6 +225,12 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// Whether new connections disable Nagle's algorithm. Default false.
     pub nodelay: bool,
+    /// In-order segments acknowledged at once, not delayed, at the start
+    /// of a connection and again after the receive side was idle for a
+    /// retransmission timeout (Linux's quick-ACK mode), unless the
+    /// connection answers data with data (then the ACK rides on the
+    /// answer). 0 turns it off. Default 16.
+    pub quickacks: u8,
     /// Longest time queued data may wait without the peer acknowledging
     /// any of it, before the connection fails with `TimedOut` (Linux
     /// `TCP_USER_TIMEOUT`; covers a peer whose window stays closed). Zero
@@ -319,6 +325,7 @@ impl Default for TcpConfig {
             synack_retries: 5,
             delayed_ack: Duration::from_millis(40),
             nodelay: false,
+            quickacks: 16,
             user_timeout: Duration::ZERO,
             orphan_retries: 8,
             keepalive: KeepaliveConfig::default(),

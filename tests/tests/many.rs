@@ -71,6 +71,12 @@ fn ten_thousand_connections_every_close_variant_leave_nothing_behind() {
     server_cfg.tcp.syn_queue = CONNS;
     // A small receive window makes the linger-timeout peers stall quickly.
     server_cfg.tcp.recv_buffer = 8 * 1024;
+    // A client's RST can be lost on the lossy link after the server's data
+    // was all acknowledged: then only keepalive finds the half-open
+    // connection (the client's closed port answers the probe with RST).
+    server_cfg.tcp.keepalive.enabled = true;
+    server_cfg.tcp.keepalive.idle = Duration::from_secs(5);
+    server_cfg.tcp.keepalive.interval = Duration::from_secs(1);
     let link = LinkConfig::lossy(0.001);
     let c = sim.add_node_with(client_cfg, 128 * 1024, link.clone());
     let s = sim.add_node_with(server_cfg, 64 * 1024, link);

@@ -165,12 +165,26 @@ impl Bed {
         );
     }
 
-    /// After the attack: every buffer back in the pool, nothing held.
+    /// After the attack: every buffer back in the pool, nothing held, once
+    /// the last exchanges have had a second to end (no new attempts).
     #[track_caller]
     fn assert_recovered(&mut self) {
+        let quiet = self.sim.now + ms(1000);
+        while self.sim.now < quiet {
+            self.sim.step(quiet.min(self.sim.now + ms(1)));
+            self.echo.poll(&mut self.sim.nodes[self.victim].engine);
+            let now = self.sim.now;
+            self.legit.poll(&mut self.sim, self.client, now);
+        }
         let seed = self.sim.seed;
         let node = &self.sim.nodes[self.victim];
-        assert_eq!(node.engine.stats().memory.held, 0, "seed {seed:#x}");
+        assert_eq!(
+            node.engine.stats().memory.held,
+            0,
+            "seed {seed:#x}: {:?}; states {:?}",
+            node.engine.stats().memory,
+            node.engine.state_counts()
+        );
         assert_eq!(self.echo.open(), 0, "seed {seed:#x}");
         assert_eq!(node.pool.available(), self.initial_free, "seed {seed:#x}");
     }

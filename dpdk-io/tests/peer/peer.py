@@ -20,6 +20,10 @@ long prints "timeout ..." and exits 3.
   echo-client  --to IP:PORT --bytes N
       send N seeded bytes while reading the echo; print whether all came
       back equal.
+  echo-rr      --to IP:PORT --size N --count K
+      K times: send N bytes, read the N-byte echo (Nagle and delayed ACK
+      as Linux sets them by default); print one JSON line with whether
+      every echo was equal and the round trips' median and maximum in ms.
   bulk         (--listen PORT | --to IP:PORT) --bytes N [--seed S]
       send N seeded bytes (then SHUT_WR) while reading and hashing
       everything until end of stream; print one JSON line with both
@@ -237,6 +241,28 @@ def echo_client(a):
                     "equal": ok, "error": failure[0] if failure else None}))
 
 
+def echo_rr(a):
+    s = connect(a.to, a.timeout)
+    s.settimeout(a.timeout)
+    times, ok = [], True
+    for i in range(a.count):
+        msg = bytes((i + k) % 251 for k in range(a.size))
+        t0 = time.monotonic()
+        s.sendall(msg)
+        got = b""
+        while len(got) < a.size:
+            d = s.recv(a.size - len(got))
+            if not d:
+                break
+            got += d
+        times.append((time.monotonic() - t0) * 1000)
+        ok = ok and got == msg
+    s.close()
+    times.sort()
+    say(json.dumps({"echoes": a.count, "equal": ok,
+                    "median_ms": times[len(times) // 2], "max_ms": times[-1]}))
+
+
 def bulk(a):
     if a.listen is not None:
         s = accept(listen(a.listen), a.timeout)
@@ -341,6 +367,10 @@ def main():
     c.add_argument("--to", required=True)
     c.add_argument("--bytes", type=int, required=True)
     c.add_argument("--seed", type=int, default=7)
+    c = sub.add_parser("echo-rr")
+    c.add_argument("--to", required=True)
+    c.add_argument("--size", type=int, default=1500)
+    c.add_argument("--count", type=int, default=20)
     c = sub.add_parser("bulk")
     g = c.add_mutually_exclusive_group(required=True)
     g.add_argument("--listen", type=int)
@@ -360,6 +390,7 @@ def main():
         "seed-server": seed_server,
         "seed-client": seed_client,
         "echo-client": echo_client,
+        "echo-rr": echo_rr,
         "bulk": bulk,
         "send-then-read": send_then_read,
         "ack-then-read": ack_then_read,

@@ -183,6 +183,7 @@ impl<P: BufferPool> Engine<P> {
             self.send_rst_for(p.dst_port, p.src, &p.seg, reason);
         }
         self.after_tcb(idx);
+        self.transmit_ack_now(idx);
     }
 
     fn listener_on(&self, port: u16) -> Option<u32> {

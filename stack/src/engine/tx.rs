@@ -19,6 +19,16 @@ use crate::wire::{
 
 use super::{Engine, Transmit};
 
+/// What became of a segment handed to the transmit path.
+enum Sent<B> {
+    /// A frame ready for the wire.
+    Frame(Transmit<B>),
+    /// Waiting for ARP, or dropped and counted.
+    Queued,
+    /// No buffer for its headers: lost as if on the wire.
+    NoBuffer,
+}
+
 /// Payloads shorter than this are copied into the header buffer: a second
 /// buffer (an indirect mbuf) costs more than copying a few bytes.
 const ZERO_COPY_MIN: usize = 256;
@@ -76,29 +86,66 @@ impl<P: BufferPool> Engine<P> {
             };
             // Round robin: one segment per connection per turn.
             self.ready.rotate_left(1);
-            let remote = conn.tcb.remote;
-            // A probe into a closed window is a window probe, else keepalive.
-            let window_probe = conn.tcb.snd_wnd == 0;
-            let frame = self.build_segment(idx, &seg);
-            self.sync_timers(idx);
-            let Some(frame) = frame else {
+            match self.transmit_segment(idx, &seg) {
+                Sent::Frame(t) => {
+                    self.stats.frames_out += 1;
+                    return Some(t);
+                }
+                Sent::Queued => {}
                 // The segment is lost as if on the wire; the retransmission
                 // timer recovers it once buffers come back.
-                return None;
-            };
-            self.stats.segments_out += 1;
-            if seg.retransmit {
-                self.stats.retransmits += 1;
+                Sent::NoBuffer => return None,
             }
-            if seg.probe && window_probe {
-                self.stats.window_probes += 1;
-            } else if seg.probe {
-                self.stats.keepalive_probes += 1;
-            }
-            if let Some(t) = self.dispatch(frame, *remote.ip()) {
-                self.stats.frames_out += 1;
-                return Some(t);
-            }
+        }
+    }
+
+    /// An arriving segment left connection `idx` owing an ACK that must
+    /// not wait for the driver's next `poll_transmit` (a duplicate ACK per
+    /// out-of-order segment, an ACK per second full segment: RFC 5681
+    /// 4.2): its next segment is built now, data carrying the ACK if data
+    /// can go, else a pure ACK, and queued ahead of the rest.
+    pub(super) fn transmit_ack_now(&mut self, idx: u32) {
+        let ctx = super::tcb_ctx!(self, false);
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if !conn.tcb.ack_now {
+            return;
+        }
+        let Some(seg) = conn.tcb.poll_segment(&ctx) else {
+            return;
+        };
+        if let Sent::Frame(t) = self.transmit_segment(idx, &seg) {
+            self.control.push_back(t);
+        }
+    }
+
+    /// Builds the frame of `seg` for connection `idx`, counts it, and
+    /// finds its next hop.
+    fn transmit_segment(&mut self, idx: u32, seg: &OutSegment) -> Sent<P::Buf> {
+        let Some(conn) = self.conns.get(idx) else {
+            return Sent::Queued;
+        };
+        let remote = conn.tcb.remote;
+        // A probe into a closed window is a window probe, else keepalive.
+        let window_probe = conn.tcb.snd_wnd == 0;
+        let frame = self.build_segment(idx, seg);
+        self.sync_timers(idx);
+        let Some(frame) = frame else {
+            return Sent::NoBuffer;
+        };
+        self.stats.segments_out += 1;
+        if seg.retransmit {
+            self.stats.retransmits += 1;
+        }
+        if seg.probe && window_probe {
+            self.stats.window_probes += 1;
+        } else if seg.probe {
+            self.stats.keepalive_probes += 1;
+        }
+        match self.dispatch(frame, *remote.ip()) {
+            Some(t) => Sent::Frame(t),
+            None => Sent::Queued,
         }
     }
 

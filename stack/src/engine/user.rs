@@ -306,9 +306,21 @@ impl<P: BufferPool> Engine<P> {
         self.with_tcb(h, |tcb, _, _, _| tcb.linger = linger)
     }
 
-    /// Disables (`true`) or enables Nagle's algorithm.
+    /// Disables (`true`) or enables Nagle's algorithm (on by default,
+    /// `tcp.nodelay`). With Nagle on, a segment shorter than the MSS waits
+    /// while another short segment is unacknowledged (Minshall's variant,
+    /// as Linux: full segments in flight do not hold a short tail back).
     pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<()> {
         self.with_tcb(h, |tcb, _, _, _| tcb.nodelay = nodelay)
+    }
+
+    /// Corks (`true`) or uncorks the connection (Linux `TCP_CORK`): while
+    /// corked only full segments go out, whatever `nodelay` says, so
+    /// several writes leave as few segments; uncorking sends what waited.
+    /// A FIN (shutdown, close) sends it too. Unlike Linux there is no
+    /// 200 ms ceiling: the application uncorks.
+    pub fn set_cork(&mut self, h: Handle, cork: bool) -> Result<()> {
+        self.with_tcb(h, |tcb, _, _, _| tcb.cork = cork)
     }
 
     /// Turns keepalive probing on or off (timing from `tcp.keepalive`).

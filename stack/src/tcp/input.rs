@@ -428,6 +428,8 @@ impl<B: PacketBuf> Tcb<B> {
 
     fn deliver_in_order(&mut self, ctx: &Ctx, buf: B, seg_len: usize, stats: &mut Stats) {
         let pressure = ctx.mem.collapse_all();
+        // Data below out-of-order data fills (part of) a gap.
+        let filling_gap = !self.ooo.is_empty();
         let n = buf.len();
         if self.recv.try_coalesce(&buf, pressure) {
             stats.memory.note_collapse(n);
@@ -470,10 +472,17 @@ impl<B: PacketBuf> Tcb<B> {
         if seg_len >= self.snd_mss {
             self.unacked_segments += 1;
         }
-        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second
-        // full-sized segment, at once when a gap was filled, and otherwise
-        // within the delayed-ACK time.
-        if filled_gap || self.unacked_segments >= 2 || ctx.cfg.delayed_ack.is_zero() {
+        // RFC 5681 4.2: ACK at least every second full-sized segment, and
+        // at once when a segment fills all or part of a gap; RFC 9293
+        // 3.8.6.3: otherwise within the delayed-ACK time, except for the
+        // quick ACKs that keep a starting sender's clock going.
+        let quick = self.take_quickack(ctx);
+        if filled_gap
+            || filling_gap
+            || self.unacked_segments >= 2
+            || quick
+            || ctx.cfg.delayed_ack.is_zero()
+        {
             self.ack_now = true;
         } else {
             self.ack_pending = true;
@@ -486,6 +495,26 @@ impl<B: PacketBuf> Tcb<B> {
             self.ooo_fin = None;
             self.on_fin(ctx);
         }
+    }
+
+    /// Whether this in-order segment is to be acknowledged at once as a
+    /// quick ACK: while quick ACKs remain and the connection is not
+    /// answering data with data. A receive side idle for longer than the
+    /// retransmission timeout gets its quick ACKs back: the sender
+    /// restarts from a small window (Linux `tcp_event_data_recv`).
+    fn take_quickack(&mut self, ctx: &Ctx) -> bool {
+        if self
+            .last_data_rx
+            .is_some_and(|at| ctx.now - at > self.rtt.rto())
+        {
+            self.quickacks = self.quickacks.max(ctx.cfg.quickacks);
+        }
+        self.last_data_rx = Some(ctx.now);
+        if self.quickacks == 0 || self.pingpong {
+            return false;
+        }
+        self.quickacks -= 1;
+        true
     }
 
     /// RFC 9293 3.10.7.4 "eighth": the peer's FIN, in order.

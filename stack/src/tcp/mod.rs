@@ -190,6 +190,18 @@ pub(crate) struct Tcb<B> {
     pub ack_now: bool,
     /// Full-sized segments received since our last ACK.
     pub unacked_segments: u32,
+    /// In-order segments still to be acknowledged at once rather than
+    /// delayed (Linux's quick-ACK mode: at the start of the connection and
+    /// after the receive side was idle, so the sender's slow start is not
+    /// held back by delayed ACKs).
+    pub quickacks: u8,
+    /// Data goes out within the delayed-ACK time of data coming in
+    /// (request and response): ACKs are delayed to ride on the answers,
+    /// so quick ACKs are not sent (Linux's ping-pong mode). Left when the
+    /// delayed-ACK timer fires with an ACK still owed.
+    pub pingpong: bool,
+    /// When in-order data last arrived, if it did.
+    pub last_data_rx: Option<Instant>,
     /// Send a probe (zero-window or keepalive): sequence `snd_una - 1`.
     pub send_probe: bool,
     /// The persist timer fired with a small window: send what fits.
@@ -199,6 +211,13 @@ pub(crate) struct Tcb<B> {
     pub keepalive: bool,
 
     pub nodelay: bool,
+    /// Hold back segments shorter than the MSS until uncorked (Linux
+    /// `TCP_CORK`).
+    pub cork: bool,
+    /// One past the last byte of the last segment sent shorter than the
+    /// MSS: while the peer has not acknowledged it, Nagle holds another
+    /// short segment back (Minshall's variant, as Linux).
+    pub snd_sml: SeqNumber,
     pub linger: Option<Duration>,
     pub read_shut: bool,
     pub write_shut: bool,
@@ -306,12 +325,17 @@ impl<B: PacketBuf> Tcb<B> {
             ack_pending: false,
             ack_now: false,
             unacked_segments: 0,
+            quickacks: cfg.quickacks,
+            pingpong: false,
+            last_data_rx: None,
             send_probe: false,
             force_send: false,
             probes_unanswered: 0,
             persist_backoff: 0,
             keepalive: cfg.keepalive.enabled,
             nodelay: cfg.nodelay,
+            cork: false,
+            snd_sml: iss,
             linger: None,
             read_shut: false,
             write_shut: false,

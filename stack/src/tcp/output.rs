@@ -162,7 +162,7 @@ impl<B: PacketBuf> Tcb<B> {
             false
         } else {
             len == self.snd_mss
-                || (len == unsent && (idle || fin_unsent))
+                || (len == unsent && !self.cork && (self.nagle_allows_short() || fin_unsent))
                 || (idle && len >= self.max_snd_wnd / 2)
                 || self.force_send
         };
@@ -172,6 +172,13 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.force_send = false;
         let with_fin = fin_unsent && len == unsent;
+        // Data sent within the delayed-ACK time of data received answers
+        // it: ping-pong, where ACKs are better delayed to ride on answers
+        // (Linux `tcp_event_data_sent`).
+        let answering = len > 0
+            && self
+                .last_data_rx
+                .is_some_and(|at| ctx.now - at < ctx.cfg.delayed_ack);
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
         seg.data_off = off;
         seg.data_len = len;
@@ -182,6 +189,10 @@ impl<B: PacketBuf> Tcb<B> {
             seg.flags |= TcpFlags::FIN;
         }
         seg.retransmit = seq_diff(self.snd_nxt, self.snd_max) < 0;
+        if len < self.snd_mss {
+            self.snd_sml = seg.seq + len;
+        }
+        self.pingpong |= answering;
         self.snd_nxt += len + usize::from(with_fin);
         if seq_diff(self.snd_nxt, self.snd_max) > 0 {
             self.snd_max = self.snd_nxt;
@@ -191,6 +202,17 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.arm_rto(ctx.now);
         Some(seg)
+    }
+
+    /// Nagle's algorithm with Minshall's variant (what Linux does): a
+    /// segment shorter than the MSS may go out unless another short
+    /// segment is still unacknowledged (RFC 896 holds it while anything
+    /// is, which stalls a response's tail behind the peer's delayed ACK).
+    /// `nodelay` turns the rule off.
+    fn nagle_allows_short(&self) -> bool {
+        let short_in_flight =
+            seq_diff(self.snd_sml, self.snd_una) > 0 && seq_diff(self.snd_sml, self.snd_nxt) <= 0;
+        self.nodelay || self.flight() == 0 || !short_in_flight
     }
 
     /// Fast retransmit or a NewReno partial ACK: the first unacknowledged

@@ -110,6 +110,8 @@ impl<B: PacketBuf> Tcb<B> {
             TimerKind::DelayedAck => {
                 if self.ack_pending {
                     self.ack_now = true;
+                    // No answer came to ride on: not ping-pong after all.
+                    self.pingpong = false;
                 }
             }
             TimerKind::Persist => self.on_persist(ctx),

@@ -8,6 +8,7 @@
 //! ("contract 8a") or the RFC section. The simulator crate (tests/) covers
 //! whole conversations between engines; this suite pins single segments.
 
+mod ack;
 mod api;
 mod close;
 mod data;
@@ -206,6 +207,10 @@ impl Harness {
             }],
             ..EngineConfig::default()
         };
+        // Every segment's ACK is delayed unless a rule says otherwise, so
+        // each test sees the rule it is about; quick ACKs (on by default)
+        // have tests of their own in `ack.rs`.
+        cfg.tcp.quickacks = 0;
         change(&mut cfg);
         let pool = HeapPool::new(4096, 2048, 128);
         let engine = Engine::new(cfg, pool, [0x5e; 16], Instant::ZERO).unwrap();
