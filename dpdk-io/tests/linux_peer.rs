@@ -145,12 +145,15 @@ fn echo_of_1500_bytes_does_not_wait_for_linux_delayed_ack() {
         rep,
         "the echoes did not come back: {res:?}"
     );
+    // A full segment: 1,448 bytes beside timestamps (1,460 without).
+    let full = trace.segs.iter().filter(|s| s.ours).map(|s| s.len).max();
+    let full = full.unwrap_or(0);
     let (mut heads, mut straight) = (0, 0);
     for (i, s) in trace.segs.iter().enumerate() {
-        if s.ours && s.len == 1460 {
+        if s.ours && s.len == full {
             heads += 1;
             let next = trace.segs.get(i + 1);
-            straight += usize::from(next.is_some_and(|n| n.ours && n.len == 40));
+            straight += usize::from(next.is_some_and(|n| n.ours && n.len == 1500 - full));
         }
     }
     check!(heads == 20, rep, "{heads} echoes of 1,500 bytes seen");
@@ -160,6 +163,89 @@ fn echo_of_1500_bytes_does_not_wait_for_linux_delayed_ack() {
         "only {straight} of 20 tails left straight after their full segment"
     );
     println!("echo_1500: {straight} of 20 tails straight after the head; {res:?}");
+}
+
+// RFC 7323: window scaling and timestamps are agreed with Linux both
+// ways, and every segment of the connection then carries a timestamp.
+// Asserted on captures of Linux connecting to our echo server and of our
+// bulk client connecting to Linux.
+#[test]
+fn window_scaling_and_timestamps_are_agreed_with_linux_both_ways() {
+    let Some(env) = Env::new("options_both_ways", 15) else {
+        return;
+    };
+    let check_trace = |trace: &Trace, rep: &str, client_is_stack: bool| {
+        let syn = trace.find(0, |s| s.has('S') && !s.has('.'));
+        let synack = trace.find(0, |s| s.has('S') && s.has('.'));
+        check!(syn.is_some() && synack.is_some(), rep, "no handshake");
+        let (syn, synack) = (&trace.segs[syn.unwrap()], &trace.segs[synack.unwrap()]);
+        check!(
+            syn.ours == client_is_stack,
+            rep,
+            "the SYN came from the wrong side"
+        );
+        for s in [syn, synack] {
+            check!(
+                s.has_option("mss") && s.has_option("wscale") && s.has_option("TS"),
+                rep,
+                "a SYN without MSS, window scale and timestamps: [{}]",
+                s.options
+            );
+        }
+        let data = trace.segs.iter().filter(|s| !s.has('S') && !s.has('R'));
+        let without: Vec<_> = data.filter(|s| !s.has_option("TS")).collect();
+        check!(
+            without.is_empty(),
+            rep,
+            "segments without timestamps: {without:?}"
+        );
+    };
+    // Linux connects to us.
+    let mut stackd = env.stackd(&["echo", "--port", "7"], false);
+    env.wait_ping(&stackd);
+    let cap = env.capture(7);
+    let to = format!("{STACK_IP}:7");
+    let mut client = env.linux("linux echo-rr", &["echo-rr", "--to", &to, "--count", "3"]);
+    client.wait(Duration::from_secs(30));
+    let trace = cap.finish();
+    stackd.stop(Duration::from_secs(10));
+    let rep = report(Some(&trace), &[&client, &stackd]);
+    check!(
+        json_line(&client, "echoes").is_some_and(|r| r["equal"] == true),
+        rep,
+        "the echoes did not come back"
+    );
+    check_trace(&trace, &rep, false);
+    // We connect to Linux.
+    let mut linux = env.linux(
+        "linux bulk",
+        &["bulk", "--listen", "5001", "--bytes", "100000"],
+    );
+    linux.wait_for("listening on", Duration::from_secs(10), &|| String::new());
+    let cap = env.capture(5001);
+    let to = format!("{LINUX_IP}:5001");
+    let mut stackd = env.stackd(
+        &[
+            "--settle-ms",
+            "5000",
+            "bulk",
+            "--connect",
+            &to,
+            "--bytes",
+            "100000",
+        ],
+        false,
+    );
+    stackd.wait(Duration::from_secs(30));
+    linux.wait(Duration::from_secs(10));
+    let trace = cap.finish();
+    let rep = report(Some(&trace), &[&linux, &stackd]);
+    check!(
+        json_line(&stackd, "sent_sha256").is_some(),
+        rep,
+        "our bulk did not finish"
+    );
+    check_trace(&trace, &rep, true);
 }
 
 /// Our `bulk` connects to a Linux `bulk`; both send `bytes` at once and

@@ -193,8 +193,12 @@ pub struct TcpConfig {
     pub pool_reserve: usize,
     /// Offer and accept window scaling (RFC 7323 section 2), so windows
     /// can exceed 64 KiB (the shift is the smallest that covers
-    /// `recv_buffer`). Default false: on while its defaults are settled.
+    /// `recv_buffer`). Default true.
     pub window_scaling: bool,
+    /// Offer and accept timestamps (RFC 7323 sections 3 to 5): an RTT
+    /// sample from every ACK of new data, and PAWS. Each segment then
+    /// carries 12 bytes of option, taken from its payload. Default true.
+    pub timestamps: bool,
     /// Maximum segment size we advertise and send. Default: the MTU less 40.
     pub mss: Option<u16>,
     /// Initial congestion window in segments (RFC 6928). Default 10.
@@ -313,7 +317,8 @@ impl Default for TcpConfig {
         TcpConfig {
             send_buffer: 256 * 1024,
             recv_buffer: 64 * 1024,
-            window_scaling: false,
+            window_scaling: true,
+            timestamps: true,
             pool_reserve: 64,
             mss: None,
             initial_window: 10,

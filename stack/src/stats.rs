@@ -51,6 +51,9 @@ pub enum DropReason {
     MemoryPressure,
     /// Data refused because the buffer pool is down to its reserve.
     PoolReserve,
+    /// A timestamp older than the connection's TS.Recent (RFC 7323 PAWS):
+    /// an old duplicate, acknowledged and dropped.
+    Paws,
 }
 
 /// Drops by reason.
@@ -76,6 +79,7 @@ pub struct Drops {
     pub conn_memory: u64,
     pub memory_pressure: u64,
     pub pool_reserve: u64,
+    pub paws: u64,
 }
 
 impl Drops {
@@ -101,6 +105,7 @@ impl Drops {
             DropReason::ConnMemory => &mut self.conn_memory,
             DropReason::MemoryPressure => &mut self.memory_pressure,
             DropReason::PoolReserve => &mut self.pool_reserve,
+            DropReason::Paws => &mut self.paws,
         };
         *c += 1;
     }
@@ -126,6 +131,7 @@ impl Drops {
             + self.conn_memory
             + self.memory_pressure
             + self.pool_reserve
+            + self.paws
     }
 }
 

@@ -441,6 +441,8 @@ pub struct Seg {
     pub seq: u32,
     pub ack: Option<u32>,
     pub len: u32,
+    /// The options as tcpdump prints them (`mss 1460,nop,wscale 7,...`).
+    pub options: String,
 }
 
 impl Seg {
@@ -456,9 +458,12 @@ impl Seg {
         let src = words.next()?;
         let (flags, rest) = rest.split_once(']')?;
         let (mut seq, mut ack, mut len) = (None, None, 0);
+        let mut options = String::new();
         for field in rest.split(", ") {
             let field = field.trim_start_matches(',').trim();
-            if let Some(v) = field.strip_prefix("seq ") {
+            if let Some(v) = field.strip_prefix("options [") {
+                options = v.trim_end_matches(']').to_string();
+            } else if let Some(v) = field.strip_prefix("seq ") {
                 seq = v.split(':').next()?.parse().ok();
             } else if let Some(v) = field.strip_prefix("ack ") {
                 ack = v.parse().ok();
@@ -473,11 +478,20 @@ impl Seg {
             seq: seq.unwrap_or(0),
             ack,
             len,
+            options,
         })
     }
 
     pub fn has(&self, flag: char) -> bool {
         self.flags.contains(flag)
+    }
+
+    /// Whether an option tcpdump names `name` (`TS`, `wscale`, `sackOK`,
+    /// `sack`, `mss`) is present.
+    pub fn has_option(&self, name: &str) -> bool {
+        self.options
+            .split(',')
+            .any(|o| o == name || o.starts_with(&format!("{name} ")))
     }
 
     pub fn end(&self) -> u32 {

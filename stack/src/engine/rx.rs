@@ -124,6 +124,7 @@ impl<P: BufferPool> Engine<P> {
                 window: repr.window_len,
                 mss: repr.max_seg_size,
                 wscale: repr.window_scale,
+                ts: repr.timestamp,
                 len: repr.payload.len(),
             },
             payload_at: at + usize::from(packet.header_len()),
@@ -220,9 +221,9 @@ impl<P: BufferPool> Engine<P> {
             return self.stats.drop(DropReason::TableFull);
         }
         let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
-        let iss = self.isn(local, p.src, now);
+        let secrets = self.secrets(local, p.src, now);
         let ctx = self.ctx();
-        let tcb = Tcb::new_passive(&ctx, local, p.src, iss, &p.seg);
+        let tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &p.seg);
         let mut conn = ConnEntry::new(tcb);
         conn.listener = Some(lidx);
         let (idx, _) = self.conns.insert(conn);

@@ -187,6 +187,7 @@ impl<P: BufferPool> Engine<P> {
         );
         repr.max_seg_size = seg.mss;
         repr.window_scale = seg.wscale;
+        repr.timestamp = seg.ts;
         let remote = *tcb.remote.ip();
         self.finish_tcp(head, payload, remote, &repr)
     }

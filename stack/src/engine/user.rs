@@ -14,7 +14,7 @@ use crate::hash::SipHasher24;
 use crate::stats::RstReason;
 use crate::tcp::timers::TimerKind;
 use crate::tcp::user::CloseAction;
-use crate::tcp::Tcb;
+use crate::tcp::{Secrets, Tcb};
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
@@ -194,9 +194,9 @@ impl<P: BufferPool> Engine<P> {
             return Err(Error::TooManyConnections);
         }
         let local = SocketAddrV4::new(self.cfg.address.address, local_port);
-        let iss = self.isn(local, remote, self.now);
+        let secrets = self.secrets(local, remote, self.now);
         let ctx = self.ctx();
-        let tcb = Tcb::new_active(&ctx, local, remote, iss);
+        let tcb = Tcb::new_active(&ctx, local, remote, secrets);
         let (idx, _) = self.conns.insert(ConnEntry::new(tcb));
         self.flows.insert(key, idx);
         let handle = self.new_handle(Target::Conn(idx));
@@ -209,15 +209,27 @@ impl<P: BufferPool> Engine<P> {
         Ok(handle)
     }
 
-    /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock.
-    pub(super) fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> SeqNumber {
+    /// A connection's ISN and timestamp offset. RFC 6528: ISN = M +
+    /// F(4-tuple, secret), M a 4 µs clock; RFC 7323 5.4: the timestamp
+    /// clock starts at a random offset per connection (the other half of
+    /// the same keyed hash).
+    pub(super) fn secrets(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        now: Instant,
+    ) -> Secrets {
         let mut h = SipHasher24::new(self.secret);
         h.write(&local.ip().octets());
         h.write_u16(local.port());
         h.write(&remote.ip().octets());
         h.write_u16(remote.port());
+        let f = h.finish();
         let m = (now.as_nanos() / 4_000) as u32;
-        SeqNumber(m.wrapping_add(h.finish() as u32))
+        Secrets {
+            iss: SeqNumber(m.wrapping_add(f as u32)),
+            ts_offset: (f >> 32) as u32,
+        }
     }
 
     /// RFC 6056 algorithm 3: a keyed hash of the destination picks where to

@@ -4,11 +4,12 @@
 use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
 use crate::stats::{DropReason, RstReason, Stats};
-use crate::wire::{SeqNumber, TcpFlags};
+use crate::wire::{SeqNumber, TcpFlags, TcpTimestamp};
 
 use super::congestion::AckAction;
 use super::reassembly::Inserted;
 use super::timers::TimerKind;
+use super::timestamps::Paws;
 use super::{seq_diff, Ctx, EventBits, Tcb};
 
 /// The header fields of an arriving segment that the state machine reads.
@@ -21,6 +22,8 @@ pub(crate) struct SegmentInfo {
     pub mss: Option<u16>,
     /// Window scale option (SYN segments).
     pub wscale: Option<u8>,
+    /// Timestamps option (RFC 7323).
+    pub ts: Option<TcpTimestamp>,
     /// Payload bytes.
     pub len: usize,
 }
@@ -69,6 +72,15 @@ impl<B: PacketBuf> Tcb<B> {
             self.snd_nxt = self.iss;
             return Reply::Nothing;
         }
+        // RFC 7323 5.3 R1: PAWS, before the sequence number check. An
+        // old timestamp is a duplicate from long ago: acknowledge, drop.
+        if let (Some(ts), Some(opt)) = (&self.ts, seg.ts) {
+            if !seg.has(TcpFlags::RST) && ts.paws(opt.tsval, ctx.now) == Paws::Reject {
+                self.ack_now = true;
+                stats.drop(DropReason::Paws);
+                return Reply::Nothing;
+            }
+        }
         // First: the sequence number check.
         if !self.acceptable(seg) {
             if !seg.has(TcpFlags::RST) {
@@ -82,6 +94,10 @@ impl<B: PacketBuf> Tcb<B> {
             }
             stats.drop(DropReason::OutOfWindow);
             return Reply::Nothing;
+        }
+        // RFC 7323 4.3: the timestamp to echo from now on.
+        if let (Some(ts), Some(opt)) = (&mut self.ts, seg.ts) {
+            ts.on_acceptable(seg.seq, opt.tsval, ctx.now);
         }
         self.probes_unanswered = 0;
         self.touch_keepalive(ctx);
@@ -254,7 +270,7 @@ impl<B: PacketBuf> Tcb<B> {
             self.snd_wl2 = ack;
         }
         if advanced {
-            self.on_new_ack(ctx, ack);
+            self.on_new_ack(ctx, ack, seg.ts.map(|t| t.tsecr));
         } else if ack == self.snd_una
             && seg.len == 0
             && !seg.has(TcpFlags::FIN)
@@ -278,9 +294,10 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// SND.UNA < SEG.ACK =< SND.MAX: bytes were acknowledged.
-    fn on_new_ack(&mut self, ctx: &Ctx, ack: SeqNumber) {
+    fn on_new_ack(&mut self, ctx: &Ctx, ack: SeqNumber, tsecr: Option<u32>) {
         let acked = seq_diff(ack, self.snd_una) as usize;
         let flight_before = seq_diff(self.snd_max, self.snd_una) as usize;
+        self.sample_rtt(ctx, ack, tsecr, flight_before);
         let data_acked =
             seq_diff(ack, self.snd_data_start).clamp(0, self.send.len() as i32) as usize;
         self.send.ack(data_acked);
@@ -288,12 +305,6 @@ impl<B: PacketBuf> Tcb<B> {
         self.snd_una = ack;
         if seq_diff(self.snd_nxt, ack) < 0 {
             self.snd_nxt = ack;
-        }
-        if let Some((timed, sent)) = self.rtt_probe {
-            if seq_diff(ack, timed) > 0 {
-                self.rtt.sample(ctx.now - sent);
-                self.rtt_probe = None;
-            }
         }
         self.retries = 0;
         self.progress_at = ctx.now;
@@ -316,6 +327,30 @@ impl<B: PacketBuf> Tcb<B> {
         }
         if self.fin_acked() {
             self.on_fin_acked(ctx);
+        }
+    }
+
+    /// An ACK of new data: the timed segment, if this ACK covers it, is a
+    /// sample to the microsecond (Karn: never a retransmitted one);
+    /// otherwise the echoed timestamp, if any, is one in milliseconds
+    /// (RTTM, RFC 7323 4.1: valid after retransmissions too), weighted as
+    /// one of the window's expected samples (appendix G).
+    fn sample_rtt(&mut self, ctx: &Ctx, ack: SeqNumber, tsecr: Option<u32>, flight: usize) {
+        if let Some((timed, sent)) = self.rtt_probe {
+            if seq_diff(ack, timed) > 0 {
+                self.rtt.sample(ctx.now - sent);
+                self.rtt_probe = None;
+                return;
+            }
+        }
+        let measured = match (&self.ts, tsecr) {
+            (Some(ts), Some(echo)) => ts.rtt(echo, ctx.now),
+            _ => None,
+        };
+        if let Some(rtt) = measured {
+            let expected = flight.div_ceil(2 * self.snd_mss.max(1)).max(1);
+            self.rtt
+                .sample_one_of(rtt, u32::try_from(expected).unwrap_or(u32::MAX));
         }
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod recv_queue;
 pub(crate) mod rtt;
 pub(crate) mod send_queue;
 pub(crate) mod timers;
+pub(crate) mod timestamps;
 pub(crate) mod user;
 
 #[cfg(test)]
@@ -43,6 +44,7 @@ use recv_queue::RecvQueue;
 use rtt::RttEstimator;
 use send_queue::SendQueue;
 use timers::Deadlines;
+use timestamps::{Timestamps, TS_OPTION_LEN};
 
 /// `a - b` in sequence space (RFC 9293 3.4: comparisons are modulo 2^32).
 pub(crate) fn seq_diff(a: SeqNumber, b: SeqNumber) -> i32 {
@@ -60,6 +62,14 @@ pub(crate) fn wscale_for(buffer: usize) -> u8 {
         shift += 1;
     }
     shift
+}
+
+/// The per-connection values the engine derives from its secret (RFC
+/// 6528 for the ISN, RFC 7323 5.4 for the timestamp offset).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Secrets {
+    pub iss: SeqNumber,
+    pub ts_offset: u32,
 }
 
 /// The per-engine context a TCB works in.
@@ -153,6 +163,8 @@ pub(crate) struct Tcb<B> {
     pub rcv_wscale: u8,
     /// We offer (SYN-SENT) or agreed to (both SYNs) window scaling.
     pub wscale_ok: bool,
+    /// Timestamps, while offered (SYN-SENT) or agreed (both SYNs).
+    pub ts: Option<Timestamps>,
     /// Sequence number of the first byte in the send queue.
     pub snd_data_start: SeqNumber,
     /// Sequence number of our FIN, once the application asked for one and
@@ -253,9 +265,9 @@ impl<B: PacketBuf> Tcb<B> {
         ctx: &Ctx,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        iss: SeqNumber,
+        secrets: Secrets,
     ) -> Self {
-        let mut tcb = Tcb::new(ctx, local, remote, iss, State::SynSent);
+        let mut tcb = Tcb::new(ctx, local, remote, secrets, State::SynSent);
         tcb.rcv_nxt = SeqNumber(0);
         tcb
     }
@@ -265,10 +277,10 @@ impl<B: PacketBuf> Tcb<B> {
         ctx: &Ctx,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        iss: SeqNumber,
+        secrets: Secrets,
         syn: &input::SegmentInfo,
     ) -> Self {
-        let mut tcb = Tcb::new(ctx, local, remote, iss, State::SynReceived);
+        let mut tcb = Tcb::new(ctx, local, remote, secrets, State::SynReceived);
         tcb.passive = true;
         tcb.accept_syn(ctx, syn);
         tcb
@@ -278,10 +290,11 @@ impl<B: PacketBuf> Tcb<B> {
         ctx: &Ctx,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        iss: SeqNumber,
+        secrets: Secrets,
         state: State,
     ) -> Self {
         let cfg = ctx.cfg;
+        let iss = secrets.iss;
         // RFC 9293 3.7.1: without an MSS option the peer accepts 536 bytes.
         let snd_mss = 536.min(ctx.mss);
         Tcb {
@@ -305,6 +318,9 @@ impl<B: PacketBuf> Tcb<B> {
                 0
             },
             wscale_ok: cfg.window_scaling,
+            ts: cfg
+                .timestamps
+                .then(|| Timestamps::new(secrets.ts_offset, ctx.now)),
             snd_data_start: iss + 1,
             fin_seq: None,
             irs: SeqNumber(0),
@@ -374,8 +390,16 @@ impl<B: PacketBuf> Tcb<B> {
                 self.wscale_ok = false;
             }
         }
+        // RFC 7323 3.2: timestamps are on only if both SYNs carry them.
+        match (syn.ts, &mut self.ts) {
+            (Some(opt), Some(ts)) => ts.on_syn(opt.tsval, ctx.now),
+            _ => self.ts = None,
+        }
         let peer_mss = syn.mss.map_or(536, usize::from);
-        self.snd_mss = peer_mss.min(ctx.mss).max(64);
+        // The MSS counts no options (RFC 6691): a segment carrying
+        // timestamps has that much less room for data.
+        let options = if self.ts.is_some() { TS_OPTION_LEN } else { 0 };
+        self.snd_mss = peer_mss.min(ctx.mss).max(64) - options;
         self.send.set_chunk(self.snd_mss);
         self.cc.set_mss(self.snd_mss, ctx.cfg.initial_window);
     }

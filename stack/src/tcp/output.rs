@@ -4,7 +4,7 @@
 
 use crate::api::State;
 use crate::buf::PacketBuf;
-use crate::wire::{SeqNumber, TcpFlags};
+use crate::wire::{SeqNumber, TcpFlags, TcpTimestamp};
 
 use super::timers::TimerKind;
 use super::{seq_diff, Ctx, Tcb, MAX_WINDOW};
@@ -21,6 +21,8 @@ pub(crate) struct OutSegment {
     pub mss: Option<u16>,
     /// Window scale option, on SYN segments when offered or agreed.
     pub wscale: Option<u8>,
+    /// Timestamps option, on every segment when offered or agreed.
+    pub ts: Option<TcpTimestamp>,
     /// Offset of the payload in the send queue.
     pub data_off: usize,
     pub data_len: usize,
@@ -111,6 +113,8 @@ impl<B: PacketBuf> Tcb<B> {
         } else {
             0
         };
+        let acking = flags.contains(TcpFlags::ACK).then_some(self.rcv_nxt);
+        let ts = self.ts.as_mut().map(|ts| ts.option(ctx.now, acking));
         OutSegment {
             seq: self.snd_nxt,
             ack: self.rcv_nxt,
@@ -118,6 +122,7 @@ impl<B: PacketBuf> Tcb<B> {
             window,
             mss: None,
             wscale: None,
+            ts,
             data_off: 0,
             data_len: 0,
             retransmit: false,

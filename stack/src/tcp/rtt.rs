@@ -52,6 +52,24 @@ impl RttEstimator {
         self.backoff = 0;
     }
 
+    /// Takes one of many measurements per round trip (RTTM, RFC 7323):
+    /// with `expected` samples per window, each weighs 1/`expected` of an
+    /// ordinary one (RFC 7323 appendix G: alpha / ExpectedSamples, beta /
+    /// ExpectedSamples), so RTTVAR does not collapse under a sample per
+    /// ACK.
+    pub fn sample_one_of(&mut self, r: Duration, expected: u32) {
+        let Some(srtt) = self.srtt else {
+            return self.sample(r);
+        };
+        let n = expected.max(1);
+        let err = srtt.abs_diff(r);
+        self.rttvar = self.rttvar - self.rttvar / (4 * n) + err / (4 * n);
+        self.srtt = Some(srtt - srtt / (8 * n) + r / (8 * n));
+        let srtt = self.srtt.unwrap_or(r);
+        self.rto = (srtt + (self.rttvar * 4).max(GRANULARITY)).clamp(self.min, self.max);
+        self.backoff = 0;
+    }
+
     /// The timeout to arm now, backoff included.
     pub fn rto(&self) -> Duration {
         self.rto
@@ -103,5 +121,22 @@ mod tests {
         assert_eq!(e.rto(), ms(5000));
         e.sample(ms(10));
         assert_eq!(e.rto(), ms(200), "clamped to the minimum, backoff cleared");
+    }
+
+    #[test]
+    fn many_samples_per_window_each_weigh_a_fraction() {
+        let mut a = RttEstimator::new(ms(1000), ms(1), ms(60_000));
+        let mut b = a.clone();
+        a.sample(ms(100));
+        b.sample(ms(100));
+        // One ordinary sample of 200 ms moves SRTT by 1/8 of the
+        // difference; eight samples of a window of eight each 1/64.
+        a.sample(ms(200));
+        for _ in 0..8 {
+            b.sample_one_of(ms(200), 8);
+        }
+        let (sa, sb) = (a.srtt.unwrap(), b.srtt.unwrap());
+        assert_eq!(sa, ms(112) + Duration::from_micros(500));
+        assert!(sb.abs_diff(sa) < ms(2), "{sb:?} vs {sa:?}");
     }
 }

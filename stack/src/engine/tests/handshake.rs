@@ -116,6 +116,8 @@ fn syn_to_closed_port_gets_rst_ack() {
         ack: SeqNumber(0),
         win: PEER_WIN,
         mss: Some(MSS as u16),
+        wscale: None,
+        ts: None,
         data: Vec::new(),
     };
     t.send(syn.clone());
@@ -127,6 +129,8 @@ fn syn_to_closed_port_gets_rst_ack() {
         ack: PEER_ISS + 1,
         win: 0,
         mss: None,
+        wscale: None,
+        ts: None,
         data: Vec::new(),
     });
     t.recv_nothing();
@@ -147,6 +151,8 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         ack: SeqNumber(777),
         win: PEER_WIN,
         mss: None,
+        wscale: None,
+        ts: None,
         data: b"data".to_vec(),
     };
     t.send(seg.clone());
@@ -158,6 +164,8 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         ack: SeqNumber(0),
         win: 0,
         mss: None,
+        wscale: None,
+        ts: None,
         data: Vec::new(),
     });
     t.send(seg.flags(RST | ACK).data(b""));

@@ -15,6 +15,7 @@ mod data;
 mod handshake;
 mod link;
 mod memory;
+mod options;
 mod ports;
 mod timers;
 
@@ -25,7 +26,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::buf::HeapPool;
 use crate::wire::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet,
-    Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr,
+    Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp,
 };
 use crate::{Engine, EngineConfig, EventKind, Handle, Instant, State, StaticNeighbor};
 
@@ -74,6 +75,10 @@ struct Seg {
     ack: SeqNumber,
     win: u16,
     mss: Option<u16>,
+    /// Window scale option.
+    wscale: Option<u8>,
+    /// Timestamps option: (TSval, TSecr).
+    ts: Option<(u32, u32)>,
     data: Vec<u8>,
 }
 
@@ -92,6 +97,12 @@ impl fmt::Debug for Seg {
         )?;
         if let Some(mss) = self.mss {
             write!(f, " mss {mss}")?;
+        }
+        if let Some(ws) = self.wscale {
+            write!(f, " wscale {ws}")?;
+        }
+        if let Some((val, ecr)) = self.ts {
+            write!(f, " ts {val} ecr {ecr}")?;
         }
         Ok(())
     }
@@ -120,6 +131,16 @@ impl Seg {
 
     fn mss(mut self, mss: u16) -> Seg {
         self.mss = Some(mss);
+        self
+    }
+
+    fn wscale(mut self, shift: u8) -> Seg {
+        self.wscale = Some(shift);
+        self
+    }
+
+    fn ts(mut self, tsval: u32, tsecr: u32) -> Seg {
+        self.ts = Some((tsval, tsecr));
         self
     }
 
@@ -163,6 +184,8 @@ impl Conn {
             ack: self.iss + 1 + ack,
             win: PEER_WIN,
             mss: None,
+            wscale: None,
+            ts: None,
             data: Vec::new(),
         }
     }
@@ -177,6 +200,8 @@ impl Conn {
             ack: self.irs + 1 + ack,
             win: self.win,
             mss: None,
+            wscale: None,
+            ts: None,
             data: Vec::new(),
         }
     }
@@ -209,8 +234,12 @@ impl Harness {
         };
         // Every segment's ACK is delayed unless a rule says otherwise, so
         // each test sees the rule it is about; quick ACKs (on by default)
-        // have tests of their own in `ack.rs`.
+        // have tests of their own in `ack.rs`. Likewise our SYNs offer no
+        // window scaling or timestamps here (`options.rs` tests them), so
+        // the exact segments stay those of an option-less exchange.
         cfg.tcp.quickacks = 0;
+        cfg.tcp.window_scaling = false;
+        cfg.tcp.timestamps = false;
         change(&mut cfg);
         let pool = HeapPool::new(4096, 2048, 128);
         let engine = Engine::new(cfg, pool, [0x5e; 16], Instant::ZERO).unwrap();
@@ -252,6 +281,8 @@ impl Harness {
             ack_number: seg.ack,
             window_len: seg.win,
             max_seg_size: seg.mss,
+            window_scale: seg.wscale,
+            timestamp: seg.ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
             payload: &seg.data,
             ..TcpRepr::default()
         };
@@ -483,6 +514,8 @@ fn parse_seg(frame: &[u8]) -> Seg {
         ack: repr.ack_number,
         win: repr.window_len,
         mss: repr.max_seg_size,
+        wscale: repr.window_scale,
+        ts: repr.timestamp.map(|t| (t.tsval, t.tsecr)),
         data: repr.payload.to_vec(),
     }
 }
@@ -502,6 +535,8 @@ fn harness_round_trips_a_segment_through_its_own_codec() {
         ack: SeqNumber(4),
         win: 5,
         mss: Some(6),
+        wscale: Some(7),
+        ts: Some((8, 9)),
         data: b"xyz".to_vec(),
     };
     let frame = Harness::frame_for(&seg);
