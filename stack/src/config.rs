@@ -199,6 +199,10 @@ pub struct TcpConfig {
     /// sample from every ACK of new data, and PAWS. Each segment then
     /// carries 12 bytes of option, taken from its payload. Default true.
     pub timestamps: bool,
+    /// Offer and accept selective acknowledgments (RFC 2018): ACKs report
+    /// the blocks of out-of-order data held, and duplicates (D-SACK, RFC
+    /// 2883). Default true.
+    pub sack: bool,
     /// Maximum segment size we advertise and send. Default: the MTU less 40.
     pub mss: Option<u16>,
     /// Initial congestion window in segments (RFC 6928). Default 10.
@@ -319,6 +323,7 @@ impl Default for TcpConfig {
             recv_buffer: 64 * 1024,
             window_scaling: true,
             timestamps: true,
+            sack: true,
             pool_reserve: 64,
             mss: None,
             initial_window: 10,

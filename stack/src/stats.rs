@@ -236,6 +236,12 @@ pub struct Stats {
     pub icmp_unreachable_in: u64,
     /// Times the buffer pool was empty when the engine needed a buffer.
     pub buffer_exhaustion: u64,
+    /// SACK blocks sent in our ACKs (D-SACK blocks included).
+    pub sack_blocks_sent: u64,
+    /// D-SACK blocks sent: duplicates reported (RFC 2883).
+    pub dsacks_sent: u64,
+    /// SACK blocks received from peers.
+    pub sack_blocks_received: u64,
     /// Connections that failed because queued data waited longer than the
     /// user timeout (`tcp.user_timeout_ms`), also counted in `timeouts`.
     pub user_timeouts: u64,

@@ -125,6 +125,8 @@ impl<P: BufferPool> Engine<P> {
                 mss: repr.max_seg_size,
                 wscale: repr.window_scale,
                 ts: repr.timestamp,
+                sack_permitted: repr.sack_permitted,
+                sack: repr.sack_blocks,
                 len: repr.payload.len(),
             },
             payload_at: at + usize::from(packet.header_len()),

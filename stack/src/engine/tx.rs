@@ -112,7 +112,12 @@ impl<P: BufferPool> Engine<P> {
         if !conn.tcb.ack_now {
             return;
         }
-        let Some(seg) = conn.tcb.poll_segment(&ctx) else {
+        let seg = if conn.tcb.ack_pure {
+            conn.tcb.poll_pure_ack(&ctx)
+        } else {
+            conn.tcb.poll_segment(&ctx)
+        };
+        let Some(seg) = seg else {
             return;
         };
         if let Sent::Frame(t) = self.transmit_segment(idx, &seg) {
@@ -188,6 +193,9 @@ impl<P: BufferPool> Engine<P> {
         repr.max_seg_size = seg.mss;
         repr.window_scale = seg.wscale;
         repr.timestamp = seg.ts;
+        repr.sack_permitted = seg.sack_permitted;
+        repr.sack_blocks = seg.sack;
+        self.stats.sack_blocks_sent += repr.emitted_sack_blocks() as u64;
         let remote = *tcb.remote.ip();
         self.finish_tcp(head, payload, remote, &repr)
     }

@@ -4,7 +4,7 @@
 use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
 use crate::stats::{DropReason, RstReason, Stats};
-use crate::wire::{SeqNumber, TcpFlags, TcpTimestamp};
+use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpTimestamp};
 
 use super::congestion::AckAction;
 use super::reassembly::Inserted;
@@ -24,6 +24,10 @@ pub(crate) struct SegmentInfo {
     pub wscale: Option<u8>,
     /// Timestamps option (RFC 7323).
     pub ts: Option<TcpTimestamp>,
+    /// SACK-permitted option (SYN segments).
+    pub sack_permitted: bool,
+    /// SACK blocks the peer reports.
+    pub sack: [Option<SackBlock>; 4],
     /// Payload bytes.
     pub len: usize,
 }
@@ -85,6 +89,13 @@ impl<B: PacketBuf> Tcb<B> {
         if !self.acceptable(seg) {
             if !seg.has(TcpFlags::RST) {
                 self.ack_now = true;
+                self.ack_pure = true;
+                let end = seg.seq + seg.len;
+                if self.sack_ok && seg.len > 0 && seq_diff(end, self.rcv_nxt) <= 0 {
+                    // Data we have had: a D-SACK block (RFC 2883 4.1).
+                    self.sack.on_duplicate((seg.seq, end));
+                    stats.dsacks_sent += 1;
+                }
                 if self.state == State::TimeWait && seg.has(TcpFlags::FIN) {
                     // A retransmitted FIN: our last ACK was lost. Ack it and
                     // restart the 2·MSL wait (RFC 9293 3.10.7.4).
@@ -98,6 +109,9 @@ impl<B: PacketBuf> Tcb<B> {
         // RFC 7323 4.3: the timestamp to echo from now on.
         if let (Some(ts), Some(opt)) = (&mut self.ts, seg.ts) {
             ts.on_acceptable(seg.seq, opt.tsval, ctx.now);
+        }
+        if self.sack_ok {
+            stats.sack_blocks_received += seg.sack.iter().flatten().count() as u64;
         }
         self.probes_unanswered = 0;
         self.touch_keepalive(ctx);
@@ -413,12 +427,20 @@ impl<B: PacketBuf> Tcb<B> {
         let mut seq = seg.seq;
         let behind = seq_diff(self.rcv_nxt, seq);
         if behind > 0 {
-            if behind as usize >= buf.len() {
+            // Data we had already: acknowledged at once, without data,
+            // and reported as a D-SACK block (RFC 2883 4.1).
+            let dup = (behind as usize).min(buf.len());
+            self.ack_now = true;
+            self.ack_pure = true;
+            if self.sack_ok {
+                self.sack.on_duplicate((seq, seq + dup));
+                stats.dsacks_sent += 1;
+            }
+            if dup == buf.len() {
                 stats.duplicate_data += 1;
-                self.ack_now = true;
                 return None;
             }
-            buf.trim_front(behind as usize);
+            buf.trim_front(dup);
             seq = self.rcv_nxt;
         }
         let beyond = seq_diff(seq + buf.len(), self.rcv_adv);
@@ -436,8 +458,9 @@ impl<B: PacketBuf> Tcb<B> {
             stats.out_of_order += 1;
             self.store_out_of_order(ctx, seq, buf, stats);
             // RFC 5681 4.2: out-of-order data is acknowledged at once, so
-            // the sender sees duplicate ACKs.
+            // the sender sees duplicate ACKs (without data, RFC 5681 2).
             self.ack_now = true;
+            self.ack_pure = true;
         }
         None
     }
@@ -446,14 +469,38 @@ impl<B: PacketBuf> Tcb<B> {
     /// bounds how long out-of-order data may wait for the gap to fill.
     fn store_out_of_order(&mut self, ctx: &Ctx, seq: SeqNumber, buf: B, stats: &mut Stats) {
         let admitted = self.admit_recv(ctx, buf.truesize(), false);
-        match self
+        let range = (seq, seq + buf.len());
+        let held = match self
             .ooo
             .insert(seq, buf, ctx.mem.collapse_all(), admitted.is_ok())
         {
-            Inserted::Stored | Inserted::Duplicate => {}
-            Inserted::Collapsed(n) => stats.memory.note_collapse(n),
-            Inserted::Full => stats.drop(DropReason::ReassemblyFull),
-            Inserted::Refused => stats.drop(admitted.err().unwrap_or(DropReason::MemoryPressure)),
+            Inserted::Stored => true,
+            Inserted::Collapsed(n) => {
+                stats.memory.note_collapse(n);
+                true
+            }
+            Inserted::Duplicate => {
+                if self.sack_ok {
+                    // RFC 2883 4.2: the duplicate first, then its block.
+                    self.sack.on_duplicate(range);
+                    stats.dsacks_sent += 1;
+                }
+                true
+            }
+            Inserted::Full => {
+                stats.drop(DropReason::ReassemblyFull);
+                false
+            }
+            Inserted::Refused => {
+                stats.drop(admitted.err().unwrap_or(DropReason::MemoryPressure));
+                false
+            }
+        };
+        // RFC 2018 4: the block holding the latest segment comes first.
+        if held && self.sack_ok {
+            if let Some(run) = self.ooo.run_around(range.0) {
+                self.sack.on_out_of_order(run);
+            }
         }
         if !self.ooo.is_empty() && !self.deadlines.is_set(TimerKind::Reassembly) {
             self.deadlines

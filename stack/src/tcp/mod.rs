@@ -19,6 +19,7 @@ pub(crate) mod output;
 pub(crate) mod reassembly;
 pub(crate) mod recv_queue;
 pub(crate) mod rtt;
+pub(crate) mod sack;
 pub(crate) mod send_queue;
 pub(crate) mod timers;
 pub(crate) mod timestamps;
@@ -42,6 +43,7 @@ use congestion::NewReno;
 use reassembly::Reassembly;
 use recv_queue::RecvQueue;
 use rtt::RttEstimator;
+use sack::SackReport;
 use send_queue::SendQueue;
 use timers::Deadlines;
 use timestamps::{Timestamps, TS_OPTION_LEN};
@@ -165,6 +167,11 @@ pub(crate) struct Tcb<B> {
     pub wscale_ok: bool,
     /// Timestamps, while offered (SYN-SENT) or agreed (both SYNs).
     pub ts: Option<Timestamps>,
+    /// SACK offered (SYN-SENT) or agreed (both SYNs carried
+    /// SACK-permitted, RFC 2018 2).
+    pub sack_ok: bool,
+    /// The SACK blocks our next ACKs report.
+    pub sack: SackReport,
     /// Sequence number of the first byte in the send queue.
     pub snd_data_start: SeqNumber,
     /// Sequence number of our FIN, once the application asked for one and
@@ -200,6 +207,8 @@ pub(crate) struct Tcb<B> {
     pub ack_pending: bool,
     /// An ACK must go out now.
     pub ack_now: bool,
+    /// ... and without data: a duplicate ACK (RFC 5681 2).
+    pub ack_pure: bool,
     /// Full-sized segments received since our last ACK.
     pub unacked_segments: u32,
     /// In-order segments still to be acknowledged at once rather than
@@ -321,6 +330,8 @@ impl<B: PacketBuf> Tcb<B> {
             ts: cfg
                 .timestamps
                 .then(|| Timestamps::new(secrets.ts_offset, ctx.now)),
+            sack_ok: cfg.sack,
+            sack: SackReport::default(),
             snd_data_start: iss + 1,
             fin_seq: None,
             irs: SeqNumber(0),
@@ -340,6 +351,7 @@ impl<B: PacketBuf> Tcb<B> {
             retries: 0,
             ack_pending: false,
             ack_now: false,
+            ack_pure: false,
             unacked_segments: 0,
             quickacks: cfg.quickacks,
             pingpong: false,
@@ -390,6 +402,8 @@ impl<B: PacketBuf> Tcb<B> {
                 self.wscale_ok = false;
             }
         }
+        // RFC 2018 2: SACK only if both SYNs carry SACK-permitted.
+        self.sack_ok &= syn.sack_permitted;
         // RFC 7323 3.2: timestamps are on only if both SYNs carry them.
         match (syn.ts, &mut self.ts) {
             (Some(opt), Some(ts)) => ts.on_syn(opt.tsval, ctx.now),

@@ -4,9 +4,10 @@
 
 use crate::api::State;
 use crate::buf::PacketBuf;
-use crate::wire::{SeqNumber, TcpFlags, TcpTimestamp};
+use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpTimestamp};
 
 use super::timers::TimerKind;
+use super::timestamps::TS_OPTION_LEN;
 use super::{seq_diff, Ctx, Tcb, MAX_WINDOW};
 
 /// One segment the TCB wants sent. Payload is named by its offset into the
@@ -23,6 +24,10 @@ pub(crate) struct OutSegment {
     pub wscale: Option<u8>,
     /// Timestamps option, on every segment when offered or agreed.
     pub ts: Option<TcpTimestamp>,
+    /// SACK-permitted option, on SYN segments when offered or agreed.
+    pub sack_permitted: bool,
+    /// SACK blocks (RFC 2018), D-SACK first (RFC 2883), as many as fit.
+    pub sack: [Option<SackBlock>; 4],
     /// Offset of the payload in the send queue.
     pub data_off: usize,
     pub data_len: usize,
@@ -36,6 +41,38 @@ impl<B: PacketBuf> Tcb<B> {
     /// The next segment to send, if any. Calling it again returns the next
     /// one; `None` means nothing is due until an input or a timer.
     pub fn poll_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        let mut seg = self.next_segment(ctx)?;
+        self.attach_sack(&mut seg);
+        Some(seg)
+    }
+
+    /// An ACK without data, now: the duplicate ACK an out-of-order or
+    /// duplicate segment calls for must not be data (RFC 5681 2: only a
+    /// segment without data counts as a duplicate ACK).
+    pub fn poll_pure_ack(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        if !self.is_synchronized() {
+            return self.poll_segment(ctx);
+        }
+        let mut seg = self.control_segment(ctx, TcpFlags::ACK);
+        seg.seq = self.snd_max;
+        self.attach_sack(&mut seg);
+        Some(seg)
+    }
+
+    /// RFC 2018: the SACK blocks (and a D-SACK block, RFC 2883) of an ACK
+    /// when SACK was agreed, as many as fit beside the data: the frame
+    /// stays within the MSS the segment's data was sized for.
+    fn attach_sack(&mut self, seg: &mut OutSegment) {
+        if !self.sack_ok || seg.flags.contains(TcpFlags::SYN) || self.sack.is_empty() {
+            return;
+        }
+        let ts = if self.ts.is_some() { TS_OPTION_LEN } else { 0 };
+        let room = (self.snd_mss + ts).saturating_sub(seg.data_len + ts + 4);
+        let ooo = &self.ooo;
+        seg.sack = self.sack.option(self.rcv_nxt, room / 8, |r| ooo.holds(r));
+    }
+
+    fn next_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
@@ -90,6 +127,7 @@ impl<B: PacketBuf> Tcb<B> {
         if self.wscale_ok {
             seg.wscale = Some(self.rcv_wscale);
         }
+        seg.sack_permitted = self.sack_ok;
         if self.state == State::SynSent {
             seg.ack = SeqNumber(0);
         } else {
@@ -123,6 +161,8 @@ impl<B: PacketBuf> Tcb<B> {
             mss: None,
             wscale: None,
             ts,
+            sack_permitted: false,
+            sack: [None; 4],
             data_off: 0,
             data_len: 0,
             retransmit: false,
@@ -275,6 +315,7 @@ impl<B: PacketBuf> Tcb<B> {
         let field = wnd >> self.rcv_wscale;
         self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
         self.ack_now = false;
+        self.ack_pure = false;
         self.ack_pending = false;
         self.unacked_segments = 0;
         self.deadlines.clear(TimerKind::DelayedAck);

@@ -146,6 +146,40 @@ impl<B: PacketBuf> Reassembly<B> {
         None
     }
 
+    /// The contiguous run of held data around `seq`, if `seq` is held.
+    pub fn run_around(&self, seq: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+        let i = self
+            .segs
+            .partition_point(|(s, b)| seq_diff(*s + b.len(), seq) <= 0);
+        let (s, _) = self.segs.get(i)?;
+        if seq_diff(seq, *s) < 0 {
+            return None;
+        }
+        let (mut first, mut last) = (i, i);
+        while first > 0 {
+            let (ps, pb) = &self.segs[first - 1];
+            if *ps + pb.len() != self.segs[first].0 {
+                break;
+            }
+            first -= 1;
+        }
+        while let Some((ns, _)) = self.segs.get(last + 1) {
+            let (ls, lb) = &self.segs[last];
+            if *ls + lb.len() != *ns {
+                break;
+            }
+            last += 1;
+        }
+        let (ls, lb) = &self.segs[last];
+        Some((self.segs[first].0, *ls + lb.len()))
+    }
+
+    /// Whether `[left, right)` is held whole.
+    pub fn holds(&self, (left, right): (SeqNumber, SeqNumber)) -> bool {
+        self.run_around(left)
+            .is_some_and(|(l, r)| seq_diff(left, l) >= 0 && seq_diff(right, r) <= 0)
+    }
+
     /// Drops segments from the highest sequence number down until `need`
     /// bytes of truesize are freed or none is left (Linux
     /// `tcp_prune_ofo_queue`: what the stream needs soonest stays);
@@ -269,5 +303,22 @@ mod tests {
         assert_eq!(r.prune_tail(300), 512, "two buffers, the last two");
         assert_eq!((r.segments(), r.truesize()), (1, 256));
         assert!(r.pop_ready(SeqNumber(100)).is_some(), "the first one stays");
+    }
+
+    #[test]
+    fn runs_of_contiguous_segments_are_found_around_any_byte() {
+        let mut pool = HeapPool::new(8, 256, 0);
+        let mut r = Reassembly::new(1 << 20);
+        for at in [100u32, 150, 300] {
+            let stored = r.insert(SeqNumber(at), seg(&mut pool, &[1; 50]), false, true);
+            assert_eq!(stored, Inserted::Stored, "50 bytes: kept whole");
+        }
+        let run = |at| r.run_around(SeqNumber(at)).map(|(a, b)| (a.0, b.0));
+        assert_eq!(run(160), Some((100, 200)));
+        assert_eq!(run(100), Some((100, 200)));
+        assert_eq!(run(200), None);
+        assert_eq!(run(349), Some((300, 350)));
+        assert!(r.holds((SeqNumber(120), SeqNumber(200))));
+        assert!(!r.holds((SeqNumber(120), SeqNumber(201))));
     }
 }

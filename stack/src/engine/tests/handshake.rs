@@ -118,6 +118,8 @@ fn syn_to_closed_port_gets_rst_ack() {
         mss: Some(MSS as u16),
         wscale: None,
         ts: None,
+        sack_perm: false,
+        sack: Vec::new(),
         data: Vec::new(),
     };
     t.send(syn.clone());
@@ -131,6 +133,8 @@ fn syn_to_closed_port_gets_rst_ack() {
         mss: None,
         wscale: None,
         ts: None,
+        sack_perm: false,
+        sack: Vec::new(),
         data: Vec::new(),
     });
     t.recv_nothing();
@@ -153,6 +157,8 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         mss: None,
         wscale: None,
         ts: None,
+        sack_perm: false,
+        sack: Vec::new(),
         data: b"data".to_vec(),
     };
     t.send(seg.clone());
@@ -166,6 +172,8 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         mss: None,
         wscale: None,
         ts: None,
+        sack_perm: false,
+        sack: Vec::new(),
         data: Vec::new(),
     });
     t.send(seg.flags(RST | ACK).data(b""));

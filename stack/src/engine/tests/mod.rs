@@ -17,6 +17,7 @@ mod link;
 mod memory;
 mod options;
 mod ports;
+mod sack;
 mod timers;
 
 use core::fmt;
@@ -26,7 +27,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::buf::HeapPool;
 use crate::wire::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet,
-    Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp,
+    Ipv4Repr, SackBlock, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp,
 };
 use crate::{Engine, EngineConfig, EventKind, Handle, Instant, State, StaticNeighbor};
 
@@ -79,6 +80,10 @@ struct Seg {
     wscale: Option<u8>,
     /// Timestamps option: (TSval, TSecr).
     ts: Option<(u32, u32)>,
+    /// SACK-permitted option.
+    sack_perm: bool,
+    /// SACK blocks, as (left, right).
+    sack: Vec<(SeqNumber, SeqNumber)>,
     data: Vec<u8>,
 }
 
@@ -103,6 +108,12 @@ impl fmt::Debug for Seg {
         }
         if let Some((val, ecr)) = self.ts {
             write!(f, " ts {val} ecr {ecr}")?;
+        }
+        if self.sack_perm {
+            write!(f, " sackOK")?;
+        }
+        for (l, r) in &self.sack {
+            write!(f, " sack {l}:{r}")?;
         }
         Ok(())
     }
@@ -141,6 +152,21 @@ impl Seg {
 
     fn ts(mut self, tsval: u32, tsecr: u32) -> Seg {
         self.ts = Some((tsval, tsecr));
+        self
+    }
+
+    fn sack_perm(mut self) -> Seg {
+        self.sack_perm = true;
+        self
+    }
+
+    /// SACK blocks as byte offsets into the stream of the connection's
+    /// sender whose ISS is `base` (`base + 1 + offset`).
+    fn sack(mut self, base: SeqNumber, blocks: &[(usize, usize)]) -> Seg {
+        self.sack = blocks
+            .iter()
+            .map(|&(l, r)| (base + 1 + l, base + 1 + r))
+            .collect();
         self
     }
 
@@ -186,6 +212,8 @@ impl Conn {
             mss: None,
             wscale: None,
             ts: None,
+            sack_perm: false,
+            sack: Vec::new(),
             data: Vec::new(),
         }
     }
@@ -202,6 +230,8 @@ impl Conn {
             mss: None,
             wscale: None,
             ts: None,
+            sack_perm: false,
+            sack: Vec::new(),
             data: Vec::new(),
         }
     }
@@ -235,11 +265,13 @@ impl Harness {
         // Every segment's ACK is delayed unless a rule says otherwise, so
         // each test sees the rule it is about; quick ACKs (on by default)
         // have tests of their own in `ack.rs`. Likewise our SYNs offer no
-        // window scaling or timestamps here (`options.rs` tests them), so
-        // the exact segments stay those of an option-less exchange.
+        // window scaling, timestamps or SACK here (`options.rs` and
+        // `sack.rs` test them), so the exact segments stay those of an
+        // option-less exchange.
         cfg.tcp.quickacks = 0;
         cfg.tcp.window_scaling = false;
         cfg.tcp.timestamps = false;
+        cfg.tcp.sack = false;
         change(&mut cfg);
         let pool = HeapPool::new(4096, 2048, 128);
         let engine = Engine::new(cfg, pool, [0x5e; 16], Instant::ZERO).unwrap();
@@ -283,8 +315,9 @@ impl Harness {
             max_seg_size: seg.mss,
             window_scale: seg.wscale,
             timestamp: seg.ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+            sack_permitted: seg.sack_perm,
+            sack_blocks: sack_blocks(&seg.sack),
             payload: &seg.data,
-            ..TcpRepr::default()
         };
         let ip = Ipv4Repr {
             src_addr: PEER_IP,
@@ -516,8 +549,23 @@ fn parse_seg(frame: &[u8]) -> Seg {
         mss: repr.max_seg_size,
         wscale: repr.window_scale,
         ts: repr.timestamp.map(|t| (t.tsval, t.tsecr)),
+        sack_perm: repr.sack_permitted,
+        sack: repr
+            .sack_blocks
+            .iter()
+            .flatten()
+            .map(|b| (b.left, b.right))
+            .collect(),
         data: repr.payload.to_vec(),
     }
+}
+
+fn sack_blocks(blocks: &[(SeqNumber, SeqNumber)]) -> [Option<SackBlock>; 4] {
+    let mut out = [None; 4];
+    for (slot, &(left, right)) in out.iter_mut().zip(blocks) {
+        *slot = Some(SackBlock { left, right });
+    }
+    out
 }
 
 /// `n` bytes of a recognisable pattern.
@@ -537,6 +585,8 @@ fn harness_round_trips_a_segment_through_its_own_codec() {
         mss: Some(6),
         wscale: Some(7),
         ts: Some((8, 9)),
+        sack_perm: true,
+        sack: vec![(SeqNumber(10), SeqNumber(11))],
         data: b"xyz".to_vec(),
     };
     let frame = Harness::frame_for(&seg);

@@ -1,29 +1,32 @@
 //! RFC 7323 with the default configuration: window scaling and timestamps
-//! offered in our SYN and agreed only when both SYNs carry them; the
+//! (and SACK-permitted, RFC 2018) offered in our SYN and agreed only when
+//! both SYNs carry them; the
 //! timestamp on every segment and what it echoes (section 4.3); PAWS
 //! (section 5); RTT samples from echoed timestamps (section 4.1).
 //! Option-less peers keep the plain exchange (the other suites).
 
 use super::*;
 
-/// The harness with the defaults for options (scaling and timestamps on).
-fn defaults() -> Harness {
+/// The harness with the defaults for options (scaling, timestamps and
+/// SACK on).
+pub(super) fn defaults() -> Harness {
     Harness::with_config(|c| {
         c.tcp.window_scaling = true;
         c.tcp.timestamps = true;
+        c.tcp.sack = true;
     })
 }
 
 /// Our window scale with a 64 KiB receive buffer (RFC 7323 2.3: the
 /// smallest shift that covers it).
-const WS: u8 = 1;
+pub(super) const WS: u8 = 1;
 /// A full segment's payload beside the 12 bytes of the timestamps option.
-const TS_MSS: usize = MSS - 12;
+pub(super) const TS_MSS: usize = MSS - 12;
 
-/// Passive open with a peer that offers both options; returns the
+/// Passive open with a peer that offers every option; returns the
 /// connection and the timestamp our SYN-ACK carried.
 #[track_caller]
-fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
+pub(super) fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
     let l = t.listen();
     let mut c = Conn {
         h: l,
@@ -40,6 +43,7 @@ fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
             .ack(SeqNumber(0))
             .mss(MSS as u16)
             .wscale(7)
+            .sack_perm()
             .ts(peer_tsval, 0),
     );
     let synack = t.recv_seg();
@@ -54,6 +58,7 @@ fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
             .seq(c.iss)
             .mss(MSS as u16)
             .wscale(WS)
+            .sack_perm()
             .ts(our_ts, peer_tsval)
     );
     assert_eq!(echo, peer_tsval);
@@ -66,8 +71,9 @@ fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
     (c, our_ts)
 }
 
-// RFC 7323 2.2 and 3.2, RFC 9293 3.7.1: our SYN offers MSS, window scale
-// and timestamps (TSecr 0), with an unscaled window.
+// RFC 7323 2.2 and 3.2, RFC 2018 2, RFC 9293 3.7.1: our SYN offers MSS,
+// window scale, SACK-permitted and timestamps (TSecr 0), with an unscaled
+// window.
 #[test]
 fn syn_offers_mss_window_scale_and_timestamps() {
     let mut t = defaults();
@@ -94,6 +100,7 @@ fn syn_offers_mss_window_scale_and_timestamps() {
             .ack(SeqNumber(0))
             .mss(MSS as u16)
             .wscale(WS)
+            .sack_perm()
             .ts(tsval, 0)
     );
 }
@@ -118,7 +125,7 @@ fn an_option_less_peer_gets_no_options() {
         .connect(SocketAddrV4::new(PEER_IP, PEER_SERVICE))
         .unwrap();
     let syn = t.recv_seg();
-    assert!(syn.ts.is_some() && syn.wscale.is_some());
+    assert!(syn.ts.is_some() && syn.wscale.is_some() && syn.sack_perm);
     let c = Conn {
         h,
         port: syn.sport,
