@@ -203,6 +203,14 @@ pub struct TcpConfig {
     /// the blocks of out-of-order data held, and duplicates (D-SACK, RFC
     /// 2883). Default true.
     pub sack: bool,
+    /// Congestion control for new connections (`Engine::set_congestion`
+    /// changes it per connection). Default `cubic`.
+    pub congestion: crate::CongestionAlgorithm,
+    /// The longest a peer may delay its ACK, for the tail loss probe's
+    /// timeout when one segment is out (RFC 8985 7.2 `WCDelAckT`).
+    /// Default 200 ms.
+    #[serde(rename = "peer_max_ack_delay_ms", with = "millis")]
+    pub peer_max_ack_delay: Duration,
     /// Maximum segment size we advertise and send. Default: the MTU less 40.
     pub mss: Option<u16>,
     /// Initial congestion window in segments (RFC 6928). Default 10.
@@ -324,6 +332,8 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            congestion: crate::CongestionAlgorithm::Cubic,
+            peer_max_ack_delay: Duration::from_millis(200),
             pool_reserve: 64,
             mss: None,
             initial_window: 10,

@@ -47,7 +47,8 @@ pub use config::{
     ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, MemoryConfig, OffloadConfig,
     StaticNeighbor, TcpConfig,
 };
-pub use engine::{Conn, Engine, PortSelector, Readiness, Transmit};
+pub use engine::{Conn, Engine, PortSelector, Readiness, TcpInfo, Transmit};
 pub use memory::MemoryLevel;
 pub use stats::{DropReason, Drops, MemoryStats, Resets, RstReason, Stats};
+pub use tcp::cc::CongestionAlgorithm;
 pub use time::Instant;

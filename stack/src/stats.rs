@@ -204,7 +204,8 @@ pub struct Stats {
     pub retransmits: u64,
     /// Retransmission timeouts that fired.
     pub rto_expired: u64,
-    /// Fast retransmits (three duplicate ACKs, RFC 5681).
+    /// Segments sent again during fast recovery (as opposed to after a
+    /// retransmission timeout).
     pub fast_retransmits: u64,
     /// Data segments that arrived out of order.
     pub out_of_order: u64,
@@ -236,6 +237,23 @@ pub struct Stats {
     pub icmp_unreachable_in: u64,
     /// Times the buffer pool was empty when the engine needed a buffer.
     pub buffer_exhaustion: u64,
+    /// Fast recovery episodes begun (RFC 6675; losses found by RACK, or
+    /// by three duplicate ACKs without SACK).
+    pub recoveries: u64,
+    /// Segments RACK deemed lost (RFC 8985).
+    pub rack_lost: u64,
+    /// Tail loss probes sent (RFC 8985 7).
+    pub tlp_probes: u64,
+    /// Losses a tail loss probe repaired (RFC 8985 7.4).
+    pub tlp_repairs: u64,
+    /// Retransmission timeouts found spurious and undone (RFC 3522).
+    pub spurious_rtos: u64,
+    /// Recoveries found spurious by D-SACK and undone (RFC 3708).
+    pub spurious_recoveries: u64,
+    /// Connections that saw the network reorder segments.
+    pub reorderings: u64,
+    /// D-SACK blocks received (a duplicate reached the peer).
+    pub dsacks_received: u64,
     /// SACK blocks sent in our ACKs (D-SACK blocks included).
     pub sack_blocks_sent: u64,
     /// D-SACK blocks sent: duplicates reported (RFC 2883).

@@ -60,7 +60,7 @@ pub(crate) use tcb_ctx;
 
 pub use owned::Conn;
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
-pub use user::{PortSelector, Readiness};
+pub use user::{PortSelector, Readiness, TcpInfo};
 
 /// A frame for the driver to send: headers in `head`, and the payload,
 /// when it was not copied, in `payload` (a shared buffer from the send
@@ -304,7 +304,7 @@ impl<P: BufferPool> Engine<P> {
             let before = conn.tcb.retries;
             let ooo_before = conn.tcb.ooo.truesize();
             let was_reset = conn.tcb.reset.is_some();
-            conn.tcb.on_timer(&ctx, r.kind);
+            conn.tcb.on_timer(&ctx, r.kind, &mut self.stats);
             let timed_out = !was_reset && conn.tcb.reset.is_some() && conn.tcb.is_closed();
             match r.kind {
                 TimerKind::Rto if conn.tcb.retries > before => self.stats.rto_expired += 1,

@@ -134,6 +134,7 @@ impl<P: BufferPool> Engine<P> {
         let remote = conn.tcb.remote;
         // A probe into a closed window is a window probe, else keepalive.
         let window_probe = conn.tcb.snd_wnd == 0;
+        let in_recovery = conn.tcb.recovery.is_some();
         let frame = self.build_segment(idx, seg);
         self.sync_timers(idx);
         let Some(frame) = frame else {
@@ -142,6 +143,9 @@ impl<P: BufferPool> Engine<P> {
         self.stats.segments_out += 1;
         if seg.retransmit {
             self.stats.retransmits += 1;
+            if in_recovery {
+                self.stats.fast_retransmits += 1;
+            }
         }
         if seg.probe && window_probe {
             self.stats.window_probes += 1;

@@ -12,6 +12,7 @@ use crate::api::{Error, Handle, Result, Shutdown, State};
 use crate::buf::BufferPool;
 use crate::hash::SipHasher24;
 use crate::stats::RstReason;
+use crate::tcp::cc::CongestionAlgorithm;
 use crate::tcp::timers::TimerKind;
 use crate::tcp::user::CloseAction;
 use crate::tcp::{Secrets, Tcb};
@@ -46,6 +47,47 @@ pub struct Readiness {
     pub writable_bytes: usize,
     /// The error `read` would report, if any.
     pub error: Option<Error>,
+}
+
+/// The sender's view of a connection, for diagnosis (as Linux's
+/// `TCP_INFO`). Byte counts, not segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpInfo {
+    /// The connection's state.
+    pub state: State,
+    /// The congestion control algorithm in use.
+    pub congestion: CongestionAlgorithm,
+    /// Congestion window.
+    pub cwnd: usize,
+    /// Slow start threshold (`usize::MAX` until the first loss).
+    pub ssthresh: usize,
+    /// The segment size data is sent in (options excluded).
+    pub snd_mss: usize,
+    /// The peer's receive window.
+    pub snd_wnd: usize,
+    /// Sent and not yet cumulatively acknowledged.
+    pub unacked: usize,
+    /// Still in the network by RFC 6675's reckoning (`pipe`).
+    pub in_flight: usize,
+    /// Reported by the peer's SACK blocks.
+    pub sacked: usize,
+    /// Deemed lost.
+    pub lost: usize,
+    /// Smoothed round-trip time, once measured.
+    pub srtt: Option<Duration>,
+    /// The smallest round trip seen.
+    pub min_rtt: Option<Duration>,
+    /// The current retransmission timeout.
+    pub rto: Duration,
+    /// Recovering from a loss (fast recovery, or after a timeout).
+    pub in_recovery: bool,
+    /// Timestamps (RFC 7323) were agreed.
+    pub timestamps: bool,
+    /// Window scaling (RFC 7323) was agreed.
+    pub window_scaling: bool,
+    /// SACK (RFC 2018) was agreed.
+    pub sack: bool,
 }
 
 impl<P: BufferPool> Engine<P> {
@@ -335,6 +377,13 @@ impl<P: BufferPool> Engine<P> {
         self.with_tcb(h, |tcb, _, _, _| tcb.cork = cork)
     }
 
+    /// The congestion control algorithm for this connection (the
+    /// default is `tcp.congestion`). A connection already sending starts
+    /// the new algorithm from its current window and threshold.
+    pub fn set_congestion(&mut self, h: Handle, algorithm: CongestionAlgorithm) -> Result<()> {
+        self.with_tcb(h, |tcb, ctx, _, _| tcb.set_congestion(ctx, algorithm))
+    }
+
     /// Turns keepalive probing on or off (timing from `tcp.keepalive`).
     pub fn set_keepalive(&mut self, h: Handle, on: bool) -> Result<()> {
         self.with_tcb(h, |tcb, ctx, _, _| {
@@ -443,6 +492,14 @@ impl<P: BufferPool> Engine<P> {
             },
             error: tcb.reset.map(|c| c.error()),
         })
+    }
+
+    /// The sender's state of the connection: windows, RTT, what is in
+    /// flight, lost and SACKed.
+    pub fn tcp_info(&self, h: Handle) -> Result<TcpInfo> {
+        let idx = self.conn_index(h)?;
+        let tcb = &self.conns.get(idx).ok_or(Error::InvalidHandle)?.tcb;
+        Ok(tcb.info())
     }
 
     /// Local and remote address of the connection.

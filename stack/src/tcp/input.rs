@@ -6,8 +6,8 @@ use crate::buf::PacketBuf;
 use crate::stats::{DropReason, RstReason, Stats};
 use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpTimestamp};
 
-use super::congestion::AckAction;
 use super::reassembly::Inserted;
+use super::scoreboard::Delivered;
 use super::timers::TimerKind;
 use super::timestamps::Paws;
 use super::{seq_diff, Ctx, EventBits, Tcb};
@@ -283,35 +283,64 @@ impl<B: PacketBuf> Tcb<B> {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = ack;
         }
-        if advanced {
-            self.on_new_ack(ctx, ack, seg.ts.map(|t| t.tsecr));
-        } else if ack == self.snd_una
+        // RFC 5681 section 2: a duplicate acknowledgment.
+        let dup_ack = !advanced
+            && ack == self.snd_una
             && seg.len == 0
             && !seg.has(TcpFlags::FIN)
             && !window_changed
-            && self.snd_una != self.snd_max
-        {
-            // RFC 5681 section 2: a duplicate acknowledgment.
-            self.dup_acks += 1;
-            let flight = seq_diff(self.snd_max, self.snd_una) as usize;
-            if self
-                .cc
-                .on_dup_ack(self.dup_acks, flight, self.snd_max, self.snd_una)
-                == AckAction::RetransmitFirst
-            {
-                self.retransmit_first = true;
-                stats.fast_retransmits += 1;
+            && self.snd_una != self.snd_max;
+        let mut delivered = Delivered::default();
+        if advanced {
+            self.sb.on_cumulative_ack(ack, &mut delivered);
+            if !self.sack_ok {
+                self.forget_dup_acks(ack, &mut delivered);
             }
+        } else if dup_ack {
+            self.dup_acks += 1;
+        }
+        if self.sack_ok && seq_diff(ack, self.snd_una) >= 0 && seg.sack[0].is_some() {
+            self.sb.on_sack(&seg.sack, ack, &mut delivered);
+        }
+        if advanced {
+            self.on_new_ack(ctx, ack);
+        }
+        if advanced || dup_ack || delivered.dsack || delivered.bytes > 0 {
+            self.on_delivery(ctx, seg, advanced, dup_ack, delivered, stats);
+        }
+        if advanced && self.fin_acked() {
+            self.on_fin_acked(ctx);
         }
         self.update_persist(ctx.now);
         true
     }
 
+    /// Without SACK, each duplicate ACK stood for a segment delivered
+    /// above the hole (RFC 6937's estimate): a cumulative ACK that covers
+    /// those segments delivered that much less news (`delivered`), and the
+    /// duplicate ACKs it accounts for no longer count in the pipe.
+    fn forget_dup_acks(&mut self, ack: SeqNumber, delivered: &mut Delivered) {
+        if self.recovery.is_none() {
+            self.dup_acks = 0;
+            return;
+        }
+        let mss = self.snd_mss.max(1);
+        let segments = (seq_diff(ack, self.snd_una) as usize).div_ceil(mss);
+        let counted = (self.dup_acks as usize).min(segments.saturating_sub(1));
+        delivered.bytes = delivered.bytes.saturating_sub(counted * mss);
+        self.dup_acks -= counted as u32;
+    }
+
     /// SND.UNA < SEG.ACK =< SND.MAX: bytes were acknowledged.
-    fn on_new_ack(&mut self, ctx: &Ctx, ack: SeqNumber, tsecr: Option<u32>) {
-        let acked = seq_diff(ack, self.snd_una) as usize;
-        let flight_before = seq_diff(self.snd_max, self.snd_una) as usize;
-        self.sample_rtt(ctx, ack, tsecr, flight_before);
+    fn on_new_ack(&mut self, ctx: &Ctx, ack: SeqNumber) {
+        if let Some((timed, sent)) = self.rtt_probe {
+            // The SYN was timed (data is timed by what each ACK delivered,
+            // in `on_delivery`). Karn: not after a retransmission.
+            if seq_diff(ack, timed) > 0 {
+                self.rtt_probe = None;
+                self.rtt.sample(ctx.now - sent);
+            }
+        }
         let data_acked =
             seq_diff(ack, self.snd_data_start).clamp(0, self.send.len() as i32) as usize;
         self.send.ack(data_acked);
@@ -322,49 +351,9 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.retries = 0;
         self.progress_at = ctx.now;
-        if !self.cc.in_recovery() {
-            self.dup_acks = 0;
-        }
-        if self.cc.on_ack(ack, acked, flight_before) == AckAction::RetransmitFirst {
-            self.retransmit_first = true;
-        } else if !self.cc.in_recovery() {
-            self.dup_acks = 0;
-        }
-        if self.snd_una == self.snd_max {
-            self.deadlines.clear(TimerKind::Rto);
-        } else {
-            self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
-        }
         if self.want_writable && self.send.free_space() > 0 {
             self.want_writable = false;
             self.events.set(EventBits::WRITABLE);
-        }
-        if self.fin_acked() {
-            self.on_fin_acked(ctx);
-        }
-    }
-
-    /// An ACK of new data: the timed segment, if this ACK covers it, is a
-    /// sample to the microsecond (Karn: never a retransmitted one);
-    /// otherwise the echoed timestamp, if any, is one in milliseconds
-    /// (RTTM, RFC 7323 4.1: valid after retransmissions too), weighted as
-    /// one of the window's expected samples (appendix G).
-    fn sample_rtt(&mut self, ctx: &Ctx, ack: SeqNumber, tsecr: Option<u32>, flight: usize) {
-        if let Some((timed, sent)) = self.rtt_probe {
-            if seq_diff(ack, timed) > 0 {
-                self.rtt.sample(ctx.now - sent);
-                self.rtt_probe = None;
-                return;
-            }
-        }
-        let measured = match (&self.ts, tsecr) {
-            (Some(ts), Some(echo)) => ts.rtt(echo, ctx.now),
-            _ => None,
-        };
-        if let Some(rtt) = measured {
-            let expected = flight.div_ceil(2 * self.snd_mss.max(1)).max(1);
-            self.rtt
-                .sample_one_of(rtt, u32::try_from(expected).unwrap_or(u32::MAX));
         }
     }
 

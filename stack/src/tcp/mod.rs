@@ -13,13 +13,17 @@
 //! numbers), its deadlines and its pending events; the engine turns those
 //! into frames, timer-wheel entries and [`crate::Event`]s.
 
-pub(crate) mod congestion;
+pub(crate) mod cc;
 pub(crate) mod input;
+pub(crate) mod loss;
 pub(crate) mod output;
+pub(crate) mod rack;
 pub(crate) mod reassembly;
+pub(crate) mod recovery;
 pub(crate) mod recv_queue;
 pub(crate) mod rtt;
 pub(crate) mod sack;
+pub(crate) mod scoreboard;
 pub(crate) mod send_queue;
 pub(crate) mod timers;
 pub(crate) mod timestamps;
@@ -39,11 +43,15 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
-use congestion::NewReno;
+use cc::{Cc, CongestionControl};
+use loss::SendTimer;
+use rack::Rack;
 use reassembly::Reassembly;
+use recovery::Recovery;
 use recv_queue::RecvQueue;
 use rtt::RttEstimator;
 use sack::SackReport;
+use scoreboard::Scoreboard;
 use send_queue::SendQueue;
 use timers::Deadlines;
 use timestamps::{Timestamps, TS_OPTION_LEN};
@@ -193,12 +201,35 @@ pub(crate) struct Tcb<B> {
     pub recv_capacity: usize,
 
     pub rtt: RttEstimator,
-    /// The segment being timed (Karn: never a retransmitted one).
+    /// The SYN being timed (data segments are timed by RACK's record of
+    /// what each ACK delivered).
     pub rtt_probe: Option<(SeqNumber, Instant)>,
-    pub cc: NewReno,
+    /// The last RTT sample (for HyStart++).
+    pub last_rtt: Option<core::time::Duration>,
+    pub cc: Cc,
+    /// Every segment in flight, and what SACK says of it.
+    pub sb: Scoreboard,
+    /// The fast recovery episode under way, if any.
+    pub recovery: Option<Recovery>,
+    /// After a timeout: SND.MAX then; until SND.UNA passes it, lost
+    /// segments go out again at the pace of slow start, and no new
+    /// episode begins.
+    pub loss_point: Option<SeqNumber>,
+    pub rack: Rack,
+    /// What the retransmission timer slot is armed for.
+    pub send_timer: SendTimer,
+    /// RACK's reordering timer: when the next segment may be deemed lost.
+    pub reorder_at: Option<Instant>,
+    /// A tail loss probe is due.
+    pub probe_now: bool,
+    /// Eifel (RFC 3522): after a timeout, the first retransmission's start
+    /// and timestamp, until an ACK says whether it was needed.
+    pub rto_undo: Option<(SeqNumber, u32)>,
+    pub rto_undo_pending: bool,
+    /// When data last left (RFC 5681 4.1 idle restart).
+    pub last_send: Instant,
+    /// Duplicate ACKs in a row (loss detection without SACK).
     pub dup_acks: u32,
-    /// Resend the segment at `snd_una` before anything new.
-    pub retransmit_first: bool,
     /// Consecutive retransmission timeouts without progress.
     pub retries: u32,
 
@@ -345,9 +376,19 @@ impl<B: PacketBuf> Tcb<B> {
             recv_capacity: cfg.recv_buffer,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtt_probe: None,
-            cc: NewReno::new(snd_mss, cfg.initial_window),
+            last_rtt: None,
+            cc: Cc::new(cfg.congestion, snd_mss, cfg.initial_window),
+            sb: Scoreboard::default(),
+            recovery: None,
+            loss_point: None,
+            rack: Rack::default(),
+            send_timer: SendTimer::Rto,
+            reorder_at: None,
+            probe_now: false,
+            rto_undo: None,
+            rto_undo_pending: false,
+            last_send: ctx.now,
             dup_acks: 0,
-            retransmit_first: false,
             retries: 0,
             ack_pending: false,
             ack_now: false,
@@ -577,7 +618,10 @@ impl<B: PacketBuf> Tcb<B> {
     /// Heap memory the TCB's queues occupy beyond the TCB itself (buffer
     /// handles, not the packet buffers they hold).
     pub fn heap_bytes(&self) -> usize {
-        self.send.heap_bytes() + self.recv.heap_bytes() + self.ooo.heap_bytes()
+        self.send.heap_bytes()
+            + self.recv.heap_bytes()
+            + self.ooo.heap_bytes()
+            + self.sb.heap_bytes()
     }
 
     /// Whether the engine may forget this TCB once no handle refers to it.

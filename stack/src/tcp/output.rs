@@ -6,6 +6,7 @@ use crate::api::State;
 use crate::buf::PacketBuf;
 use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpTimestamp};
 
+use super::cc::CongestionControl;
 use super::timers::TimerKind;
 use super::timestamps::TS_OPTION_LEN;
 use super::{seq_diff, Ctx, Tcb, MAX_WINDOW};
@@ -170,8 +171,10 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
-    /// Data and FIN (RFC 9293 3.8.6.2.1 sender-side SWS avoidance, RFC 896
-    /// Nagle, RFC 5681 windows).
+    /// Data and FIN: a tail loss probe when one is due; else what is
+    /// deemed lost, first (RFC 6675 NextSeg rule 1), while the congestion
+    /// window leaves room; else new data within both windows (RFC 9293
+    /// 3.8.6.2.1 sender-side SWS avoidance, RFC 896 Nagle, RFC 5681).
     fn poll_data(&mut self, ctx: &Ctx) -> Option<OutSegment> {
         if !matches!(
             self.state,
@@ -183,11 +186,18 @@ impl<B: PacketBuf> Tcb<B> {
         ) {
             return None;
         }
-        if self.retransmit_first {
-            self.retransmit_first = false;
-            if let Some(seg) = self.retransmit_at_una(ctx) {
-                return Some(seg);
+        if self.probe_now {
+            return self.probe_segment(ctx);
+        }
+        let cwnd = self.cc.cwnd();
+        let pipe = self.pipe();
+        if let Some(i) = self.sb.first_lost() {
+            let len = self.sb.get(i).map_or(0, |s| s.len());
+            if pipe == 0 || pipe + len <= cwnd {
+                return Some(self.retransmit(ctx, i));
             }
+            // The window is full; what is lost goes before anything new.
+            return None;
         }
         let off = seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
         let unsent = self.send.len().saturating_sub(off);
@@ -196,7 +206,10 @@ impl<B: PacketBuf> Tcb<B> {
             return None;
         }
         let flight = self.flight();
-        let usable = self.snd_wnd.min(self.cc.cwnd).saturating_sub(flight);
+        let usable = self
+            .snd_wnd
+            .saturating_sub(flight)
+            .min(cwnd.saturating_sub(pipe));
         let len = unsent.min(self.snd_mss).min(usable);
         let idle = flight == 0 || self.nodelay;
         let send_now = if unsent == 0 {
@@ -216,7 +229,24 @@ impl<B: PacketBuf> Tcb<B> {
             return None;
         }
         self.force_send = false;
-        let with_fin = fin_unsent && len == unsent;
+        Some(self.new_data(ctx, off, len, fin_unsent && len == unsent))
+    }
+
+    /// Nagle's algorithm with Minshall's variant (what Linux does): a
+    /// segment shorter than the MSS may go out unless another short
+    /// segment is still unacknowledged (RFC 896 holds it while anything
+    /// is, which stalls a response's tail behind the peer's delayed ACK).
+    /// `nodelay` turns the rule off.
+    fn nagle_allows_short(&self) -> bool {
+        let short_in_flight =
+            seq_diff(self.snd_sml, self.snd_una) > 0 && seq_diff(self.snd_sml, self.snd_nxt) <= 0;
+        self.nodelay || self.flight() == 0 || !short_in_flight
+    }
+
+    /// `len` bytes of new data from `off` in the send queue (and our FIN
+    /// after them if `with_fin`), at SND.NXT.
+    fn new_data(&mut self, ctx: &Ctx, off: usize, len: usize, with_fin: bool) -> OutSegment {
+        self.idle_restart(ctx.now);
         // Data sent within the delayed-ACK time of data received answers
         // it: ping-pong, where ACKs are better delayed to ride on answers
         // (Linux `tcp_event_data_sent`).
@@ -233,7 +263,6 @@ impl<B: PacketBuf> Tcb<B> {
         if with_fin {
             seg.flags |= TcpFlags::FIN;
         }
-        seg.retransmit = seq_diff(self.snd_nxt, self.snd_max) < 0;
         if len < self.snd_mss {
             self.snd_sml = seg.seq + len;
         }
@@ -242,56 +271,61 @@ impl<B: PacketBuf> Tcb<B> {
         if seq_diff(self.snd_nxt, self.snd_max) > 0 {
             self.snd_max = self.snd_nxt;
         }
-        if !seg.retransmit && self.rtt_probe.is_none() && len > 0 {
-            self.rtt_probe = Some((seg.seq, ctx.now));
+        self.sb.on_send(seg.seq, self.snd_nxt, with_fin, ctx.now);
+        if let Some(r) = &mut self.recovery {
+            r.on_send(len + usize::from(with_fin));
         }
-        self.arm_rto(ctx.now);
-        Some(seg)
+        self.rearm_send_timer(ctx, false);
+        seg
     }
 
-    /// Nagle's algorithm with Minshall's variant (what Linux does): a
-    /// segment shorter than the MSS may go out unless another short
-    /// segment is still unacknowledged (RFC 896 holds it while anything
-    /// is, which stalls a response's tail behind the peer's delayed ACK).
-    /// `nodelay` turns the rule off.
-    fn nagle_allows_short(&self) -> bool {
-        let short_in_flight =
-            seq_diff(self.snd_sml, self.snd_una) > 0 && seq_diff(self.snd_sml, self.snd_nxt) <= 0;
-        self.nodelay || self.flight() == 0 || !short_in_flight
-    }
-
-    /// Fast retransmit or a NewReno partial ACK: the first unacknowledged
-    /// segment again, without moving SND.NXT.
-    fn retransmit_at_una(&mut self, ctx: &Ctx) -> Option<OutSegment> {
-        if self.snd_una == self.snd_max {
-            return None;
-        }
-        let off = seq_diff(self.snd_una, self.snd_data_start).max(0) as usize;
-        let outstanding = seq_diff(self.snd_max, self.snd_una) as usize;
-        let len = self
-            .send
-            .len()
-            .saturating_sub(off)
-            .min(self.snd_mss)
-            .min(outstanding);
-        let with_fin = self
-            .fin_seq
-            .is_some_and(|f| f == self.snd_una + len && self.fin_sent());
-        if len == 0 && !with_fin {
-            return None;
-        }
+    /// Sends scoreboard record `i` again, as it was (its FIN included).
+    fn retransmit(&mut self, ctx: &Ctx, i: usize) -> OutSegment {
+        let rec = *self.sb.get(i).expect("a record to retransmit");
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
-        seg.seq = self.snd_una;
-        seg.data_off = off;
-        seg.data_len = len;
-        if with_fin {
+        seg.seq = rec.start;
+        seg.data_off = seq_diff(rec.start, self.snd_data_start).max(0) as usize;
+        seg.data_len = rec.data_len();
+        if rec.fin {
             seg.flags |= TcpFlags::FIN;
         }
+        if seg.data_len > 0 && seg.data_off + seg.data_len == self.send.len() {
+            seg.flags |= TcpFlags::PSH;
+        }
         seg.retransmit = true;
-        // Karn: the timed segment may be the one resent.
-        self.rtt_probe = None;
-        self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
-        Some(seg)
+        self.sb.on_retransmit(i, ctx.now);
+        if let Some(r) = &mut self.recovery {
+            r.on_send(rec.len());
+            r.retransmits += 1;
+        }
+        self.note_rto_retransmission(rec.start, seg.ts.map(|t| t.tsval));
+        self.last_send = ctx.now;
+        // RFC 6298 5.3 in spirit: the first unacknowledged segment was
+        // sent again, so its timeout starts from now.
+        self.rearm_send_timer(ctx, i == 0);
+        seg
+    }
+
+    /// RFC 8985 7.3: the tail loss probe: a segment of new data if the
+    /// peer's window lets it go, else the last segment sent, again.
+    fn probe_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+        self.probe_now = false;
+        let off = seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
+        let unsent = self.send.len().saturating_sub(off);
+        let room = self.snd_wnd.saturating_sub(self.flight());
+        if unsent > 0 && room > 0 {
+            let len = unsent.min(self.snd_mss).min(room);
+            let fin = self.fin_seq.is_some_and(|f| f == self.snd_nxt + len);
+            self.note_probe(self.snd_nxt + len + usize::from(fin), false);
+            return Some(self.new_data(ctx, off, len, fin));
+        }
+        let last = self.sb.len().checked_sub(1)?;
+        if self.sb.get(last).is_some_and(|s| s.sacked) {
+            // The peer has the tail: the timeout covers the rest.
+            return None;
+        }
+        self.note_probe(self.snd_max, true);
+        Some(self.retransmit(ctx, last))
     }
 
     /// The window to advertise now, with receiver-side silly window

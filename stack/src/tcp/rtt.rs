@@ -70,6 +70,11 @@ impl RttEstimator {
         self.backoff = 0;
     }
 
+    /// The smoothed RTT, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
     /// The timeout to arm now, backoff included.
     pub fn rto(&self) -> Duration {
         self.rto

@@ -7,8 +7,11 @@ use core::time::Duration;
 
 use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
+use crate::stats::Stats;
 use crate::time::Instant;
 
+use super::cc::CongestionControl;
+use super::loss::SendTimer;
 use super::{Ctx, EventBits, Tcb};
 
 /// The kinds of TCB timers.
@@ -103,10 +106,14 @@ impl Deadlines {
 impl<B: PacketBuf> Tcb<B> {
     /// A deadline of `kind` passed. The engine checks the deadline is still
     /// current before calling.
-    pub fn on_timer(&mut self, ctx: &Ctx, kind: TimerKind) {
+    pub fn on_timer(&mut self, ctx: &Ctx, kind: TimerKind, stats: &mut Stats) {
         self.deadlines.clear(kind);
         match kind {
-            TimerKind::Rto => self.on_rto(ctx),
+            TimerKind::Rto => {
+                if !self.on_send_timer(ctx, stats) {
+                    self.on_rto(ctx);
+                }
+            }
             TimerKind::DelayedAck => {
                 if self.ack_pending {
                     self.ack_now = true;
@@ -158,8 +165,11 @@ impl<B: PacketBuf> Tcb<B> {
         false
     }
 
-    /// RFC 6298 section 5: retransmit the earliest unacknowledged segment,
-    /// back off, and give up after the configured count.
+    /// RFC 6298 section 5: back off, and give up after the configured
+    /// count. In a synchronized state everything not SACKed is deemed
+    /// lost (RFC 6675 5.1) and goes out again from the first hole, one
+    /// segment now and more as the restarted window allows; during the
+    /// handshake the SYN goes again.
     fn on_rto(&mut self, ctx: &Ctx) {
         if self.snd_una == self.snd_max || self.user_timeout_expired(ctx.now) {
             return;
@@ -175,14 +185,23 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.retries += 1;
         self.rtt.back_off();
-        let flight = self.flight();
-        self.cc.on_timeout(flight);
-        self.dup_acks = 0;
-        // Karn: nothing sent before the timeout may be timed.
+        // Karn: the SYN sent before the timeout may not be timed.
         self.rtt_probe = None;
-        // Go back N: resend from the first unacknowledged byte (or the SYN).
-        self.snd_nxt = self.snd_una;
-        self.retransmit_first = false;
+        if self.is_synchronized() {
+            self.cc.on_rto(ctx.now, self.pipe());
+            self.sb.mark_all_lost();
+            self.dup_acks = 0;
+            self.recovery = None;
+            self.rack.probe = None;
+            self.reorder_at = None;
+            self.loss_point = Some(self.snd_max);
+            // Eifel needs timestamps, and looks at the first timeout only.
+            self.rto_undo_pending = self.ts.is_some() && self.retries == 1;
+            self.rto_undo = None;
+        } else {
+            self.snd_nxt = self.snd_una;
+        }
+        self.send_timer = SendTimer::Rto;
         self.set_send_timer(TimerKind::Rto, ctx.now + self.rtt.rto());
     }
 
@@ -200,7 +219,7 @@ impl<B: PacketBuf> Tcb<B> {
         let want = unsent.min(self.snd_mss).max(usize::from(fin_unsent));
         let blocked = want > 0
             && self.snd_nxt == self.snd_una
-            && self.snd_wnd.min(self.cc.cwnd) < want
+            && self.snd_wnd.min(self.cc.cwnd()) < want
             && matches!(
                 self.state,
                 State::Established
@@ -303,11 +322,5 @@ impl<B: PacketBuf> Tcb<B> {
             self.state,
             State::Closed | State::Listen | State::SynSent | State::SynReceived
         )
-    }
-
-    /// Whether our FIN has been sent at least once.
-    pub fn fin_sent(&self) -> bool {
-        self.fin_seq
-            .is_some_and(|f| super::seq_diff(self.snd_max, f) > 0)
     }
 }
