@@ -9,13 +9,18 @@
 //!             [--server IP --label linux-veth]   (servers of linux-server)
 //! wire linux-server --bind IP                 kernel echo/discard/crr on 7, 9, 13
 //! wire idle   --config FILE --server IP --count N [--json OUT.json]
+//! wire loss   --config FILE --server IP --netns NS --peer-if IFACE
+//!             [--rates 0.1,1,2,5,10] [--rr-loss 1] [--repetitions 3]
+//!             [--seconds 2] [--json OUT.json] [--quick]
 //! ```
 //!
 //! `client` measures, in one run: the raw device (64 B ping-pong RTT, 1514 B
 //! one-way packet rate), then the stack: rtt (64 B, 1 KiB), rr (1, 16, 256
 //! connections), bulk (one way, both ways), crr. `linux` measures the same
 //! TCP workloads through the kernel over loopback; `client --linux` puts
-//! them in its table. Every figure is the median of the repetitions with
+//! them in its table. `loss` (run by `scripts/loss.sh`) sends bulk and rr
+//! over a veth pair under random loss, from the stack and from Linux's
+//! TCP, to the same Linux receiver. Every figure is the median of the repetitions with
 //! its spread; the JSON has every sample. `server` runs until SIGINT.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -445,6 +450,160 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// The `loss` section: see [`bench::wire::loss`]. Runs inside the setup
+/// `scripts/loss.sh` makes (the veth pair, the namespace and its
+/// `wire linux-server`, a kernel address beside the stack's).
+fn loss(opts: &Opts) -> Result<(), String> {
+    use bench::wire::loss::{self as l, LossReport, LossRow, Recovery};
+    let cfg = load(opts)?;
+    let server_ip: Ipv4Addr = opts
+        .get("--server")
+        .ok_or("--server IP (the Linux receiver) is required")?
+        .parse()
+        .map_err(|_| "--server: not an IPv4 address")?;
+    let netns = opts.get("--netns").ok_or("--netns NAME is required")?;
+    let peer_if = opts.get("--peer-if").ok_or("--peer-if IFACE is required")?;
+    let quick = opts.has("--quick");
+    let reps: usize = opts.num("--repetitions", if quick { 1 } else { 3 })?;
+    let secs: f64 = opts.num("--seconds", if quick { 0.5 } else { 2.0 })?;
+    let rr_rate: f64 = opts.num("--rr-loss", 1.0)?;
+    let rates: Vec<f64> = opts
+        .get("--rates")
+        .unwrap_or("0.1,1,2,5,10")
+        .split(',')
+        .map(|r| {
+            r.trim()
+                .parse()
+                .map_err(|_| format!("--rates: `{r}` is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    let measure = Duration::from_secs_f64(secs);
+    let warmup = measure / 5;
+    // Linux sends with CUBIC (the stack's default) and with the system's
+    // default when that differs.
+    let system_cc = l::default_congestion();
+    let mut linux_ccs = vec!["cubic".to_string()];
+    if system_cc != "cubic" && system_cc != "unknown" {
+        linux_ccs.push(system_cc.clone());
+    }
+    let scratch = std::env::temp_dir();
+    let [echo_port, discard_port, _] = linux::FIXED_PORTS;
+    let discard = SocketAddrV4::new(server_ip, discard_port);
+    let echo = SocketAddrV4::new(server_ip, echo_port);
+
+    let _eal = Eal::init(&cfg.eal_args()).map_err(|e| e.to_string())?;
+    let mut worker = Worker::from_config(&cfg).map_err(|e| e.to_string())?;
+    let t = std::time::Instant::now();
+    while !worker.link_up() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let clock = TscClock::start_now();
+    let io = |e: std::io::Error| e.to_string();
+    let stack_counters = |w: &Worker| Recovery::of_stack(w.engine.stats());
+
+    let mut bulk = Vec::new();
+    for &rate in &rates {
+        l::set_loss(netns, peer_if, rate, &scratch)?;
+        let mut stack_runs = Vec::new();
+        let mut linux_runs = vec![Vec::new(); linux_ccs.len()];
+        let mut stack_ctr = Recovery::default();
+        let mut linux_ctr = vec![Recovery::default(); linux_ccs.len()];
+        for _ in 0..reps {
+            let before = stack_counters(&worker);
+            let mut app = BulkFlow::new(discard, Direction::OneWay, measure);
+            run(&mut worker, &mut app)?;
+            check(app.error, "loss bulk")?;
+            stack_runs.push(app.gbps() * 1000.0);
+            stack_ctr = stack_ctr.plus(&stack_counters(&worker).since(&before));
+            for (i, cc) in linux_ccs.iter().enumerate() {
+                let before = Recovery::of_linux();
+                let conn = l::connect_with(discard.into(), Some(cc)).map_err(io)?;
+                let gbps = linux::bulk_on(conn, false, measure).map_err(io)?;
+                linux_runs[i].push(gbps * 1000.0);
+                linux_ctr[i] = linux_ctr[i].plus(&Recovery::of_linux().since(&before));
+            }
+        }
+        let mut goodput = vec![Figure::new("stack", "bulk", "Mbit/s", stack_runs)];
+        let mut counters = vec![("stack".to_string(), stack_ctr)];
+        for (i, cc) in linux_ccs.iter().enumerate() {
+            let system = format!("linux-{cc}");
+            goodput.push(Figure::new(
+                &system,
+                "bulk",
+                "Mbit/s",
+                linux_runs[i].clone(),
+            ));
+            counters.push((system, linux_ctr[i]));
+        }
+        let row = LossRow {
+            loss_percent: rate,
+            goodput,
+            counters,
+            dropped: l::loss_drops(netns),
+        };
+        eprintln!(
+            "wire loss: {rate} % done: {:?}",
+            row.goodput.iter().map(|f| f.median).collect::<Vec<_>>()
+        );
+        bulk.push(row);
+    }
+
+    l::set_loss(netns, peer_if, rr_rate, &scratch)?;
+    let mut rr = Vec::new();
+    let mut rr_counters = Vec::new();
+    let mut hists = Vec::new();
+    let before = stack_counters(&worker);
+    for _ in 0..reps {
+        let mut app = RequestResponse::new(echo, 1, 64, warmup, measure, clock);
+        run(&mut worker, &mut app)?;
+        check(app.error, "loss rr")?;
+        hists.push(app.hist);
+    }
+    rr_counters.push(("stack".to_string(), stack_counters(&worker).since(&before)));
+    rr.extend(latency_figures("stack", "rr", &hists));
+    for cc in &linux_ccs {
+        let before = Recovery::of_linux();
+        let mut hists = Vec::new();
+        for _ in 0..reps {
+            let conn = l::connect_with(echo.into(), Some(cc)).map_err(io)?;
+            let (hist, _) =
+                linux::request_response_on(vec![conn], 64, warmup, measure).map_err(io)?;
+            hists.push(hist);
+        }
+        let system = format!("linux-{cc}");
+        rr_counters.push((system.clone(), Recovery::of_linux().since(&before)));
+        rr.extend(latency_figures(&system, "rr", &hists));
+    }
+    l::set_loss(netns, peer_if, 0.0, &scratch)?;
+
+    let report = LossReport {
+        commit: commit(),
+        date: date(),
+        linux_settings: format!(
+            "sender in the root namespace over the same veth, offloads off on both ends \
+             (real MTU frames); congestion control per row (system default {system_cc}); \
+             SACK, timestamps, window scaling on; net.ipv4.tcp_recovery (RACK) and \
+             tcp_early_retrans (TLP) at their defaults; Nagle off (TCP_NODELAY) for rr"
+        ),
+        repetitions: reps,
+        seconds_each: secs,
+        bulk,
+        rr,
+        rr_counters,
+        rr_loss_percent: rr_rate,
+    };
+    println!(
+        "wire loss: {} on {} (commit {})",
+        report.date, cfg.port.device, report.commit
+    );
+    print!("{}", report.table());
+    if let Some(out) = opts.get("--json") {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(out, json).map_err(|e| format!("{out}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {
@@ -460,6 +619,7 @@ fn main() -> ExitCode {
         "linux" => linux_baseline(&opts),
         "linux-server" => linux_server(&opts),
         "idle" => idle(&opts),
+        "loss" => loss(&opts),
         other => Err(format!("unknown command `{other}`")),
     };
     match result {

@@ -117,9 +117,21 @@ pub fn request_response(
     warmup: Duration,
     measure: Duration,
 ) -> std::io::Result<(Histogram<u64>, f64)> {
-    let mut streams = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let s = TcpStream::connect(echo)?;
+    let conns = (0..conns)
+        .map(|_| TcpStream::connect(echo))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    request_response_on(conns, size, warmup, measure)
+}
+
+/// [`request_response`] over connections already open.
+pub fn request_response_on(
+    conns: Vec<TcpStream>,
+    size: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> std::io::Result<(Histogram<u64>, f64)> {
+    let mut streams = Vec::with_capacity(conns.len());
+    for s in conns {
         s.set_nodelay(true)?;
         s.set_nonblocking(true)?;
         streams.push((s, 0usize, Instant::now()));
@@ -167,7 +179,11 @@ pub fn request_response(
 /// through echo (a reader thread counts what comes back). Gbit/s per
 /// direction.
 pub fn bulk(server: SocketAddr, both_ways: bool, measure: Duration) -> std::io::Result<f64> {
-    let mut s = TcpStream::connect(server)?;
+    bulk_on(TcpStream::connect(server)?, both_ways, measure)
+}
+
+/// [`bulk`] over a connection already open.
+pub fn bulk_on(mut s: TcpStream, both_ways: bool, measure: Duration) -> std::io::Result<f64> {
     let chunk = vec![0x5au8; 256 * 1024];
     let start = Instant::now();
     if both_ways {

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod linux;
+pub mod loss;
 pub mod raw;
 pub mod server;
 
