@@ -69,15 +69,30 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
         }
         let in_flight_before = self.pipe() + delivered.bytes;
         self.sample_rtt(ctx, seg, advanced, &delivered);
-        if delivered.reordered && !self.rack.reordering_seen {
+        // A segment sent once arriving below one delivered before it is
+        // reordering (RFC 8985 6.2 step 3); so is a duplicate reported of
+        // a retransmission: the original was late, not lost.
+        if (delivered.reordered || delivered.dsack) && !self.rack.reordering_seen {
             self.rack.reordering_seen = true;
             stats.reorderings += 1;
         }
         if delivered.dsack {
             stats.dsacks_received += 1;
             self.rack.on_dsack(self.snd_una, self.snd_max);
+            let first = seg.sack[0].map(|b| b.left);
             if let Some(r) = &mut self.recovery {
-                r.dsacked += 1;
+                if first.is_none() || first != r.rescue {
+                    r.dsacked += 1;
+                }
+            } else if let Some((left, rescue)) = self.dsack_undo {
+                // A duplicate reported after the episode ended.
+                if first.is_none() || first != rescue {
+                    self.dsack_undo = (left > 1).then_some((left - 1, rescue));
+                    if left == 1 {
+                        stats.spurious_recoveries += 1;
+                        self.cc.undo();
+                    }
+                }
             }
             if self.rack.probe.is_some_and(|p| {
                 p.retransmission
@@ -98,6 +113,7 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             delivered.bytes += self.snd_mss;
         }
         self.eifel_check(seg, advanced, stats);
+        self.recovery_eifel_check(seg, advanced);
         self.probe_check(ctx, stats);
         self.detect_loss(ctx, advanced, dup_ack, stats);
         self.update_window(ctx, seg, advanced, &delivered, in_flight_before, stats);
@@ -159,6 +175,26 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
         }
     }
 
+    /// RFC 3522 for fast recovery (as Linux's `tcp_packet_delayed`): the
+    /// ACK that first covers the episode's first retransmission echoes
+    /// the timestamp of whichever copy filled the hole. The original's
+    /// means the retransmission was not needed: the network reordered.
+    fn recovery_eifel_check(&mut self, seg: &SegmentInfo, advanced: bool) {
+        let Some(r) = &mut self.recovery else {
+            return;
+        };
+        let Some((start, tsval)) = r.first_retransmission else {
+            return;
+        };
+        if !advanced || seq_diff(self.snd_una, start) <= 0 {
+            return;
+        }
+        r.first_retransmission = None;
+        if let Some(echo) = seg.ts.map(|t| t.tsecr) {
+            r.original_arrived = (echo.wrapping_sub(tsval) as i32) < 0;
+        }
+    }
+
     /// RFC 8985 7.4: the tail loss probe's episode ends when everything up
     /// to it is acknowledged. A probe that was a retransmission and drew
     /// no D-SACK repaired a loss: the congestion response is due.
@@ -205,6 +241,7 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             let flight = self.sb.out();
             self.cc.on_congestion(ctx.now, flight);
             self.recovery = Some(Recovery::new(self.snd_max, flight));
+            self.dsack_undo = None;
             self.rack.probe = None;
             stats.recoveries += 1;
         }
@@ -224,13 +261,19 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
     ) {
         if let Some(r) = &self.recovery {
             if advanced && r.ends_at(self.snd_una) {
-                let spurious = r.retransmits > 0 && r.dsacked >= r.retransmits;
+                // RFC 3708: when every retransmission of the episode is
+                // reported a duplicate (D-SACK), now or later, nothing was
+                // lost and the reduction is undone; so when the holes
+                // filled before any went, or when the first retransmission
+                // proved unneeded by its timestamp (RFC 3522).
+                let left = r.retransmits.saturating_sub(r.dsacked);
+                let spurious = left == 0 || r.original_arrived;
+                self.dsack_undo = (!spurious).then_some((left, r.rescue));
                 self.recovery = None;
                 self.dup_acks = 0;
                 self.cc.on_recovery_end(ctx.now);
                 self.rack.on_recovery_end();
                 if spurious {
-                    // RFC 3708: every retransmission was a duplicate.
                     stats.spurious_recoveries += 1;
                     self.cc.undo();
                 }

@@ -211,6 +211,10 @@ pub(crate) struct Tcb<B> {
     pub sb: Scoreboard,
     /// The fast recovery episode under way, if any.
     pub recovery: Option<Recovery>,
+    /// After an episode: its retransmissions not yet reported duplicates
+    /// (D-SACK), and where its rescue retransmission began; when the last
+    /// one is reported, the episode is undone.
+    pub dsack_undo: Option<(u32, Option<SeqNumber>)>,
     /// After a timeout: SND.MAX then; until SND.UNA passes it, lost
     /// segments go out again at the pace of slow start, and no new
     /// episode begins.
@@ -380,6 +384,7 @@ impl<B: PacketBuf> Tcb<B> {
             cc: Cc::new(cfg.congestion, snd_mss, cfg.initial_window),
             sb: Scoreboard::default(),
             recovery: None,
+            dsack_undo: None,
             loss_point: None,
             rack: Rack::default(),
             send_timer: SendTimer::Rto,

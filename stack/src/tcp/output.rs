@@ -203,7 +203,7 @@ impl<B: PacketBuf> Tcb<B> {
         let unsent = self.send.len().saturating_sub(off);
         let fin_unsent = self.fin_seq.is_some_and(|f| seq_diff(self.snd_nxt, f) <= 0);
         if unsent == 0 && !fin_unsent {
-            return None;
+            return self.rescue(ctx, pipe, cwnd);
         }
         let flight = self.flight();
         let usable = self
@@ -226,10 +226,34 @@ impl<B: PacketBuf> Tcb<B> {
         };
         if !send_now {
             self.update_persist(ctx.now);
-            return None;
+            return self.rescue(ctx, pipe, cwnd);
         }
         self.force_send = false;
         Some(self.new_data(ctx, off, len, fin_unsent && len == unsent))
+    }
+
+    /// RFC 6675 NextSeg rule 4, the rescue retransmission: in recovery,
+    /// with nothing deemed lost and nothing new that may go, the highest
+    /// segment sent before the episode and not SACKed goes again, once per
+    /// episode, so that a loss at the tail of the window need not wait for
+    /// the timeout.
+    fn rescue(&mut self, ctx: &Ctx, pipe: usize, cwnd: usize) -> Option<OutSegment> {
+        if !self.sack_ok || self.recovery.as_ref()?.rescue.is_some() {
+            return None;
+        }
+        let point = self.recovery.as_ref()?.point;
+        let i = self.sb.last_unsacked_before(point)?;
+        let rec = self.sb.get(i)?;
+        if rec.retransmits > 0 || pipe + rec.len() > cwnd {
+            return None;
+        }
+        let start = rec.start;
+        let seg = self.retransmit(ctx, i);
+        if let Some(r) = &mut self.recovery {
+            r.rescue = Some(start);
+            r.retransmits -= 1;
+        }
+        Some(seg)
     }
 
     /// Nagle's algorithm with Minshall's variant (what Linux does): a
@@ -297,6 +321,9 @@ impl<B: PacketBuf> Tcb<B> {
         if let Some(r) = &mut self.recovery {
             r.on_send(rec.len());
             r.retransmits += 1;
+            if r.retransmits == 1 {
+                r.first_retransmission = seg.ts.map(|t| (rec.start, t.tsval));
+            }
         }
         self.note_rto_retransmission(rec.start, seg.ts.map(|t| t.tsval));
         self.last_send = ctx.now;

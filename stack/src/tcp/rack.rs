@@ -150,9 +150,16 @@ impl Rack {
     }
 }
 
-/// RFC 8985 7.2: the probe timeout: two smoothed RTTs, plus the peer's
-/// worst-case delayed ACK when a single segment is out (its ACK may be
-/// held back), and never later than the retransmission timeout would be.
+/// Slack added to every probe timeout (Linux adds two ticks, 2 ms at
+/// 1,000 Hz): on a path of a few microseconds, two SRTTs are shorter than
+/// the time a receiver may take to answer a burst, and probes would go
+/// out where nothing was lost.
+pub(crate) const PTO_SLACK: Duration = Duration::from_millis(2);
+
+/// RFC 8985 7.2: the probe timeout: two smoothed RTTs (plus
+/// [`PTO_SLACK`]), plus the peer's worst-case delayed ACK when a single
+/// segment is out (its ACK may be held back), and never later than the
+/// retransmission timeout would be.
 pub(crate) fn probe_timeout(
     srtt: Option<Duration>,
     one_segment_out: bool,
@@ -163,7 +170,7 @@ pub(crate) fn probe_timeout(
         // RFC 8985 7.2: without an RTT sample, 1 s.
         return Duration::from_secs(1).min(rto);
     };
-    let mut pto = srtt * 2;
+    let mut pto = srtt * 2 + PTO_SLACK;
     if one_segment_out {
         pto += max_ack_delay;
     }
@@ -246,8 +253,8 @@ mod tests {
 
     #[test]
     fn the_probe_timeout_is_two_srtt_plus_the_delayed_ack_for_one_segment() {
-        assert_eq!(probe_timeout(Some(ms(10)), false, ms(200), ms(300)), ms(20));
-        assert_eq!(probe_timeout(Some(ms(10)), true, ms(200), ms(300)), ms(220));
+        assert_eq!(probe_timeout(Some(ms(10)), false, ms(200), ms(300)), ms(22));
+        assert_eq!(probe_timeout(Some(ms(10)), true, ms(200), ms(300)), ms(222));
         assert_eq!(
             probe_timeout(Some(ms(100)), true, ms(200), ms(300)),
             ms(300)

@@ -23,6 +23,17 @@ pub(crate) struct Recovery {
     /// was spurious (RFC 3708).
     pub retransmits: u32,
     pub dsacked: u32,
+    /// Where the rescue retransmission (RFC 6675 NextSeg rule 4) began,
+    /// once it went. It is speculative: not counted in `retransmits`, and
+    /// a duplicate reported of it proves nothing.
+    pub rescue: Option<SeqNumber>,
+    /// The episode's first retransmission: where it began and its
+    /// timestamp (with timestamps in use), until the ACK that covers it
+    /// tells whether the original had arrived (RFC 3522).
+    pub first_retransmission: Option<(SeqNumber, u32)>,
+    /// The ACK that covered the first retransmission echoed the original:
+    /// the episode was spurious.
+    pub original_arrived: bool,
 }
 
 impl Recovery {
@@ -34,6 +45,9 @@ impl Recovery {
             prr_out: 0,
             retransmits: 0,
             dsacked: 0,
+            rescue: None,
+            first_retransmission: None,
+            original_arrived: false,
         }
     }
 

@@ -116,6 +116,13 @@ impl Scoreboard {
         self.segs.get(i)
     }
 
+    /// The highest record below `point` the peer has not SACKed, its
+    /// index.
+    pub fn last_unsacked_before(&self, point: SeqNumber) -> Option<usize> {
+        let below = self.segs.partition_point(|s| seq_diff(s.end, point) <= 0);
+        self.segs.range(..below).rposition(|s| !s.sacked)
+    }
+
     /// New data left: `[start, end)` (`fin` if it carries our FIN).
     pub fn on_send(&mut self, start: SeqNumber, end: SeqNumber, fin: bool, now: Instant) {
         let seg = Sent {

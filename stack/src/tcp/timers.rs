@@ -192,6 +192,7 @@ impl<B: PacketBuf> Tcb<B> {
             self.sb.mark_all_lost();
             self.dup_acks = 0;
             self.recovery = None;
+            self.dsack_undo = None;
             self.rack.probe = None;
             self.reorder_at = None;
             self.loss_point = Some(self.snd_max);

@@ -14,6 +14,7 @@ mod close;
 mod data;
 mod handshake;
 mod link;
+mod loss;
 mod memory;
 mod options;
 mod ports;

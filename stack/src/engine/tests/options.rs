@@ -27,6 +27,17 @@ pub(super) const TS_MSS: usize = MSS - 12;
 /// connection and the timestamp our SYN-ACK carried.
 #[track_caller]
 pub(super) fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32) {
+    open_with_options_after(t, peer_tsval, Duration::ZERO)
+}
+
+/// [`open_with_options`] with the peer's ACK arriving `rtt` after our
+/// SYN-ACK (the handshake's RTT sample).
+#[track_caller]
+pub(super) fn open_with_options_after(
+    t: &mut Harness,
+    peer_tsval: u32,
+    rtt: Duration,
+) -> (Conn, u32) {
     let l = t.listen();
     let mut c = Conn {
         h: l,
@@ -62,6 +73,8 @@ pub(super) fn open_with_options(t: &mut Harness, peer_tsval: u32) -> (Conn, u32)
             .ts(our_ts, peer_tsval)
     );
     assert_eq!(echo, peer_tsval);
+    let now = t.now - Instant::ZERO;
+    t.advance_to(now + rtt);
     t.send(c.peer(0, 0).win(512).ts(peer_tsval + 1, our_ts));
     let (h, _) = t.engine.accept(l).unwrap();
     t.events();
