@@ -4,7 +4,9 @@
 # vdev: `wire server` (echo, discard, raw reflector) on one side of a
 # net_memif pair, `wire client` on the other, measuring rtt, rr, bulk and
 # crr beside the raw device and Linux's TCP of the same run (over loopback,
-# and over a veth pair into a network namespace), and printing the table.
+# and over a veth pair into a network namespace), and printing the table;
+# then the loss section (scripts/loss.sh): bulk at 0.1 to 10 % loss and rr
+# at 1 % over a veth pair, the stack and Linux as senders in the same run.
 # JSON with every sample goes to target/wire/.
 #
 # Usage: scripts/demo.sh [--quick]      (--quick: 1 x 0.2 s per figure)
@@ -58,5 +60,12 @@ echo "==> wire client on net_memif (role client, core 1): raw device, then TCP"
 kill -INT $server 2>/dev/null || true
 wait $server 2>/dev/null || true
 grep -h '^wire server memory' "$out/server.log" || true
+trap - EXIT
+cleanup_veth
+
 echo
-echo "JSON: $out/wire.json (every sample, the configuration and the commit)"
+echo "==> loss: bulk and rr over a veth pair with nftables loss in the namespace,"
+echo "    the stack (net_af_packet) and Linux's TCP as senders to the same Linux receiver"
+scripts/loss.sh "${quick[@]}"
+echo
+echo "JSON: $out/wire.json and $out/loss.json (every sample, the configuration and the commit)"

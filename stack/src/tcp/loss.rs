@@ -329,13 +329,20 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             && self.rack.probe.is_none()
             && self.retries == 0;
         if probe_allowed {
+            // RFC 8985 7.2: the probe goes at the PTO, or when the
+            // timeout would have fired if that is sooner: the probe, not
+            // the timeout, answers the first silence.
             let one = self.sb.out() <= self.snd_mss;
             let pto = probe_timeout(self.rtt.srtt(), one, ctx.cfg.peer_max_ack_delay, rto);
-            if pto < rto {
-                self.send_timer = SendTimer::Probe;
-                self.set_send_timer(TimerKind::Rto, ctx.now + pto);
-                return;
+            let mut at = ctx.now + pto;
+            if self.send_timer == SendTimer::Rto && !restart {
+                if let Some(rto_at) = self.deadlines.get(TimerKind::Rto) {
+                    at = at.min(rto_at);
+                }
             }
+            self.send_timer = SendTimer::Probe;
+            self.set_send_timer(TimerKind::Rto, at);
+            return;
         }
         if restart || self.send_timer != SendTimer::Rto || !self.deadlines.is_set(TimerKind::Rto) {
             self.send_timer = SendTimer::Rto;

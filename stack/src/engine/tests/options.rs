@@ -247,7 +247,10 @@ fn an_echoed_timestamp_measures_the_rtt_after_a_retransmission() {
     let first = t.recv_seg();
     t.advance_to(ms(200));
     let again = t.recv_seg();
-    assert_eq!(again.seq, first.seq, "the timeout resent it");
+    assert_eq!(
+        again.seq, first.seq,
+        "the probe, at the timeout's time, resent it"
+    );
     let (resent_ts, _) = again.ts.unwrap();
     // The ACK comes 300 ms after the retransmission and echoes it: one
     // sample of 300 ms (SRTT 0 -> 37.5 ms, RTTVAR 0 -> 75 ms), so the
