@@ -380,6 +380,16 @@ impl<P: BufferPool> Engine<P> {
             if want == have {
                 continue;
             }
+            if let (Some(w), Some(h)) = (want, have) {
+                if w > h {
+                    // Moved later (the retransmission timer restarts on
+                    // every ACK): the entry stays; when it fires early,
+                    // `handle_timeouts` finds the deadline not due and
+                    // files it again then. One wheel operation per
+                    // timeout period instead of two per ACK.
+                    continue;
+                }
+            }
             if let Some((id, _)) = conn.timers[kind as usize].take() {
                 self.wheel.cancel(id);
             }
