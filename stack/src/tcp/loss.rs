@@ -12,12 +12,12 @@
 use crate::engine::TcpInfo;
 use crate::stats::Stats;
 use crate::time::Instant;
-use crate::wire::SeqNumber;
+use crate::wire::{SackBlock, SeqNumber};
 
 use super::cc::{AckInfo, CongestionAlgorithm, CongestionControl};
 use super::input::SegmentInfo;
 use super::rack::{probe_timeout, Probe};
-use super::recovery::Recovery;
+use super::recovery::{FirstRepair, Recovery};
 use super::scoreboard::Delivered;
 use super::timers::TimerKind;
 use super::{seq_diff, Ctx, Tcb};
@@ -76,36 +76,8 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             self.rack.reordering_seen = true;
             stats.reorderings += 1;
         }
-        if delivered.dsack {
-            stats.dsacks_received += 1;
-            self.rack.on_dsack(self.snd_una, self.snd_max);
-            let first = seg.sack[0].map(|b| b.left);
-            if let Some(r) = &mut self.recovery {
-                if first.is_none() || first != r.rescue {
-                    r.dsacked += 1;
-                }
-            } else if let Some((left, rescue)) = self.dsack_undo {
-                // A duplicate reported after the episode ended.
-                if first.is_none() || first != rescue {
-                    self.dsack_undo = (left > 1).then_some((left - 1, rescue));
-                    if left == 1 {
-                        stats.spurious_recoveries += 1;
-                        self.cc.undo();
-                    }
-                }
-            }
-            if self.rack.probe.is_some_and(|p| {
-                p.retransmission
-                    && seg
-                        .sack
-                        .iter()
-                        .flatten()
-                        .next()
-                        .is_some_and(|b| seq_diff(b.right, p.end) >= 0)
-            }) {
-                // The probe repeated what had arrived: no loss there.
-                self.rack.probe = None;
-            }
+        if let (true, Some(block)) = (delivered.dsack, seg.sack[0]) {
+            self.on_dsack(block, stats);
         }
         if !self.sack_ok && dup_ack {
             // RFC 6937: without SACK, each duplicate ACK delivered a
@@ -113,11 +85,35 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             delivered.bytes += self.snd_mss;
         }
         self.eifel_check(seg, advanced, stats);
-        self.recovery_eifel_check(seg, advanced);
         self.probe_check(ctx, stats);
         self.detect_loss(ctx, advanced, dup_ack, stats);
         self.update_window(ctx, seg, advanced, &delivered, in_flight_before, stats);
         self.rearm_send_timer(ctx, advanced);
+    }
+
+    /// The peer reported `block` as a duplicate (D-SACK).
+    fn on_dsack(&mut self, block: SackBlock, stats: &mut Stats) {
+        stats.dsacks_received += 1;
+        self.rack.on_dsack(self.snd_una, self.snd_max);
+        if let Some(r) = &mut self.recovery {
+            // Judged when the episode ends.
+            r.unconfirmed.on_duplicate(block.left);
+        } else if let Some(u) = &mut self.dsack_undo {
+            if u.on_duplicate(block.left) {
+                // The last of an ended episode's retransmissions.
+                self.dsack_undo = None;
+                stats.spurious_recoveries += 1;
+                self.cc.undo();
+            }
+        }
+        if self
+            .rack
+            .probe
+            .is_some_and(|p| p.retransmission && seq_diff(block.right, p.end) >= 0)
+        {
+            // The probe repeated what had arrived: no loss there.
+            self.rack.probe = None;
+        }
     }
 
     /// An RTT sample per ACK: the most recently sent segment it
@@ -151,47 +147,25 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
         }
     }
 
-    /// RFC 3522 (Eifel): the first ACK after a timeout that covers the
-    /// first retransmission, echoing a timestamp older than that
-    /// retransmission's, was for the original: the timeout was spurious,
-    /// and its congestion response is undone.
+    /// RFC 3522 (Eifel): the first ACK that covers the first repair after
+    /// a loss was detected echoes the timestamp of whichever copy filled
+    /// the hole. The original's means the repair was not needed: after a
+    /// timeout, its congestion response is undone at once; in fast
+    /// recovery, when the episode ends (as Linux's `tcp_packet_delayed`).
     fn eifel_check(&mut self, seg: &SegmentInfo, advanced: bool, stats: &mut Stats) {
-        let Some((start, tsval)) = self.rto_undo else {
-            return;
-        };
-        if !advanced || seq_diff(self.snd_una, start) <= 0 {
+        if !advanced {
             return;
         }
-        self.rto_undo = None;
-        let Some(echo) = seg.ts.map(|t| t.tsecr) else {
-            return;
-        };
-        if (echo.wrapping_sub(tsval) as i32) < 0 {
+        let echo = seg.ts.map(|t| t.tsecr);
+        if self.rto_first.judge(self.snd_una, echo) {
             stats.spurious_rtos += 1;
             self.cc.undo();
             self.sb.unmark_lost();
             self.recovery = None;
             self.loss_point = None;
         }
-    }
-
-    /// RFC 3522 for fast recovery (as Linux's `tcp_packet_delayed`): the
-    /// ACK that first covers the episode's first retransmission echoes
-    /// the timestamp of whichever copy filled the hole. The original's
-    /// means the retransmission was not needed: the network reordered.
-    fn recovery_eifel_check(&mut self, seg: &SegmentInfo, advanced: bool) {
-        let Some(r) = &mut self.recovery else {
-            return;
-        };
-        let Some((start, tsval)) = r.first_retransmission else {
-            return;
-        };
-        if !advanced || seq_diff(self.snd_una, start) <= 0 {
-            return;
-        }
-        r.first_retransmission = None;
-        if let Some(echo) = seg.ts.map(|t| t.tsecr) {
-            r.original_arrived = (echo.wrapping_sub(tsval) as i32) < 0;
+        if let Some(r) = &mut self.recovery {
+            r.first.judge(self.snd_una, echo);
         }
     }
 
@@ -266,9 +240,8 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
                 // lost and the reduction is undone; so when the holes
                 // filled before any went, or when the first retransmission
                 // proved unneeded by its timestamp (RFC 3522).
-                let left = r.retransmits.saturating_sub(r.dsacked);
-                let spurious = left == 0 || r.original_arrived;
-                self.dsack_undo = (!spurious).then_some((left, r.rescue));
+                let spurious = r.unconfirmed.left == 0 || r.first == FirstRepair::Unneeded;
+                self.dsack_undo = (!spurious).then_some(r.unconfirmed);
                 self.recovery = None;
                 self.dup_acks = 0;
                 self.cc.on_recovery_end(ctx.now);
@@ -382,15 +355,6 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
             end,
             retransmission,
         });
-    }
-
-    /// After a timeout: the first retransmission's start and timestamp,
-    /// for Eifel (only with timestamps).
-    pub(crate) fn note_rto_retransmission(&mut self, start: SeqNumber, tsval: Option<u32>) {
-        if self.rto_undo_pending {
-            self.rto_undo_pending = false;
-            self.rto_undo = tsval.map(|v| (start, v));
-        }
     }
 
     /// Time since data last left, for the idle restart (RFC 5681 4.1).

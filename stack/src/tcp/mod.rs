@@ -47,7 +47,7 @@ use cc::{Cc, CongestionControl};
 use loss::SendTimer;
 use rack::Rack;
 use reassembly::Reassembly;
-use recovery::Recovery;
+use recovery::{FirstRepair, Recovery};
 use recv_queue::RecvQueue;
 use rtt::RttEstimator;
 use sack::SackReport;
@@ -212,9 +212,8 @@ pub(crate) struct Tcb<B> {
     /// The fast recovery episode under way, if any.
     pub recovery: Option<Recovery>,
     /// After an episode: its retransmissions not yet reported duplicates
-    /// (D-SACK), and where its rescue retransmission began; when the last
-    /// one is reported, the episode is undone.
-    pub dsack_undo: Option<(u32, Option<SeqNumber>)>,
+    /// (D-SACK); when the last one is, the episode is undone.
+    pub dsack_undo: Option<recovery::Unconfirmed>,
     /// After a timeout: SND.MAX then; until SND.UNA passes it, lost
     /// segments go out again at the pace of slow start, and no new
     /// episode begins.
@@ -226,10 +225,8 @@ pub(crate) struct Tcb<B> {
     pub reorder_at: Option<Instant>,
     /// A tail loss probe is due.
     pub probe_now: bool,
-    /// Eifel (RFC 3522): after a timeout, the first retransmission's start
-    /// and timestamp, until an ACK says whether it was needed.
-    pub rto_undo: Option<(SeqNumber, u32)>,
-    pub rto_undo_pending: bool,
+    /// The first repair after the first timeout, for Eifel (RFC 3522).
+    pub rto_first: FirstRepair,
     /// When data last left (RFC 5681 4.1 idle restart).
     pub last_send: Instant,
     /// Duplicate ACKs in a row (loss detection without SACK).
@@ -390,8 +387,7 @@ impl<B: PacketBuf> Tcb<B> {
             send_timer: SendTimer::Rto,
             reorder_at: None,
             probe_now: false,
-            rto_undo: None,
-            rto_undo_pending: false,
+            rto_first: FirstRepair::Settled,
             last_send: ctx.now,
             dup_acks: 0,
             retries: 0,

@@ -38,6 +38,24 @@ pub(crate) struct OutSegment {
     pub probe: bool,
 }
 
+/// Why a segment goes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// It is deemed lost (RFC 6675 NextSeg rule 1; after a timeout).
+    Repair,
+    /// The rescue retransmission (rule 4): speculative, so neither counted
+    /// among the episode's retransmissions nor timed for undo.
+    Rescue,
+    /// A tail loss probe repeating the last segment (RFC 8985 7.3).
+    Probe,
+}
+
+/// Whether a segment of `len` bytes may go with `pipe` bytes in the
+/// network: within the window, or alone when nothing is out.
+fn cwnd_allows(pipe: usize, len: usize, cwnd: usize) -> bool {
+    pipe == 0 || pipe + len <= cwnd
+}
+
 impl<B: PacketBuf> Tcb<B> {
     /// The next segment to send, if any. Calling it again returns the next
     /// one; `None` means nothing is due until an input or a timer.
@@ -193,8 +211,8 @@ impl<B: PacketBuf> Tcb<B> {
         let pipe = self.pipe();
         if let Some(i) = self.sb.first_lost() {
             let len = self.sb.get(i).map_or(0, |s| s.len());
-            if pipe == 0 || pipe + len <= cwnd {
-                return Some(self.retransmit(ctx, i));
+            if cwnd_allows(pipe, len, cwnd) {
+                return Some(self.retransmit(ctx, i, Resend::Repair));
             }
             // The window is full; what is lost goes before anything new.
             return None;
@@ -238,22 +256,16 @@ impl<B: PacketBuf> Tcb<B> {
     /// episode, so that a loss at the tail of the window need not wait for
     /// the timeout.
     fn rescue(&mut self, ctx: &Ctx, pipe: usize, cwnd: usize) -> Option<OutSegment> {
-        if !self.sack_ok || self.recovery.as_ref()?.rescue.is_some() {
+        if !self.sack_ok || self.recovery.as_ref()?.unconfirmed.rescue.is_some() {
             return None;
         }
         let point = self.recovery.as_ref()?.point;
         let i = self.sb.last_unsacked_before(point)?;
         let rec = self.sb.get(i)?;
-        if rec.retransmits > 0 || pipe + rec.len() > cwnd {
+        if rec.retransmits > 0 || !cwnd_allows(pipe, rec.len(), cwnd) {
             return None;
         }
-        let start = rec.start;
-        let seg = self.retransmit(ctx, i);
-        if let Some(r) = &mut self.recovery {
-            r.rescue = Some(start);
-            r.retransmits -= 1;
-        }
-        Some(seg)
+        Some(self.retransmit(ctx, i, Resend::Rescue))
     }
 
     /// Nagle's algorithm with Minshall's variant (what Linux does): a
@@ -304,7 +316,7 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// Sends scoreboard record `i` again, as it was (its FIN included).
-    fn retransmit(&mut self, ctx: &Ctx, i: usize) -> OutSegment {
+    fn retransmit(&mut self, ctx: &Ctx, i: usize, why: Resend) -> OutSegment {
         let rec = *self.sb.get(i).expect("a record to retransmit");
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
         seg.seq = rec.start;
@@ -320,12 +332,18 @@ impl<B: PacketBuf> Tcb<B> {
         self.sb.on_retransmit(i, ctx.now);
         if let Some(r) = &mut self.recovery {
             r.on_send(rec.len());
-            r.retransmits += 1;
-            if r.retransmits == 1 {
-                r.first_retransmission = seg.ts.map(|t| (rec.start, t.tsval));
+            match why {
+                Resend::Repair => {
+                    r.unconfirmed.left += 1;
+                    r.first.on_repair(rec.start, seg.ts.map(|t| t.tsval));
+                }
+                Resend::Rescue => r.unconfirmed.rescue = Some(rec.start),
+                Resend::Probe => {}
             }
         }
-        self.note_rto_retransmission(rec.start, seg.ts.map(|t| t.tsval));
+        if why == Resend::Repair {
+            self.rto_first.on_repair(rec.start, seg.ts.map(|t| t.tsval));
+        }
         self.last_send = ctx.now;
         // RFC 6298 5.3 in spirit: the first unacknowledged segment was
         // sent again, so its timeout starts from now.
@@ -352,7 +370,7 @@ impl<B: PacketBuf> Tcb<B> {
             return None;
         }
         self.note_probe(self.snd_max, true);
-        Some(self.retransmit(ctx, last))
+        Some(self.retransmit(ctx, last, Resend::Probe))
     }
 
     /// The window to advertise now, with receiver-side silly window

@@ -8,6 +8,80 @@ use crate::wire::SeqNumber;
 
 use super::seq_diff;
 
+/// RFC 3708: retransmissions of an episode not yet reported as duplicates
+/// (D-SACK). None left means none was needed: the episode was spurious.
+/// It outlives the episode, as the reports may come after its end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Unconfirmed {
+    pub left: u32,
+    /// Where the rescue retransmission (RFC 6675 NextSeg rule 4) began,
+    /// once it went. It is speculative: not counted, and a duplicate
+    /// reported of it proves nothing.
+    pub rescue: Option<SeqNumber>,
+}
+
+impl Unconfirmed {
+    /// The peer reported a duplicate starting at `start`. Returns whether
+    /// that was the last retransmission outstanding.
+    pub fn on_duplicate(&mut self, start: SeqNumber) -> bool {
+        if self.left == 0 || self.rescue == Some(start) {
+            return false;
+        }
+        self.left -= 1;
+        self.left == 0
+    }
+}
+
+/// The first retransmission after a loss was detected (fast recovery, or
+/// a timeout), as far as the timestamp its ACK echoes tells (RFC 3522;
+/// for fast recovery as Linux's `tcp_packet_delayed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstRepair {
+    NotSent,
+    /// Sent at `start` with timestamp `tsval`; the ACK that covers it
+    /// will echo the copy that filled the hole.
+    Awaiting {
+        start: SeqNumber,
+        tsval: u32,
+    },
+    /// The original filled the hole: the retransmission was not needed.
+    Unneeded,
+    /// Needed, or no timestamp to tell.
+    Settled,
+}
+
+impl FirstRepair {
+    /// A repair went at `start` with timestamp `tsval`: the first one is
+    /// remembered.
+    pub fn on_repair(&mut self, start: SeqNumber, tsval: Option<u32>) {
+        if *self == FirstRepair::NotSent {
+            *self = tsval.map_or(FirstRepair::Settled, |tsval| FirstRepair::Awaiting {
+                start,
+                tsval,
+            });
+        }
+    }
+
+    /// An ACK moved SND.UNA to `snd_una`, echoing `echo`. Returns true
+    /// when it shows, now, that the first repair was not needed: it covers
+    /// the repair and echoes an older timestamp, the original's.
+    pub fn judge(&mut self, snd_una: SeqNumber, echo: Option<u32>) -> bool {
+        let FirstRepair::Awaiting { start, tsval } = *self else {
+            return false;
+        };
+        if seq_diff(snd_una, start) <= 0 {
+            return false;
+        }
+        let original = echo.is_some_and(|e| (e.wrapping_sub(tsval) as i32) < 0);
+        *self = if original {
+            FirstRepair::Unneeded
+        } else {
+            FirstRepair::Settled
+        };
+        original
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Recovery {
     /// RFC 6675 `RecoveryPoint`: SND.MAX when the episode began.
@@ -18,22 +92,12 @@ pub(crate) struct Recovery {
     prr_delivered: usize,
     /// Bytes sent during the episode.
     prr_out: usize,
-    /// Retransmissions sent during the episode, and how many of them the
-    /// peer reported as duplicates (D-SACK): all of them means the episode
-    /// was spurious (RFC 3708).
-    pub retransmits: u32,
-    pub dsacked: u32,
-    /// Where the rescue retransmission (RFC 6675 NextSeg rule 4) began,
-    /// once it went. It is speculative: not counted in `retransmits`, and
-    /// a duplicate reported of it proves nothing.
-    pub rescue: Option<SeqNumber>,
-    /// The episode's first retransmission: where it began and its
-    /// timestamp (with timestamps in use), until the ACK that covers it
-    /// tells whether the original had arrived (RFC 3522).
-    pub first_retransmission: Option<(SeqNumber, u32)>,
-    /// The ACK that covered the first retransmission echoed the original:
-    /// the episode was spurious.
-    pub original_arrived: bool,
+    /// The episode's retransmissions the peer has not reported as
+    /// duplicates yet (RFC 3708).
+    pub unconfirmed: Unconfirmed,
+    /// What the episode's first retransmission turned out to be (RFC
+    /// 3522).
+    pub first: FirstRepair,
 }
 
 impl Recovery {
@@ -43,11 +107,8 @@ impl Recovery {
             recover_fs: in_flight.max(1),
             prr_delivered: 0,
             prr_out: 0,
-            retransmits: 0,
-            dsacked: 0,
-            rescue: None,
-            first_retransmission: None,
-            original_arrived: false,
+            unconfirmed: Unconfirmed::default(),
+            first: FirstRepair::NotSent,
         }
     }
 
@@ -119,6 +180,21 @@ mod tests {
         assert_eq!(cwnd, 2 * MSS + 2 * MSS, "delivered + 1 MSS");
         let cwnd = r.on_ack(MSS, 9 * MSS + 500, 10 * MSS, MSS);
         assert_eq!(cwnd, 10 * MSS, "capped at ssthresh");
+    }
+
+    // RFC 3708: the last retransmission reported as a duplicate says the
+    // episode was spurious; the rescue retransmission's duplicate says
+    // nothing.
+    #[test]
+    fn only_the_last_unconfirmed_retransmission_reported_undoes() {
+        let mut u = Unconfirmed {
+            left: 2,
+            rescue: Some(SeqNumber(9000)),
+        };
+        assert!(!u.on_duplicate(SeqNumber(9000)), "the rescue");
+        assert!(!u.on_duplicate(SeqNumber(1000)));
+        assert!(u.on_duplicate(SeqNumber(2000)), "the last one");
+        assert!(!u.on_duplicate(SeqNumber(3000)), "nothing left to confirm");
     }
 
     #[test]

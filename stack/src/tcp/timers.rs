@@ -12,6 +12,7 @@ use crate::time::Instant;
 
 use super::cc::CongestionControl;
 use super::loss::SendTimer;
+use super::recovery::FirstRepair;
 use super::{Ctx, EventBits, Tcb};
 
 /// The kinds of TCB timers.
@@ -197,8 +198,12 @@ impl<B: PacketBuf> Tcb<B> {
             self.reorder_at = None;
             self.loss_point = Some(self.snd_max);
             // Eifel needs timestamps, and looks at the first timeout only.
-            self.rto_undo_pending = self.ts.is_some() && self.retries == 1;
-            self.rto_undo = None;
+            // Eifel looks at the first timeout only.
+            self.rto_first = if self.retries == 1 {
+                FirstRepair::NotSent
+            } else {
+                FirstRepair::Settled
+            };
         } else {
             self.snd_nxt = self.snd_una;
         }

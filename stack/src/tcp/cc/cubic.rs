@@ -8,7 +8,7 @@ use core::time::Duration;
 use crate::time::Instant;
 
 use super::hystart::{HyStart, Phase, CSS_GROWTH_DIVISOR};
-use super::{restart_window, AckInfo, CongestionControl};
+use super::{AckInfo, CongestionControl, Window};
 
 /// RFC 9438 4.1: C = 0.4 (segments / s^3) and beta_cubic = 0.7.
 const C: f64 = 0.4;
@@ -29,10 +29,7 @@ struct Saved {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Cubic {
-    mss: usize,
-    initial_window: u32,
-    cwnd: usize,
-    ssthresh: usize,
+    w: Window,
     /// W_max (segments): the window before the last reduction.
     w_max: f64,
     /// The W_max before that, for fast convergence (RFC 9438 4.7).
@@ -54,10 +51,7 @@ struct Epoch {
 impl Cubic {
     pub fn new(mss: usize, initial_window: u32) -> Self {
         Cubic {
-            mss,
-            initial_window,
-            cwnd: mss * initial_window as usize,
-            ssthresh: usize::MAX,
+            w: Window::new(mss, initial_window),
             w_max: 0.0,
             w_last_max: 0.0,
             epoch: None,
@@ -67,7 +61,7 @@ impl Cubic {
     }
 
     fn segments(&self, bytes: usize) -> f64 {
-        bytes as f64 / self.mss as f64
+        bytes as f64 / self.w.mss as f64
     }
 
     /// RFC 9438 figure 1: W_cubic(t) in segments, `t` seconds into the
@@ -77,7 +71,7 @@ impl Cubic {
     }
 
     fn congestion_avoidance(&mut self, ack: &AckInfo) {
-        let cwnd = self.segments(self.cwnd);
+        let cwnd = self.segments(self.w.cwnd);
         let epoch = match self.epoch {
             Some(e) => e,
             None => {
@@ -112,13 +106,13 @@ impl Cubic {
             let target = self.w_cubic(epoch.k, t + rtt).clamp(cwnd, 1.5 * cwnd);
             cwnd + (target - cwnd) * acked / cwnd
         };
-        self.cwnd = ((next * self.mss as f64) as usize).max(self.cwnd);
+        self.w.cwnd = ((next * self.w.mss as f64) as usize).max(self.w.cwnd);
     }
 
     fn save(&mut self) {
         self.saved = Some(Saved {
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
+            cwnd: self.w.cwnd,
+            ssthresh: self.w.ssthresh,
             w_max: self.w_max,
             w_last_max: self.w_last_max,
         });
@@ -126,21 +120,21 @@ impl Cubic {
 }
 
 impl CongestionControl for Cubic {
-    fn cwnd(&self) -> usize {
-        self.cwnd
+    fn window(&self) -> &Window {
+        &self.w
     }
 
-    fn ssthresh(&self) -> usize {
-        self.ssthresh
+    fn window_mut(&mut self) -> &mut Window {
+        &mut self.w
     }
 
     fn on_ack(&mut self, ack: &AckInfo) {
-        if self.cwnd < self.ssthresh {
-            let grow = ack.acked.min(SLOW_START_L * self.mss);
+        if self.w.cwnd < self.w.ssthresh {
+            let grow = ack.acked.min(SLOW_START_L * self.w.mss);
             match self.hystart.on_ack(ack.ack, ack.snd_max, ack.rtt) {
-                Phase::SlowStart => self.cwnd += grow,
-                Phase::Conservative => self.cwnd += grow / CSS_GROWTH_DIVISOR,
-                Phase::Exit => self.ssthresh = self.cwnd,
+                Phase::SlowStart => self.w.cwnd += grow,
+                Phase::Conservative => self.w.cwnd += grow / CSS_GROWTH_DIVISOR,
+                Phase::Exit => self.w.ssthresh = self.w.cwnd,
             }
             return;
         }
@@ -149,7 +143,7 @@ impl CongestionControl for Cubic {
 
     fn on_congestion(&mut self, _now: Instant, in_flight: usize) {
         self.save();
-        let cwnd = self.segments(self.cwnd);
+        let cwnd = self.segments(self.w.cwnd);
         // RFC 9438 4.7, fast convergence: a flow whose window is falling
         // gives more room to newer ones.
         self.w_max = if cwnd < self.w_last_max {
@@ -159,29 +153,29 @@ impl CongestionControl for Cubic {
         };
         self.w_last_max = cwnd;
         // RFC 9438 4.6: ssthresh = flight size x beta_cubic.
-        let flight = in_flight.max(self.mss);
-        self.ssthresh = ((flight as f64 * BETA) as usize).max(2 * self.mss);
+        let flight = in_flight.max(self.w.mss);
+        self.w.ssthresh = ((flight as f64 * BETA) as usize).max(2 * self.w.mss);
         self.epoch = None;
         self.hystart.reset();
     }
 
     fn on_recovery_end(&mut self, _now: Instant) {
-        self.cwnd = self.ssthresh;
+        self.w.cwnd = self.w.ssthresh;
     }
 
     fn on_rto(&mut self, now: Instant, in_flight: usize) {
         self.on_congestion(now, in_flight);
         // RFC 9438 4.8: the loss window; the epoch after a timeout starts
         // with K = 0 at the window it then has.
-        self.cwnd = self.mss;
+        self.w.cwnd = self.w.mss;
         self.w_max = 0.0;
     }
 
     fn undo(&mut self) {
         if let Some(s) = self.saved.take() {
             // RFC 9438 4.9.
-            self.cwnd = self.cwnd.max(s.cwnd);
-            self.ssthresh = s.ssthresh;
+            self.w.cwnd = self.w.cwnd.max(s.cwnd);
+            self.w.ssthresh = s.ssthresh;
             self.w_max = s.w_max;
             self.w_last_max = s.w_last_max;
             self.epoch = None;
@@ -189,27 +183,13 @@ impl CongestionControl for Cubic {
     }
 
     fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration) {
-        self.cwnd = restart_window(self.cwnd, self.mss, self.initial_window, idle, rto);
+        self.w.restart(idle, rto);
         // The cubic curve is a function of time since the congestion
         // event; idle time must not count as growth (Linux shifts the
         // epoch the same way).
         if let Some(e) = &mut self.epoch {
             e.start += idle;
         }
-    }
-
-    fn set_cwnd(&mut self, cwnd: usize) {
-        self.cwnd = cwnd.max(self.mss);
-    }
-
-    fn set_ssthresh(&mut self, ssthresh: usize) {
-        self.ssthresh = ssthresh;
-    }
-
-    fn set_mss(&mut self, mss: usize, initial_window: u32) {
-        self.mss = mss;
-        self.initial_window = initial_window;
-        self.cwnd = mss * initial_window as usize;
     }
 }
 
@@ -238,8 +218,8 @@ mod tests {
     /// A CUBIC flow with a 100-segment window that has just seen a loss.
     fn after_loss() -> Cubic {
         let mut c = Cubic::new(MSS, 10);
-        c.cwnd = 100 * MSS;
-        c.ssthresh = 50 * MSS;
+        c.w.cwnd = 100 * MSS;
+        c.w.ssthresh = 50 * MSS;
         c.on_congestion(at(0), 100 * MSS);
         c.on_recovery_end(at(0));
         c
@@ -271,9 +251,9 @@ mod tests {
             (4217, 100.0),
             (6000, w(6.0)),
         ] {
-            let cwnd = c.cwnd as f64 / MSS as f64;
-            c.on_ack(&ack(at(t_ms), c.cwnd, 1));
-            let got = c.cwnd as f64 / MSS as f64;
+            let cwnd = c.w.cwnd as f64 / MSS as f64;
+            c.on_ack(&ack(at(t_ms), c.w.cwnd, 1));
+            let got = c.w.cwnd as f64 / MSS as f64;
             // The Reno-friendly estimate may lead early on; it never
             // lags W_cubic.
             assert!(
@@ -299,7 +279,7 @@ mod tests {
     #[test]
     fn undo_restores_the_window_and_w_max() {
         let mut c = Cubic::new(MSS, 10);
-        c.cwnd = 80 * MSS;
+        c.w.cwnd = 80 * MSS;
         c.on_congestion(at(0), 80 * MSS);
         c.on_recovery_end(at(0));
         c.undo();

@@ -48,12 +48,43 @@ pub(crate) struct AckInfo {
     pub srtt: Duration,
 }
 
-/// The interface every algorithm implements.
-pub(crate) trait CongestionControl {
+/// The window state every algorithm keeps, and the rules they share: the
+/// initial window (RFC 6928), its floor of one segment, and the restart
+/// after idle (RFC 5681 4.1).
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    pub mss: usize,
+    pub initial_window: u32,
     /// The congestion window in bytes.
-    fn cwnd(&self) -> usize;
+    pub cwnd: usize,
     /// The slow start threshold in bytes.
-    fn ssthresh(&self) -> usize;
+    pub ssthresh: usize,
+}
+
+impl Window {
+    pub fn new(mss: usize, initial_window: u32) -> Window {
+        Window {
+            mss,
+            initial_window,
+            cwnd: mss * initial_window as usize,
+            ssthresh: usize::MAX,
+        }
+    }
+
+    /// RFC 5681 4.1 (restart window): after an idle period longer than
+    /// the RTO, the window is at most the initial window.
+    pub fn restart(&mut self, idle: Duration, rto: Duration) {
+        if idle > rto {
+            self.cwnd = self.cwnd.min(self.mss * self.initial_window as usize);
+        }
+    }
+}
+
+/// The interface every algorithm implements. Reading and setting the
+/// window is common to all ([`Window`]); the events are each algorithm's.
+pub(crate) trait CongestionControl {
+    fn window(&self) -> &Window;
+    fn window_mut(&mut self) -> &mut Window;
     /// New data was delivered outside loss recovery: grow the window.
     fn on_ack(&mut self, ack: &AckInfo);
     /// A loss was detected: a congestion episode begins with `in_flight`
@@ -70,12 +101,32 @@ pub(crate) trait CongestionControl {
     /// Sending resumes after `idle` without data in flight (RFC 5681
     /// 4.1: the window restarts).
     fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration);
-    /// Loss recovery sets the window directly (RFC 6937).
-    fn set_cwnd(&mut self, cwnd: usize);
+
+    /// The congestion window in bytes.
+    fn cwnd(&self) -> usize {
+        self.window().cwnd
+    }
+    /// The slow start threshold in bytes.
+    fn ssthresh(&self) -> usize {
+        self.window().ssthresh
+    }
+    /// Loss recovery sets the window directly (RFC 6937); never below one
+    /// segment.
+    fn set_cwnd(&mut self, cwnd: usize) {
+        let w = self.window_mut();
+        w.cwnd = cwnd.max(w.mss);
+    }
     /// Another algorithm hands over its threshold.
-    fn set_ssthresh(&mut self, ssthresh: usize);
+    fn set_ssthresh(&mut self, ssthresh: usize) {
+        self.window_mut().ssthresh = ssthresh;
+    }
     /// The segment size changed (handshake): the initial window with it.
-    fn set_mss(&mut self, mss: usize, initial_window: u32);
+    fn set_mss(&mut self, mss: usize, initial_window: u32) {
+        *self.window_mut() = Window {
+            ssthresh: self.window().ssthresh,
+            ..Window::new(mss, initial_window)
+        };
+    }
 }
 
 /// A connection's congestion controller.
@@ -110,70 +161,42 @@ impl Cc {
         next.set_ssthresh(self.ssthresh());
         *self = next;
     }
+}
 
-    fn inner(&self) -> &dyn CongestionControl {
-        match self {
-            Cc::NewReno(c) => c,
-            Cc::Cubic(c) => c,
+/// Calls `$call` on whichever algorithm `$cc` holds (static dispatch: the
+/// window is read on every segment sent).
+macro_rules! each {
+    ($cc:expr, $c:ident => $call:expr) => {
+        match $cc {
+            Cc::NewReno($c) => $call,
+            Cc::Cubic($c) => $call,
         }
-    }
-
-    fn inner_mut(&mut self) -> &mut dyn CongestionControl {
-        match self {
-            Cc::NewReno(c) => c,
-            Cc::Cubic(c) => c,
-        }
-    }
+    };
 }
 
 impl CongestionControl for Cc {
-    fn cwnd(&self) -> usize {
-        self.inner().cwnd()
+    fn window(&self) -> &Window {
+        each!(self, c => c.window())
     }
-    fn ssthresh(&self) -> usize {
-        self.inner().ssthresh()
+    fn window_mut(&mut self) -> &mut Window {
+        each!(self, c => c.window_mut())
     }
     fn on_ack(&mut self, ack: &AckInfo) {
-        self.inner_mut().on_ack(ack)
+        each!(self, c => c.on_ack(ack))
     }
     fn on_congestion(&mut self, now: Instant, in_flight: usize) {
-        self.inner_mut().on_congestion(now, in_flight)
+        each!(self, c => c.on_congestion(now, in_flight))
     }
     fn on_recovery_end(&mut self, now: Instant) {
-        self.inner_mut().on_recovery_end(now)
+        each!(self, c => c.on_recovery_end(now))
     }
     fn on_rto(&mut self, now: Instant, in_flight: usize) {
-        self.inner_mut().on_rto(now, in_flight)
+        each!(self, c => c.on_rto(now, in_flight))
     }
     fn undo(&mut self) {
-        self.inner_mut().undo()
+        each!(self, c => c.undo())
     }
     fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration) {
-        self.inner_mut().on_idle_restart(now, idle, rto)
-    }
-    fn set_cwnd(&mut self, cwnd: usize) {
-        self.inner_mut().set_cwnd(cwnd)
-    }
-    fn set_ssthresh(&mut self, ssthresh: usize) {
-        self.inner_mut().set_ssthresh(ssthresh)
-    }
-    fn set_mss(&mut self, mss: usize, initial_window: u32) {
-        self.inner_mut().set_mss(mss, initial_window)
-    }
-}
-
-/// RFC 5681 4.1 (restart window): after an idle period longer than the
-/// RTO, the window is at most the initial window.
-pub(crate) fn restart_window(
-    cwnd: usize,
-    mss: usize,
-    initial_window: u32,
-    idle: Duration,
-    rto: Duration,
-) -> usize {
-    if idle > rto {
-        cwnd.min(mss * initial_window as usize)
-    } else {
-        cwnd
+        each!(self, c => c.on_idle_restart(now, idle, rto))
     }
 }

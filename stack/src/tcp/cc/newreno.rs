@@ -5,14 +5,11 @@ use core::time::Duration;
 
 use crate::time::Instant;
 
-use super::{restart_window, AckInfo, CongestionControl};
+use super::{AckInfo, CongestionControl, Window};
 
 #[derive(Debug, Clone)]
 pub(crate) struct NewReno {
-    mss: usize,
-    initial_window: u32,
-    cwnd: usize,
-    ssthresh: usize,
+    w: Window,
     /// Bytes acknowledged since the window last grew in congestion
     /// avoidance.
     acked_in_ca: usize,
@@ -23,11 +20,7 @@ pub(crate) struct NewReno {
 impl NewReno {
     pub fn new(mss: usize, initial_window: u32) -> Self {
         NewReno {
-            mss,
-            initial_window,
-            // RFC 6928: the initial window of `initial_window` segments.
-            cwnd: mss * initial_window as usize,
-            ssthresh: usize::MAX,
+            w: Window::new(mss, initial_window),
             acked_in_ca: 0,
             prior: None,
         }
@@ -35,68 +28,54 @@ impl NewReno {
 }
 
 impl CongestionControl for NewReno {
-    fn cwnd(&self) -> usize {
-        self.cwnd
+    fn window(&self) -> &Window {
+        &self.w
     }
 
-    fn ssthresh(&self) -> usize {
-        self.ssthresh
+    fn window_mut(&mut self) -> &mut Window {
+        &mut self.w
     }
 
     fn on_ack(&mut self, ack: &AckInfo) {
-        if self.cwnd < self.ssthresh {
+        if self.w.cwnd < self.w.ssthresh {
             // RFC 5681 3.1 slow start; RFC 3465 byte counting with L = 2.
-            self.cwnd += ack.acked.min(2 * self.mss);
+            self.w.cwnd += ack.acked.min(2 * self.w.mss);
         } else {
             // Congestion avoidance: one SMSS per window acknowledged.
             self.acked_in_ca += ack.acked;
-            if self.acked_in_ca >= self.cwnd {
-                self.acked_in_ca -= self.cwnd;
-                self.cwnd += self.mss;
+            if self.acked_in_ca >= self.w.cwnd {
+                self.acked_in_ca -= self.w.cwnd;
+                self.w.cwnd += self.w.mss;
             }
         }
     }
 
     fn on_congestion(&mut self, _now: Instant, in_flight: usize) {
-        self.prior = Some((self.cwnd, self.ssthresh));
+        self.prior = Some((self.w.cwnd, self.w.ssthresh));
         // RFC 5681 equation 4.
-        self.ssthresh = (in_flight / 2).max(2 * self.mss);
+        self.w.ssthresh = (in_flight / 2).max(2 * self.w.mss);
         self.acked_in_ca = 0;
     }
 
     fn on_recovery_end(&mut self, _now: Instant) {
-        self.cwnd = self.ssthresh;
+        self.w.cwnd = self.w.ssthresh;
     }
 
     fn on_rto(&mut self, now: Instant, in_flight: usize) {
         self.on_congestion(now, in_flight);
         // RFC 5681 3.1: the loss window.
-        self.cwnd = self.mss;
+        self.w.cwnd = self.w.mss;
     }
 
     fn undo(&mut self) {
         if let Some((cwnd, ssthresh)) = self.prior.take() {
-            self.cwnd = self.cwnd.max(cwnd);
-            self.ssthresh = ssthresh;
+            self.w.cwnd = self.w.cwnd.max(cwnd);
+            self.w.ssthresh = ssthresh;
         }
     }
 
     fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration) {
-        self.cwnd = restart_window(self.cwnd, self.mss, self.initial_window, idle, rto);
-    }
-
-    fn set_cwnd(&mut self, cwnd: usize) {
-        self.cwnd = cwnd.max(self.mss);
-    }
-
-    fn set_ssthresh(&mut self, ssthresh: usize) {
-        self.ssthresh = ssthresh;
-    }
-
-    fn set_mss(&mut self, mss: usize, initial_window: u32) {
-        self.mss = mss;
-        self.initial_window = initial_window;
-        self.cwnd = mss * initial_window as usize;
+        self.w.restart(idle, rto);
     }
 }
 
@@ -122,7 +101,7 @@ mod tests {
         assert_eq!(cc.cwnd(), 10_000);
         cc.on_ack(&ack(1000));
         assert_eq!(cc.cwnd(), 11_000);
-        cc.ssthresh = 11_000;
+        cc.w.ssthresh = 11_000;
         for _ in 0..10 {
             cc.on_ack(&ack(1000));
         }
