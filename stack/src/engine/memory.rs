@@ -5,8 +5,8 @@
 
 use crate::buf::BufferPool;
 use crate::memory::{Holding, MemoryLevel, QueueKind};
-use crate::tcp::seq_diff;
 use crate::tcp::timers::TimerKind;
+use crate::tcp::{seq_diff, EventBits};
 use crate::wire::SeqNumber;
 
 use super::Engine;
@@ -122,8 +122,7 @@ impl<P: BufferPool> Engine<P> {
             };
             if conn.tcb.want_writable {
                 conn.tcb.want_writable = false;
-                conn.tcb.events.set(crate::tcp::EventBits::WRITABLE);
-                self.drain_tcb_events(idx);
+                self.post_events(idx, EventBits::only(EventBits::WRITABLE));
             }
         }
     }

@@ -35,7 +35,7 @@ use crate::config::{ConfigError, EngineConfig};
 use crate::memory::{Budget, Holding};
 use crate::stats::Stats;
 use crate::tcp::timers::TimerKind;
-use crate::tcp::{Ctx, EventBits};
+use crate::tcp::{Ctx, EventBits, Outcome};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 
@@ -296,7 +296,6 @@ impl<P: BufferPool> Engine<P> {
             let due = conn.tcb.deadlines.get(r.kind).is_some_and(|at| at <= now);
             if !due {
                 // The deadline moved on, or went: the mirror must follow.
-                conn.tcb.deadlines.mark_changed();
                 self.sync_timers(r.conn);
                 continue;
             }
@@ -304,7 +303,7 @@ impl<P: BufferPool> Engine<P> {
             let before = conn.tcb.retries;
             let ooo_before = conn.tcb.ooo.truesize();
             let was_reset = conn.tcb.reset.is_some();
-            conn.tcb.on_timer(&ctx, r.kind, &mut self.stats);
+            let out = conn.tcb.on_timer(&ctx, r.kind, &mut self.stats);
             let timed_out = !was_reset && conn.tcb.reset.is_some() && conn.tcb.is_closed();
             match r.kind {
                 TimerKind::Rto if conn.tcb.retries > before => self.stats.rto_expired += 1,
@@ -320,7 +319,7 @@ impl<P: BufferPool> Engine<P> {
                 }
                 _ => {}
             }
-            self.after_tcb(r.conn);
+            self.after_tcb(r.conn, out);
         }
         self.timers_due_at = self
             .wheel
@@ -340,40 +339,45 @@ impl<P: BufferPool> Engine<P> {
         tcb_ctx!(self, self.pool_low())
     }
 
-    /// Bookkeeping after any call into a TCB: [`Engine::settle`], and the
-    /// connection may have something to send now.
-    fn after_tcb(&mut self, idx: u32) {
+    /// Acts on what a call into connection `idx` did ([`Engine::settle`]);
+    /// the connection may have something to send now.
+    fn after_tcb(&mut self, idx: u32, out: Outcome) {
         if let Some(conn) = self.conns.get_mut(idx) {
             if !conn.in_ready && !conn.tcb.is_closed() {
                 conn.in_ready = true;
                 self.ready.push_back(idx);
             }
         }
-        self.settle(idx);
+        self.settle(idx, out);
     }
 
-    /// Events, an abort the TCB asked for, timers, and freeing a finished
-    /// connection.
-    fn settle(&mut self, idx: u32) {
-        if self.conns.get(idx).is_some_and(|c| c.tcb.abort_pending) {
-            self.abort_conn(idx, crate::stats::RstReason::Abort);
+    /// Carries out an outcome: the abort it asks for, its events, an ACK
+    /// that must go now, the memory the connection holds, its timers, and
+    /// freeing a finished connection.
+    fn settle(&mut self, idx: u32, out: Outcome) {
+        if let Some(reason) = out.abort {
+            self.abort_conn(idx, reason);
         }
-        self.drain_tcb_events(idx);
+        self.post_events(idx, out.events);
+        if out.ack_now {
+            self.transmit_ack_now(idx);
+        }
         self.sync_memory(idx);
         self.relieve_pressure();
-        self.sync_timers(idx);
+        if out.timers {
+            self.sync_timers(idx);
+        }
         self.maybe_free(idx);
     }
 
-    /// Mirrors the TCB's deadlines into the timing wheel, if any changed.
+    /// Mirrors the TCB's deadlines into the timing wheel.
     fn sync_timers(&mut self, idx: u32) {
         let generation = self.conns.generation(idx);
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
-        if !conn.tcb.deadlines.take_changed() {
-            return;
-        }
+        // The mirror is brought up to date here, whoever moved them.
+        let _ = conn.tcb.deadlines.take_changed();
         for kind in TimerKind::ALL {
             let want = conn.tcb.deadlines.get(kind);
             let have = conn.timers[kind as usize].map(|(_, at)| at);
@@ -408,19 +412,18 @@ impl<P: BufferPool> Engine<P> {
         }
     }
 
-    /// Turns the TCB's pending event bits into [`Event`]s.
-    fn drain_tcb_events(&mut self, idx: u32) {
+    /// Turns a connection's event bits into [`Event`]s.
+    fn post_events(&mut self, idx: u32, bits: EventBits) {
+        if bits.is_empty() {
+            return;
+        }
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
-        let bits = conn.tcb.events.take();
-        if bits == 0 {
-            return;
-        }
         if let Some(lidx) = conn.listener {
             // Not accepted yet: the listener hears of it, the connection's
             // own events start with `accept`.
-            if bits & EventBits::CONNECTED != 0 && !conn.in_accept_queue {
+            if bits.has(EventBits::CONNECTED) && !conn.in_accept_queue {
                 conn.in_accept_queue = true;
                 if let Some(l) = self.listeners.get_mut(lidx) {
                     l.half_open = l.half_open.saturating_sub(1);
@@ -441,7 +444,7 @@ impl<P: BufferPool> Engine<P> {
         let tcb = &conn.tcb;
         let orphan = conn.handles == 0;
         let mut push = |kind| self.events.push_back(Event { handle, kind });
-        if bits & EventBits::CLOSED != 0 {
+        if bits.has(EventBits::CLOSED) {
             push(EventKind::Closed {
                 outcome: tcb.close_outcome.unwrap_or(CloseOutcome::Graceful),
             });
@@ -449,20 +452,20 @@ impl<P: BufferPool> Engine<P> {
         if orphan {
             return;
         }
-        if bits & EventBits::CONNECTED != 0 {
+        if bits.has(EventBits::CONNECTED) {
             self.stats.established += 1;
             push(EventKind::Connected);
         }
-        if bits & EventBits::READABLE != 0 {
+        if bits.has(EventBits::READABLE) {
             push(EventKind::Readable);
         }
-        if bits & EventBits::WRITABLE != 0 {
+        if bits.has(EventBits::WRITABLE) {
             push(EventKind::Writable);
         }
-        if bits & EventBits::PEER_CLOSED != 0 {
+        if bits.has(EventBits::PEER_CLOSED) {
             push(EventKind::PeerClosed);
         }
-        if bits & EventBits::RESET != 0 {
+        if bits.has(EventBits::RESET) {
             push(EventKind::Reset {
                 cause: tcb.reset.unwrap_or(ResetCause::PeerReset),
             });

@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 use crate::api::State;
 use crate::buf::{BufferPool, PacketBuf};
 use crate::stats::{DropReason, RstReason};
-use crate::tcp::input::{Reply, SegmentInfo};
+use crate::tcp::input::SegmentInfo;
 use crate::tcp::Tcb;
 use crate::time::Instant;
 use crate::wire::{
@@ -181,12 +181,11 @@ impl<P: BufferPool> Engine<P> {
                 }
             }
         }
-        let reply = conn.tcb.on_segment(&ctx, &p.seg, payload, &mut self.stats);
-        if let Reply::Rst(reason) = reply {
+        let out = conn.tcb.on_segment(&ctx, &p.seg, payload, &mut self.stats);
+        if let Some(reason) = out.reply_rst {
             self.send_rst_for(p.dst_port, p.src, &p.seg, reason);
         }
-        self.after_tcb(idx);
-        self.transmit_ack_now(idx);
+        self.after_tcb(idx, out);
     }
 
     fn listener_on(&self, port: u16) -> Option<u32> {
@@ -225,7 +224,8 @@ impl<P: BufferPool> Engine<P> {
         let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
         let secrets = self.secrets(local, p.src, now);
         let ctx = self.ctx();
-        let tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &p.seg);
+        let mut tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &p.seg);
+        let out = tcb.finish();
         let mut conn = ConnEntry::new(tcb);
         conn.listener = Some(lidx);
         let (idx, _) = self.conns.insert(conn);
@@ -240,7 +240,7 @@ impl<P: BufferPool> Engine<P> {
             l.half_open += 1;
         }
         self.stats.passive_opens += 1;
-        self.after_tcb(idx);
+        self.after_tcb(idx, out);
     }
 
     fn rx_icmp(&mut self, frame: &P::Buf, ip: &Ipv4Repr, at: usize, verify: bool) {

@@ -9,6 +9,7 @@ use crate::buf::{BufferPool, PacketBuf};
 use crate::stats::{DropReason, RstReason};
 use crate::tcp::input::SegmentInfo;
 use crate::tcp::output::OutSegment;
+use crate::tcp::Outcome;
 use crate::time::Instant;
 use crate::wire::checksum;
 use crate::wire::tcp::tcp_checksum;
@@ -78,15 +79,16 @@ impl<P: BufferPool> Engine<P> {
                 self.ready.pop_front();
                 continue;
             };
-            let Some(seg) = conn.tcb.poll_segment(&ctx) else {
+            let (seg, out) = conn.tcb.poll_segment(&ctx);
+            let Some(seg) = seg else {
                 conn.in_ready = false;
                 self.ready.pop_front();
-                self.settle(idx);
+                self.settle(idx, out);
                 continue;
             };
             // Round robin: one segment per connection per turn.
             self.ready.rotate_left(1);
-            match self.transmit_segment(idx, &seg) {
+            match self.transmit_segment(idx, &seg, out) {
                 Sent::Frame(t) => {
                     self.stats.frames_out += 1;
                     return Some(t);
@@ -112,22 +114,25 @@ impl<P: BufferPool> Engine<P> {
         if !conn.tcb.ack_now {
             return;
         }
-        let seg = if conn.tcb.ack_pure {
+        let (seg, out) = if conn.tcb.ack_pure {
             conn.tcb.poll_pure_ack(&ctx)
         } else {
             conn.tcb.poll_segment(&ctx)
         };
         let Some(seg) = seg else {
+            if out.timers {
+                self.sync_timers(idx);
+            }
             return;
         };
-        if let Sent::Frame(t) = self.transmit_segment(idx, &seg) {
+        if let Sent::Frame(t) = self.transmit_segment(idx, &seg, out) {
             self.control.push_back(t);
         }
     }
 
     /// Builds the frame of `seg` for connection `idx`, counts it, and
-    /// finds its next hop.
-    fn transmit_segment(&mut self, idx: u32, seg: &OutSegment) -> Sent<P::Buf> {
+    /// finds its next hop; `out` is what taking the segment did.
+    fn transmit_segment(&mut self, idx: u32, seg: &OutSegment, out: Outcome) -> Sent<P::Buf> {
         let Some(conn) = self.conns.get(idx) else {
             return Sent::Queued;
         };
@@ -136,7 +141,9 @@ impl<P: BufferPool> Engine<P> {
         let window_probe = conn.tcb.snd_wnd == 0;
         let in_recovery = conn.tcb.recovery.is_some();
         let frame = self.build_segment(idx, seg);
-        self.sync_timers(idx);
+        if out.timers {
+            self.sync_timers(idx);
+        }
         let Some(frame) = frame else {
             return Sent::NoBuffer;
         };
@@ -364,7 +371,6 @@ impl<P: BufferPool> Engine<P> {
             return;
         };
         let tcb = &mut conn.tcb;
-        tcb.abort_pending = false;
         let synchronized = !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait);
         let repr = tcp_repr(
             tcb.local.port(),
@@ -378,6 +384,7 @@ impl<P: BufferPool> Engine<P> {
         let remote = tcb.remote;
         tcb.discard_buffers();
         tcb.set_state(State::Closed);
+        self.sync_timers(idx);
         if synchronized {
             self.send_rst(remote, &repr, reason);
         }

@@ -14,8 +14,7 @@ use crate::hash::SipHasher24;
 use crate::stats::RstReason;
 use crate::tcp::cc::CongestionAlgorithm;
 use crate::tcp::timers::TimerKind;
-use crate::tcp::user::CloseAction;
-use crate::tcp::{Secrets, Tcb};
+use crate::tcp::{EventBits, Outcome, Secrets, Tcb};
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
@@ -119,9 +118,11 @@ impl<P: BufferPool> Engine<P> {
         let idx = self.conn_index(h)?;
         let ctx = super::tcb_ctx!(self, self.pool_low());
         let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
-        let out = f(&mut conn.tcb, &ctx, &mut self.pool, &mut self.stats);
-        self.after_tcb(idx);
-        Ok(out)
+        let (result, out) = conn
+            .tcb
+            .call(|tcb| f(tcb, &ctx, &mut self.pool, &mut self.stats));
+        self.after_tcb(idx, out);
+        Ok(result)
     }
 
     /// Listens on `port` with an accept queue of `backlog` connections
@@ -167,18 +168,18 @@ impl<P: BufferPool> Engine<P> {
         conn.event_handle = Some(handle);
         let remote = conn.tcb.remote;
         // What happened while it waited in the queue.
-        let tcb = &mut conn.tcb;
-        tcb.events.set(crate::tcp::EventBits::WRITABLE);
+        let tcb = &conn.tcb;
+        let mut bits = EventBits::WRITABLE;
         if !tcb.recv.is_empty() || tcb.peer_fin || tcb.reset.is_some() {
-            tcb.events.set(crate::tcp::EventBits::READABLE);
+            bits |= EventBits::READABLE;
         }
         if tcb.peer_fin {
-            tcb.events.set(crate::tcp::EventBits::PEER_CLOSED);
+            bits |= EventBits::PEER_CLOSED;
         }
         if tcb.reset.is_some() {
-            tcb.events.set(crate::tcp::EventBits::RESET);
+            bits |= EventBits::RESET;
         }
-        self.after_tcb(idx);
+        self.after_tcb(idx, Outcome::events(bits));
         Ok((handle, remote))
     }
 
@@ -238,7 +239,8 @@ impl<P: BufferPool> Engine<P> {
         let local = SocketAddrV4::new(self.cfg.address.address, local_port);
         let secrets = self.secrets(local, remote, self.now);
         let ctx = self.ctx();
-        let tcb = Tcb::new_active(&ctx, local, remote, secrets);
+        let mut tcb = Tcb::new_active(&ctx, local, remote, secrets);
+        let out = tcb.finish();
         let (idx, _) = self.conns.insert(ConnEntry::new(tcb));
         self.flows.insert(key, idx);
         let handle = self.new_handle(Target::Conn(idx));
@@ -247,7 +249,7 @@ impl<P: BufferPool> Engine<P> {
             conn.event_handle = Some(handle);
         }
         self.stats.active_opens += 1;
-        self.after_tcb(idx);
+        self.after_tcb(idx, out);
         Ok(handle)
     }
 
@@ -343,9 +345,11 @@ impl<P: BufferPool> Engine<P> {
         let Some(conn) = self.conns.get_mut(idx) else {
             return Err((Error::InvalidHandle, buf));
         };
-        let out = conn.tcb.write_buf(&ctx, buf, pool_low, &mut self.stats);
-        self.after_tcb(idx);
-        out
+        let (result, out) = conn
+            .tcb
+            .call(|tcb| tcb.write_buf(&ctx, buf, pool_low, &mut self.stats));
+        self.after_tcb(idx, out);
+        result
     }
 
     /// Half-closes or fully shuts the connection (contracts 10, 11, 12).
@@ -433,10 +437,8 @@ impl<P: BufferPool> Engine<P> {
         if conn.handles > 0 {
             return Ok(());
         }
-        if let CloseAction::Abort(reason) = conn.tcb.close(&ctx) {
-            self.abort_conn(idx, reason);
-        }
-        self.after_tcb(idx);
+        let out = conn.tcb.close(&ctx);
+        self.after_tcb(idx, out);
         Ok(())
     }
 
@@ -466,7 +468,7 @@ impl<P: BufferPool> Engine<P> {
                 conn.in_accept_queue = false;
             }
             self.abort_conn(idx, RstReason::ListenerClosed);
-            self.after_tcb(idx);
+            self.after_tcb(idx, Outcome::default());
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use super::reassembly::Inserted;
 use super::scoreboard::Delivered;
 use super::timers::TimerKind;
 use super::timestamps::Paws;
-use super::{seq_diff, Ctx, EventBits, Tcb};
+use super::{seq_diff, Ctx, EventBits, Outcome, Tcb};
 
 /// The header fields of an arriving segment that the state machine reads.
 #[derive(Debug, Clone, Copy)]
@@ -43,9 +43,9 @@ impl SegmentInfo {
     }
 }
 
-/// What the engine must send in direct reply to a segment.
+/// What to send in direct reply to a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
+enum Reply {
     Nothing,
     /// A RST formed from the segment (RFC 9293 3.10.7.1 rules), for the
     /// given reason.
@@ -56,6 +56,21 @@ impl<B: PacketBuf> Tcb<B> {
     /// Processes one arriving segment with its payload (already trimmed to
     /// the TCP payload).
     pub fn on_segment(
+        &mut self,
+        ctx: &Ctx,
+        seg: &SegmentInfo,
+        payload: Option<B>,
+        stats: &mut Stats,
+    ) -> Outcome {
+        let reply = self.segment_arrives(ctx, seg, payload, stats);
+        let mut out = self.finish();
+        if let Reply::Rst(reason) = reply {
+            out.reply_rst = Some(reason);
+        }
+        out
+    }
+
+    fn segment_arrives(
         &mut self,
         ctx: &Ctx,
         seg: &SegmentInfo,
@@ -212,7 +227,7 @@ impl<B: PacketBuf> Tcb<B> {
 
     fn enter_established(&mut self) {
         self.set_state(State::Established);
-        self.events.set(EventBits::CONNECTED | EventBits::WRITABLE);
+        self.raise(EventBits::CONNECTED | EventBits::WRITABLE);
         if self.write_shut && self.fin_seq.is_none() {
             // shutdown(Write) was called during the handshake.
             self.queue_fin();
@@ -353,7 +368,7 @@ impl<B: PacketBuf> Tcb<B> {
         self.progress_at = ctx.now;
         if self.want_writable && self.send.free_space() > 0 {
             self.want_writable = false;
-            self.events.set(EventBits::WRITABLE);
+            self.raise(EventBits::WRITABLE);
         }
     }
 
@@ -364,7 +379,7 @@ impl<B: PacketBuf> Tcb<B> {
             // Contract 9b: everything arrived within the linger time.
             self.deadlines.clear(TimerKind::Linger);
             self.close_outcome = Some(CloseOutcome::Graceful);
-            self.events.set(EventBits::CLOSED);
+            self.raise(EventBits::CLOSED);
         }
         match self.state {
             State::FinWait1 => {
@@ -538,7 +553,7 @@ impl<B: PacketBuf> Tcb<B> {
             // Contract 11: acknowledged, then silently dropped.
             self.recv.clear();
         } else {
-            self.events.set(EventBits::READABLE);
+            self.raise(EventBits::READABLE);
         }
         if seg_len >= self.snd_mss {
             self.unacked_segments += 1;
@@ -594,8 +609,7 @@ impl<B: PacketBuf> Tcb<B> {
         self.rcv_adv = self.rcv_adv.max_seq(self.rcv_nxt);
         self.peer_fin = true;
         self.ack_now = true;
-        self.events
-            .set(EventBits::PEER_CLOSED | EventBits::READABLE);
+        self.raise(EventBits::PEER_CLOSED | EventBits::READABLE);
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             State::FinWait1 if self.fin_acked() => self.enter_time_wait(ctx),

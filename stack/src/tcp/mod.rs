@@ -9,9 +9,12 @@
 //! - queues, reassembly, RTT estimation and congestion control in their own
 //!   modules.
 //!
-//! A TCB never does I/O: it records what it wants sent (flags and sequence
-//! numbers), its deadlines and its pending events; the engine turns those
-//! into frames, timer-wheel entries and [`crate::Event`]s.
+//! A TCB never does I/O. Each call the engine makes into it returns an
+//! [`Outcome`]: the application events it raised, whether an ACK must
+//! leave at once, a RST to answer or an abort to carry out, and whether
+//! its deadlines moved. The engine turns those into [`crate::Event`]s,
+//! frames and timer-wheel entries. What to send is state the engine pulls
+//! segment by segment ([`output`]).
 
 pub(crate) mod cc;
 pub(crate) mod input;
@@ -39,7 +42,7 @@ use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
 use crate::config::TcpConfig;
 use crate::memory::{Holding, MemView, MemoryLevel, QueueKind};
-use crate::stats::DropReason;
+use crate::stats::{DropReason, RstReason};
 use crate::time::Instant;
 use crate::wire::SeqNumber;
 
@@ -124,7 +127,7 @@ impl SendAllowance<'_> {
     }
 }
 
-/// Pending application events, as bits (drained by the engine).
+/// Application events, as bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct EventBits(u8);
 
@@ -136,12 +139,51 @@ impl EventBits {
     pub const RESET: u8 = 16;
     pub const CLOSED: u8 = 32;
 
+    /// Just these bits.
+    pub fn only(bits: u8) -> Self {
+        EventBits(bits)
+    }
+
     pub fn set(&mut self, bit: u8) {
         self.0 |= bit;
     }
 
-    pub fn take(&mut self) -> u8 {
-        core::mem::take(&mut self.0)
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// What one call into a TCB did, for the engine to act on.
+#[must_use]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// Events for the application (or, before `accept`, its listener).
+    pub events: EventBits,
+    /// An ACK must leave now rather than with the driver's next
+    /// `poll_transmit` (duplicate ACKs, every second full segment: RFC
+    /// 5681 4.2).
+    pub ack_now: bool,
+    /// Answer the arriving segment with a RST formed from it (RFC 9293
+    /// 3.10.7), for this reason.
+    pub reply_rst: Option<RstReason>,
+    /// End the connection now: RST|ACK at SND.MAX, buffers discarded
+    /// (contracts 8a, 9b, 9c).
+    pub abort: Option<RstReason>,
+    /// The TCB's deadlines moved: the timer wheel must follow.
+    pub timers: bool,
+}
+
+impl Outcome {
+    /// Only these events (raised by the engine on the connection's behalf).
+    pub fn events(bits: u8) -> Self {
+        Outcome {
+            events: EventBits::only(bits),
+            ..Outcome::default()
+        }
     }
 }
 
@@ -286,9 +328,9 @@ pub(crate) struct Tcb<B> {
     /// have nothing in flight whose acknowledgment would announce it).
     pub mem_waiting: bool,
     pub close_outcome: Option<CloseOutcome>,
-    /// The engine must send RST|ACK and drop the connection (linger ran out).
-    pub abort_pending: bool,
-    pub events: EventBits,
+    /// What the call under way did so far; handed to the engine when it
+    /// returns ([`Tcb::finish`]).
+    outcome: Outcome,
     pub deadlines: Deadlines,
     /// What the engine last counted this connection as holding.
     pub charged: Holding,
@@ -415,8 +457,7 @@ impl<B: PacketBuf> Tcb<B> {
             want_writable: false,
             mem_waiting: false,
             close_outcome: None,
-            abort_pending: false,
-            events: EventBits::default(),
+            outcome: Outcome::default(),
             deadlines: Deadlines::default(),
             charged: Holding::default(),
             user_timeout: cfg.user_timeout,
@@ -496,6 +537,31 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
+    /// Raises application events for the call under way.
+    pub(crate) fn raise(&mut self, bits: u8) {
+        self.outcome.events.set(bits);
+    }
+
+    /// Asks the engine to end the connection with RST|ACK.
+    pub(crate) fn abort_with(&mut self, reason: RstReason) {
+        self.outcome.abort = Some(reason);
+    }
+
+    /// The outcome of the call that is returning.
+    pub(crate) fn finish(&mut self) -> Outcome {
+        let mut out = core::mem::take(&mut self.outcome);
+        out.ack_now = self.ack_now;
+        out.timers = self.deadlines.take_changed();
+        out
+    }
+
+    /// Runs an application call (read, write, an option) and returns its
+    /// result with what it did.
+    pub fn call<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> (T, Outcome) {
+        let result = f(self);
+        (result, self.finish())
+    }
+
     /// Drops both buffers (reset, abort: contracts 8a, 9c).
     pub fn discard_buffers(&mut self) {
         self.send.clear();
@@ -509,9 +575,9 @@ impl<B: PacketBuf> Tcb<B> {
         if self.reset.is_none() {
             self.reset = Some(cause);
         }
-        self.events.set(EventBits::RESET | EventBits::READABLE);
+        self.raise(EventBits::RESET | EventBits::READABLE);
         if self.want_writable {
-            self.events.set(EventBits::WRITABLE);
+            self.raise(EventBits::WRITABLE);
         }
         self.discard_buffers();
         self.set_state(State::Closed);

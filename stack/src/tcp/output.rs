@@ -9,7 +9,7 @@ use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpTimestamp};
 use super::cc::CongestionControl;
 use super::timers::TimerKind;
 use super::timestamps::TS_OPTION_LEN;
-use super::{seq_diff, Ctx, Tcb, MAX_WINDOW};
+use super::{seq_diff, Ctx, Outcome, Tcb, MAX_WINDOW};
 
 /// One segment the TCB wants sent. Payload is named by its offset into the
 /// send queue; the engine attaches it without copying.
@@ -58,24 +58,28 @@ fn cwnd_allows(pipe: usize, len: usize, cwnd: usize) -> bool {
 
 impl<B: PacketBuf> Tcb<B> {
     /// The next segment to send, if any. Calling it again returns the next
-    /// one; `None` means nothing is due until an input or a timer.
-    pub fn poll_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
-        let mut seg = self.next_segment(ctx)?;
-        self.attach_sack(&mut seg);
-        Some(seg)
+    /// one; `None` means nothing is due until an input or a timer. Sending
+    /// moves only deadlines (the retransmission and persist timers): the
+    /// outcome says whether they moved.
+    pub fn poll_segment(&mut self, ctx: &Ctx) -> (Option<OutSegment>, Outcome) {
+        let seg = self.next_segment(ctx).map(|mut seg| {
+            self.attach_sack(&mut seg);
+            seg
+        });
+        (seg, self.finish())
     }
 
     /// An ACK without data, now: the duplicate ACK an out-of-order or
     /// duplicate segment calls for must not be data (RFC 5681 2: only a
     /// segment without data counts as a duplicate ACK).
-    pub fn poll_pure_ack(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+    pub fn poll_pure_ack(&mut self, ctx: &Ctx) -> (Option<OutSegment>, Outcome) {
         if !self.is_synchronized() {
             return self.poll_segment(ctx);
         }
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
         seg.seq = self.snd_max;
         self.attach_sack(&mut seg);
-        Some(seg)
+        (Some(seg), self.finish())
     }
 
     /// RFC 2018: the SACK blocks (and a D-SACK block, RFC 2883) of an ACK

@@ -7,13 +7,13 @@ use core::time::Duration;
 
 use crate::api::{CloseOutcome, ResetCause, State};
 use crate::buf::PacketBuf;
-use crate::stats::Stats;
+use crate::stats::{RstReason, Stats};
 use crate::time::Instant;
 
 use super::cc::CongestionControl;
 use super::loss::SendTimer;
 use super::recovery::FirstRepair;
-use super::{Ctx, EventBits, Tcb};
+use super::{Ctx, EventBits, Outcome, Tcb};
 
 /// The kinds of TCB timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,23 +91,21 @@ impl Deadlines {
         }
     }
 
-    /// Whether any deadline changed since the last call (or since
-    /// [`Deadlines::mark_changed`]); resets the flag.
+    /// Whether any deadline changed since the last call; resets the flag.
     pub fn take_changed(&mut self) -> bool {
         core::mem::take(&mut self.changed)
-    }
-
-    /// Makes the next [`Deadlines::take_changed`] true: the engine's
-    /// mirror lost an entry (a timer fired early) and must be rebuilt.
-    pub fn mark_changed(&mut self) {
-        self.changed = true;
     }
 }
 
 impl<B: PacketBuf> Tcb<B> {
     /// A deadline of `kind` passed. The engine checks the deadline is still
     /// current before calling.
-    pub fn on_timer(&mut self, ctx: &Ctx, kind: TimerKind, stats: &mut Stats) {
+    pub fn on_timer(&mut self, ctx: &Ctx, kind: TimerKind, stats: &mut Stats) -> Outcome {
+        self.timer_expired(ctx, kind, stats);
+        self.finish()
+    }
+
+    fn timer_expired(&mut self, ctx: &Ctx, kind: TimerKind, stats: &mut Stats) {
         self.deadlines.clear(kind);
         match kind {
             TimerKind::Rto => {
@@ -303,13 +301,13 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// Contract 9b: the linger time ran out before everything was
-    /// acknowledged. The engine sends the RST.
+    /// acknowledged: the connection ends with a RST.
     fn on_linger_expired(&mut self) {
         if self.state != State::Closed && !self.fin_acked() {
             self.close_outcome = Some(CloseOutcome::Aborted);
-            self.events.set(EventBits::CLOSED);
+            self.raise(EventBits::CLOSED);
             self.linger = None;
-            self.abort_pending = true;
+            self.abort_with(RstReason::Abort);
         }
     }
 

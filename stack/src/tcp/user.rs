@@ -8,16 +8,7 @@ use crate::stats::{RstReason, Stats};
 use super::send_queue::{Pushed, WriteStop};
 
 use super::timers::TimerKind;
-use super::{Ctx, Tcb};
-
-/// What the engine must do after the last handle was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseAction {
-    /// Nothing more: the connection closes gracefully on its own, or is gone.
-    Graceful,
-    /// Send RST|ACK now and forget the connection (contracts 8a, 9c).
-    Abort(RstReason),
-}
+use super::{Ctx, Outcome, Tcb};
 
 impl<B: PacketBuf> Tcb<B> {
     fn check_reset_for_read(&mut self) -> Result<()> {
@@ -207,9 +198,16 @@ impl<B: PacketBuf> Tcb<B> {
         self.state = next;
     }
 
-    /// The last handle was closed (contracts 8, 9, 13).
-    pub fn close(&mut self, ctx: &Ctx) -> CloseAction {
+    /// The last handle was closed (contracts 8, 9, 13): the connection
+    /// closes gracefully on its own, or the outcome asks for an abort
+    /// (unread data, linger 0).
+    pub fn close(&mut self, ctx: &Ctx) -> Outcome {
         self.orphan = true;
+        self.start_close(ctx);
+        self.finish()
+    }
+
+    fn start_close(&mut self, ctx: &Ctx) {
         match self.state {
             State::Closed | State::TimeWait => {
                 // Nothing left to acknowledge: with linger set, the outcome
@@ -220,22 +218,22 @@ impl<B: PacketBuf> Tcb<B> {
                     } else {
                         crate::api::CloseOutcome::Graceful
                     });
-                    self.events.set(super::EventBits::CLOSED);
+                    self.raise(super::EventBits::CLOSED);
                 }
-                return CloseAction::Graceful;
+                return;
             }
             // Nobody else knows about this connection yet.
             State::SynSent => {
                 self.set_state(State::Closed);
-                return CloseAction::Graceful;
+                return;
             }
             _ => {}
         }
         if self.linger == Some(core::time::Duration::ZERO) {
-            return CloseAction::Abort(RstReason::Abort);
+            return self.abort_with(RstReason::Abort);
         }
         if !self.recv.is_empty() {
-            return CloseAction::Abort(RstReason::UnreadData);
+            return self.abort_with(RstReason::UnreadData);
         }
         self.read_shut = true;
         if !self.write_shut {
@@ -245,7 +243,7 @@ impl<B: PacketBuf> Tcb<B> {
         if let Some(t) = self.linger {
             if self.fin_acked() {
                 self.close_outcome = Some(crate::api::CloseOutcome::Graceful);
-                self.events.set(super::EventBits::CLOSED);
+                self.raise(super::EventBits::CLOSED);
             } else {
                 self.deadlines.set(TimerKind::Linger, ctx.now + t);
             }
@@ -254,6 +252,5 @@ impl<B: PacketBuf> Tcb<B> {
             self.deadlines
                 .set(TimerKind::Lifetime, ctx.now + ctx.cfg.fin_wait2_timeout);
         }
-        CloseAction::Graceful
     }
 }
