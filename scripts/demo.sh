@@ -5,8 +5,8 @@
 # net_memif pair, `wire client` on the other, measuring rtt, rr, bulk and
 # crr beside the raw device and Linux's TCP of the same run (over loopback,
 # and over a veth pair into a network namespace), and printing the table;
-# then the loss section (scripts/loss.sh): bulk at 0.1 to 10 % loss and rr
-# at 1 % over a veth pair, the stack and Linux as senders in the same run.
+# then the loss section (scripts/loss.sh): bulk without loss and at 0.1 to
+# 10 % loss, and rr at 1 %, over a veth pair, the stack and Linux as senders in the same run.
 # JSON with every sample goes to target/wire/.
 #
 # Usage: scripts/demo.sh [--quick]      (--quick: 1 x 0.2 s per figure)

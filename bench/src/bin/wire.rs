@@ -10,7 +10,7 @@
 //! wire linux-server --bind IP                 kernel echo/discard/crr on 7, 9, 13
 //! wire idle   --config FILE --server IP --count N [--json OUT.json]
 //! wire loss   --config FILE --server IP --netns NS --peer-if IFACE
-//!             [--rates 0.1,1,2,5,10] [--rr-loss 1] [--repetitions 3]
+//!             [--rates 0,0.1,1,2,5,10] [--rr-loss 1] [--repetitions 3]
 //!             [--seconds 2] [--json OUT.json] [--quick]
 //! ```
 //!
@@ -469,7 +469,7 @@ fn loss(opts: &Opts) -> Result<(), String> {
     let rr_rate: f64 = opts.num("--rr-loss", 1.0)?;
     let rates: Vec<f64> = opts
         .get("--rates")
-        .unwrap_or("0.1,1,2,5,10")
+        .unwrap_or("0,0.1,1,2,5,10")
         .split(',')
         .map(|r| {
             r.trim()
