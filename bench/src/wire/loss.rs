@@ -239,6 +239,24 @@ pub struct LossRow {
     pub dropped: (u64, u64),
 }
 
+impl LossRow {
+    /// Each sender's goodput as a share of its own goodput in `clean` (the
+    /// row without loss): how much of what its data path can do the
+    /// sender keeps under this loss, whatever that data path costs.
+    pub fn kept(&self, clean: &LossRow) -> Vec<f64> {
+        self.goodput
+            .iter()
+            .map(|f| {
+                clean
+                    .goodput
+                    .iter()
+                    .find(|c| c.system == f.system && c.median > 0.0)
+                    .map_or(f64::NAN, |c| f.median / c.median)
+            })
+            .collect()
+    }
+}
+
 /// The `loss` section of one run.
 #[derive(Debug, Clone, Serialize)]
 pub struct LossReport {
@@ -272,9 +290,10 @@ impl LossReport {
             .map(|r| r.goodput.iter().map(|f| f.system.as_str()).collect())
             .unwrap_or_default();
         out.push_str(&format!(
-            "bulk, one connection, Mbit/s median [min - max] of {} x {} s; counters summed \
-             (rtx retransmits, rto timeouts, rec recoveries, tlp probes, rack segments RACK \
-             deemed lost, undo spurious undone)\n",
+            "bulk, one connection, Mbit/s median [min - max] of {} x {} s; kept: the share \
+             of its own loss-free goodput each of the first two senders keeps; counters \
+             summed (rtx retransmits, rto timeouts, rec recoveries, tlp probes, rack segments \
+             RACK deemed lost, undo spurious undone)\n",
             self.repetitions, self.seconds_each
         ));
         out.push_str(&format!("{:>6}", "loss %"));
@@ -283,6 +302,10 @@ impl LossReport {
         }
         if systems.len() > 1 {
             out.push_str(&format!(" | {:>12}", format!("stack/{}", systems[1])));
+        }
+        let clean = self.bulk.iter().find(|r| r.loss_percent == 0.0);
+        if clean.is_some() {
+            out.push_str(&format!(" | {:>13}", "kept"));
         }
         out.push_str(" | counters\n");
         for row in &self.bulk {
@@ -300,6 +323,15 @@ impl LossReport {
                     "-".into()
                 };
                 out.push_str(&format!(" | {:>12}", ratio));
+            }
+            if let Some(clean) = clean {
+                let kept: Vec<String> = row
+                    .kept(clean)
+                    .iter()
+                    .take(2)
+                    .map(|k| format!("{k:.2}"))
+                    .collect();
+                out.push_str(&format!(" | {:>13}", kept.join(" / ")));
             }
             out.push_str(" |");
             for (system, c) in &row.counters {
@@ -358,4 +390,44 @@ fn counters_cell(c: &Recovery) -> String {
         "rtx {} rto {} rec {} tlp {} rack {} undo {}",
         c.retransmits, c.rtos, c.recoveries, c.tlp, c.rack_lost, c.undone
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(loss_percent: f64, stack: f64, linux: f64) -> LossRow {
+        LossRow {
+            loss_percent,
+            goodput: vec![
+                Figure::new("stack", "bulk", "Mbit/s", vec![stack]),
+                Figure::new("linux-cubic", "bulk", "Mbit/s", vec![linux]),
+            ],
+            counters: Vec::new(),
+            dropped: (0, 0),
+        }
+    }
+
+    #[test]
+    fn kept_is_each_senders_share_of_its_own_clean_goodput() {
+        let clean = row(0.0, 2000.0, 4000.0);
+        let lossy = row(0.1, 1900.0, 3400.0);
+        let kept = lossy.kept(&clean);
+        assert!((kept[0] - 0.95).abs() < 1e-9, "{kept:?}");
+        assert!((kept[1] - 0.85).abs() < 1e-9, "{kept:?}");
+        let report = LossReport {
+            commit: "c".into(),
+            date: "d".into(),
+            linux_settings: "s".into(),
+            repetitions: 1,
+            seconds_each: 1.0,
+            bulk: vec![clean, lossy],
+            rr: Vec::new(),
+            rr_counters: Vec::new(),
+            rr_loss_percent: 1.0,
+        };
+        let table = report.table();
+        assert!(table.contains("0.95 / 0.85"), "{table}");
+        assert!(table.contains("1.00 / 1.00"), "{table}");
+    }
 }
