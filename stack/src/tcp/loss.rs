@@ -280,10 +280,18 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
     }
 
     /// Arms the retransmission slot for what comes next: the reordering
-    /// timer when RACK waits on a segment; else a tail loss probe when
-    /// one may go (SACK in use, no recovery, no probe out yet); else the
+    /// timer when RACK waits on a segment; else a loss probe when one may
+    /// go (SACK in use, not after a timeout, no probe out yet); else the
     /// retransmission timeout, restarted when the ACK moved SND.UNA (RFC
     /// 6298 5.3) and started if not running (5.1).
+    ///
+    /// Unlike RFC 8985 7.2 (and Linux), a probe may also go during fast
+    /// recovery, as QUIC's probe timeout does (RFC 9002 6.2): when the
+    /// ACKs stop after a retransmission, because it or the ACK for it was
+    /// lost, or because the receiver holds its ACKs back (Linux compresses
+    /// SACKs after the third duplicate ACK), nothing sent after it can
+    /// show RACK the loss, and without a probe only the timeout would
+    /// end the silence, with the window down to one segment.
     pub(crate) fn rearm_send_timer(&mut self, ctx: &Ctx, restart: bool) {
         if self.snd_una == self.snd_max {
             self.deadlines.clear(TimerKind::Rto);
@@ -297,7 +305,6 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
         }
         let rto = self.rtt.rto();
         let probe_allowed = self.sack_ok
-            && self.recovery.is_none()
             && self.loss_point.is_none()
             && self.rack.probe.is_none()
             && self.retries == 0;

@@ -356,7 +356,9 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// RFC 8985 7.3: the tail loss probe: a segment of new data if the
-    /// peer's window lets it go, else the last segment sent, again.
+    /// peer's window lets it go, else the last segment sent, again. In
+    /// recovery, when the peer has the last segment, the first one it
+    /// does not have goes again instead.
     fn probe_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
         self.probe_now = false;
         let off = seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
@@ -369,12 +371,16 @@ impl<B: PacketBuf> Tcb<B> {
             return Some(self.new_data(ctx, off, len, fin));
         }
         let last = self.sb.len().checked_sub(1)?;
-        if self.sb.get(last).is_some_and(|s| s.sacked) {
+        let i = if !self.sb.get(last).is_some_and(|s| s.sacked) {
+            last
+        } else if self.recovery.is_some() {
+            (0..last).find(|&i| self.sb.get(i).is_some_and(|s| !s.sacked))?
+        } else {
             // The peer has the tail: the timeout covers the rest.
             return None;
-        }
+        };
         self.note_probe(self.snd_max, true);
-        Some(self.retransmit(ctx, last, Resend::Probe))
+        Some(self.retransmit(ctx, i, Resend::Probe))
     }
 
     /// The window to advertise now, with receiver-side silly window

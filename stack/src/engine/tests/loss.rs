@@ -192,6 +192,56 @@ fn a_probe_sends_new_data_when_the_window_allows() {
     assert_eq!(s.drain(), vec![11]);
 }
 
+// A probe also goes during recovery (as QUIC's PTO, RFC 9002 6.2; RFC
+// 8985 7.2 and Linux do not): when the ACKs stop after the repairs (the
+// retransmissions or their ACKs lost, or the receiver holding its ACKs
+// back), the probe draws an ACK at two SRTTs instead of a timeout at 200
+// ms that would take the window down to one segment.
+#[test]
+fn a_probe_ends_a_silence_in_recovery_without_a_timeout() {
+    let mut s = Sending::new(14);
+    s.at(ms(10));
+    s.ack(0, &[(2, 10)]);
+    assert_eq!(s.drain(), vec![0, 1, 10, 11, 12, 13]);
+    let srtt = s.info().srtt.unwrap();
+    let pto = ms(10) + srtt * 2 + crate::tcp::rack::PTO_SLACK;
+    s.at(pto - Duration::from_micros(1));
+    assert_eq!(s.drain(), Vec::<usize>::new());
+    s.at(pto);
+    assert_eq!(s.drain(), vec![13], "the probe: the last segment again");
+    // The ACK it draws shows everything arrived.
+    s.at(pto + ms(10));
+    s.ack(14, &[]);
+    let stats = s.t.engine.stats();
+    assert_eq!((stats.tlp_probes, stats.rto_expired), (1, 0));
+    let info = s.info();
+    assert!(!info.in_recovery);
+    assert!(info.cwnd > 2 * TS_MSS, "no timeout took the window down");
+}
+
+// In recovery, when the peer has the last segment, the probe is the first
+// segment it still lacks.
+#[test]
+fn a_probe_in_recovery_resends_the_first_missing_segment_when_the_tail_arrived() {
+    let mut s = Sending::new(10);
+    s.at(ms(10));
+    // Segments 0 and 1 lost, the rest SACKed: both repaired, then silence
+    // (both repairs lost).
+    s.ack(0, &[(2, 10)]);
+    assert_eq!(s.drain(), vec![0, 1]);
+    let srtt = s.info().srtt.unwrap();
+    let pto = ms(10) + srtt * 2 + crate::tcp::rack::PTO_SLACK;
+    s.at(pto);
+    assert_eq!(s.drain(), vec![0], "the first segment the peer lacks");
+    s.at(pto + ms(10));
+    s.ack(1, &[(2, 10)]);
+    // RACK: segment 1's repair left before the probe that arrived.
+    assert_eq!(s.drain(), vec![1]);
+    s.ack(10, &[]);
+    let stats = s.t.engine.stats();
+    assert_eq!((stats.tlp_probes, stats.rto_expired), (1, 0));
+}
+
 // RFC 6675 NextSeg rule 4: in recovery, with no hole left to repair and
 // no new data, the highest segment not SACKed goes again, once.
 #[test]
