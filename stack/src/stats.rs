@@ -237,6 +237,15 @@ pub struct Stats {
     pub icmp_unreachable_in: u64,
     /// Times the buffer pool was empty when the engine needed a buffer.
     pub buffer_exhaustion: u64,
+    /// Times a connection with something to send waited because no buffer
+    /// was free for the headers (nothing about the segment was committed:
+    /// it goes once a buffer is free, not after a timeout).
+    pub tx_waits_for_buffer: u64,
+    /// Payload bytes copied into header buffers on transmit (segments
+    /// under 256 bytes, or straddling two send-queue buffers); the rest
+    /// left as shared references to the send queue. Copies on receive
+    /// are `memory.collapsed_bytes`.
+    pub tx_copied_bytes: u64,
     /// Fast recovery episodes begun (RFC 6675; losses found by RACK, or
     /// by three duplicate ACKs without SACK).
     pub recoveries: u64,

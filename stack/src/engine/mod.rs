@@ -128,6 +128,9 @@ pub struct Engine<P: BufferPool> {
     ready: VecDeque<u32>,
     /// Frames built already (RSTs, ARP, ICMP, released after resolution).
     control: VecDeque<Transmit<P::Buf>>,
+    /// A header buffer taken before a TCB was asked for a segment and not
+    /// used (it had nothing to send): kept for the next one.
+    spare_head: Option<P::Buf>,
     events: VecDeque<Event>,
     neighbors: NeighborCache<Transmit<P::Buf>>,
     stats: Stats,
@@ -191,6 +194,7 @@ impl<P: BufferPool> Engine<P> {
             ),
             ready: VecDeque::with_capacity(capacity),
             control: VecDeque::with_capacity(256),
+            spare_head: None,
             events: VecDeque::with_capacity(1024),
             neighbors,
             stats,

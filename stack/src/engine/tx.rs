@@ -26,8 +26,6 @@ enum Sent<B> {
     Frame(Transmit<B>),
     /// Waiting for ARP, or dropped and counted.
     Queued,
-    /// No buffer for its headers: lost as if on the wire.
-    NoBuffer,
 }
 
 /// Payloads shorter than this are copied into the header buffer: a second
@@ -73,14 +71,28 @@ impl<P: BufferPool> Engine<P> {
                 self.stats.frames_out += 1;
                 return Some(t);
             }
-            let idx = *self.ready.front()?;
+            let Some(&idx) = self.ready.front() else {
+                // Nothing more to send: an idle engine holds no buffer.
+                self.spare_head = None;
+                return None;
+            };
+            // Allocate, then commit: the header buffer is taken before the
+            // TCB is asked for a segment, so a segment it hands out (its
+            // sequence numbers advanced, its timers armed) always leaves.
+            // With the pool empty the connection waits in the ready list.
+            let Some(head) = self.take_head() else {
+                self.stats.tx_waits_for_buffer += 1;
+                return None;
+            };
             let ctx = super::tcb_ctx!(self, false);
             let Some(conn) = self.conns.get_mut(idx) else {
+                self.spare_head = Some(head);
                 self.ready.pop_front();
                 continue;
             };
             let (seg, out) = conn.tcb.poll_segment(&ctx);
             let Some(seg) = seg else {
+                self.spare_head = Some(head);
                 conn.in_ready = false;
                 self.ready.pop_front();
                 self.settle(idx, out);
@@ -88,15 +100,12 @@ impl<P: BufferPool> Engine<P> {
             };
             // Round robin: one segment per connection per turn.
             self.ready.rotate_left(1);
-            match self.transmit_segment(idx, &seg, out) {
+            match self.transmit_segment(idx, &seg, out, head) {
                 Sent::Frame(t) => {
                     self.stats.frames_out += 1;
                     return Some(t);
                 }
                 Sent::Queued => {}
-                // The segment is lost as if on the wire; the retransmission
-                // timer recovers it once buffers come back.
-                Sent::NoBuffer => return None,
             }
         }
     }
@@ -107,32 +116,54 @@ impl<P: BufferPool> Engine<P> {
     /// 4.2): its next segment is built now, data carrying the ACK if data
     /// can go, else a pure ACK, and queued ahead of the rest.
     pub(super) fn transmit_ack_now(&mut self, idx: u32) {
+        if !self.conns.get(idx).is_some_and(|c| c.tcb.ack_now) {
+            return;
+        }
+        let Some(head) = self.take_head() else {
+            // The ACK goes with the connection's next turn in the ready
+            // list, once a buffer is free.
+            self.stats.tx_waits_for_buffer += 1;
+            return;
+        };
         let ctx = super::tcb_ctx!(self, false);
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
-        if !conn.tcb.ack_now {
-            return;
-        }
         let (seg, out) = if conn.tcb.ack_pure {
             conn.tcb.poll_pure_ack(&ctx)
         } else {
             conn.tcb.poll_segment(&ctx)
         };
         let Some(seg) = seg else {
+            self.spare_head = Some(head);
             if out.timers {
                 self.sync_timers(idx);
             }
             return;
         };
-        if let Sent::Frame(t) = self.transmit_segment(idx, &seg, out) {
+        if let Sent::Frame(t) = self.transmit_segment(idx, &seg, out, head) {
             self.control.push_back(t);
         }
     }
 
-    /// Builds the frame of `seg` for connection `idx`, counts it, and
-    /// finds its next hop; `out` is what taking the segment did.
-    fn transmit_segment(&mut self, idx: u32, seg: &OutSegment, out: Outcome) -> Sent<P::Buf> {
+    /// A buffer for a segment's headers: the spare one, or a new one.
+    fn take_head(&mut self) -> Option<P::Buf> {
+        let head = self.spare_head.take().or_else(|| self.pool.alloc());
+        if head.is_none() {
+            self.stats.buffer_exhaustion += 1;
+        }
+        head
+    }
+
+    /// Builds the frame of `seg` for connection `idx` in `head`, counts
+    /// it, and finds its next hop; `out` is what taking the segment did.
+    fn transmit_segment(
+        &mut self,
+        idx: u32,
+        seg: &OutSegment,
+        out: Outcome,
+        head: P::Buf,
+    ) -> Sent<P::Buf> {
         let Some(conn) = self.conns.get(idx) else {
             return Sent::Queued;
         };
@@ -140,12 +171,14 @@ impl<P: BufferPool> Engine<P> {
         // A probe into a closed window is a window probe, else keepalive.
         let window_probe = conn.tcb.snd_wnd == 0;
         let in_recovery = conn.tcb.recovery.is_some();
-        let frame = self.build_segment(idx, seg);
+        let frame = self.build_segment(idx, seg, head);
         if out.timers {
             self.sync_timers(idx);
         }
         let Some(frame) = frame else {
-            return Sent::NoBuffer;
+            // Counted where it failed (a header that does not fit the
+            // buffer); lost as if on the wire.
+            return Sent::Queued;
         };
         self.stats.segments_out += 1;
         if seg.retransmit {
@@ -165,11 +198,12 @@ impl<P: BufferPool> Engine<P> {
         }
     }
 
-    fn build_segment(&mut self, idx: u32, seg: &OutSegment) -> Option<Transmit<P::Buf>> {
-        let Some(mut head) = self.pool.alloc() else {
-            self.stats.buffer_exhaustion += 1;
-            return None;
-        };
+    fn build_segment(
+        &mut self,
+        idx: u32,
+        seg: &OutSegment,
+        mut head: P::Buf,
+    ) -> Option<Transmit<P::Buf>> {
         let conn = self.conns.get_mut(idx)?;
         let tcb = &mut conn.tcb;
         let mut payload = None;
@@ -191,6 +225,7 @@ impl<P: BufferPool> Engine<P> {
                     return None;
                 };
                 tcb.send.copy_out(seg.data_off, dst);
+                self.stats.tx_copied_bytes += seg.data_len as u64;
             }
         }
         let mut repr = tcp_repr(

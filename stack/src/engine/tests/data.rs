@@ -483,3 +483,30 @@ fn rto_resends_one_segment_then_slow_start_resends_the_rest() {
     t.recv_nothing();
     assert_eq!(t.engine.stats().retransmits, 3);
 }
+
+// Allocate, then commit: with no buffer free for a segment's headers,
+// nothing of the segment is committed (no sequence space, no timer); it
+// goes as soon as a buffer is free, not after a retransmission timeout.
+#[test]
+fn an_empty_pool_holds_segments_back_without_committing_them() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let data = pattern(2 * MSS);
+    assert_eq!(t.engine.write(c.h, &data), Ok(data.len()));
+    // Every buffer taken, the engine's spare header buffer too.
+    let mut held: Vec<_> = t.engine.spare_head.take().into_iter().collect();
+    while let Some(b) = crate::buf::BufferPool::alloc(&mut t.engine.pool) {
+        held.push(b);
+    }
+    t.recv_nothing();
+    let info = t.engine.tcp_info(c.h).unwrap();
+    assert_eq!(info.unacked, 0, "nothing was committed");
+    assert!(t.engine.stats().tx_waits_for_buffer > 0);
+    drop(held);
+    t.recv(c.ours(0, 0).data(&data[..MSS]));
+    t.recv(c.ours(MSS, 0).flags(PSH | ACK).data(&data[MSS..]));
+    t.recv_nothing();
+    t.send(c.peer(0, 2 * MSS));
+    let stats = t.engine.stats();
+    assert_eq!((stats.rto_expired, stats.retransmits), (0, 0));
+}
