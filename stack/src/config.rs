@@ -206,6 +206,15 @@ pub struct TcpConfig {
     /// Congestion control for new connections (`Engine::set_congestion`
     /// changes it per connection). Default `cubic`.
     pub congestion: crate::CongestionAlgorithm,
+    /// Challenge ACKs (RFC 5961: for a RST or SYN in the window but not
+    /// exact, and for an ACK too old to be true) go at most once per this
+    /// interval on a connection (RFC 5961 7; Linux's
+    /// `tcp_invalid_ratelimit`). The limit is per connection, not per
+    /// engine: an engine-wide count is a side channel through which an
+    /// off-path attacker learns whether its guesses hit another
+    /// connection (CVE-2016-5696). Zero: no limit. Default 500 ms.
+    #[serde(rename = "challenge_ack_interval_ms", with = "millis")]
+    pub challenge_ack_interval: Duration,
     /// The longest a peer may delay its ACK, for the tail loss probe's
     /// timeout when one segment is out (RFC 8985 7.2 `WCDelAckT`).
     /// Default 200 ms.
@@ -334,6 +343,7 @@ impl Default for TcpConfig {
             sack: true,
             congestion: crate::CongestionAlgorithm::Cubic,
             peer_max_ack_delay: Duration::from_millis(200),
+            challenge_ack_interval: Duration::from_millis(500),
             pool_reserve: 64,
             mss: None,
             initial_window: 10,
@@ -532,6 +542,12 @@ impl TcpConfig {
                 self.recv_buffer
             )
         })?;
+        check(self.pool_reserve >= 1, "tcp.pool_reserve", || {
+            "must be at least 1 buffer: with none kept for receiving, a send \
+             queue can take the whole pool and the ACKs that would free it \
+             cannot be received"
+                .into()
+        })?;
         check(self.initial_window >= 1, "tcp.initial_window", || {
             "must be at least 1 segment".into()
         })?;
@@ -695,6 +711,12 @@ mod tests {
         let mut c = EngineConfig::default();
         c.tcp.mss = Some(1461);
         assert_eq!(c.validate().unwrap_err().field, "tcp.mss");
+
+        // Found by fuzzing: with no buffer kept for receiving, one write
+        // could take the whole pool and the connection never send again.
+        let mut c = EngineConfig::default();
+        c.tcp.pool_reserve = 0;
+        assert_eq!(c.validate().unwrap_err().field, "tcp.pool_reserve");
 
         let mut c = EngineConfig::default();
         c.tcp.ephemeral_first = 60000;

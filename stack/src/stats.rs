@@ -54,6 +54,16 @@ pub enum DropReason {
     /// A timestamp older than the connection's TS.Recent (RFC 7323 PAWS):
     /// an old duplicate, acknowledged and dropped.
     Paws,
+    /// An ACK more than the peer's largest window below SND.UNA (RFC 5961
+    /// 5.2): blind injection, dropped with its data.
+    AckTooOld,
+    /// A flag combination no TCP sends (SYN with FIN or RST, no flag at
+    /// all, FIN without ACK on a SYN...).
+    IllegalFlags,
+    /// A source address no host may have (RFC 1122 3.2.1.3: broadcast,
+    /// multicast, 0.0.0.0, loopback, the subnet's broadcast, our own), or a
+    /// destination that is not ours though the frame was.
+    Martian,
 }
 
 /// Drops by reason.
@@ -80,6 +90,9 @@ pub struct Drops {
     pub memory_pressure: u64,
     pub pool_reserve: u64,
     pub paws: u64,
+    pub ack_too_old: u64,
+    pub illegal_flags: u64,
+    pub martian: u64,
 }
 
 impl Drops {
@@ -106,6 +119,9 @@ impl Drops {
             DropReason::MemoryPressure => &mut self.memory_pressure,
             DropReason::PoolReserve => &mut self.pool_reserve,
             DropReason::Paws => &mut self.paws,
+            DropReason::AckTooOld => &mut self.ack_too_old,
+            DropReason::IllegalFlags => &mut self.illegal_flags,
+            DropReason::Martian => &mut self.martian,
         };
         *c += 1;
     }
@@ -132,6 +148,9 @@ impl Drops {
             + self.memory_pressure
             + self.pool_reserve
             + self.paws
+            + self.ack_too_old
+            + self.illegal_flags
+            + self.martian
     }
 }
 
@@ -241,6 +260,11 @@ pub struct Stats {
     /// was free for the headers (nothing about the segment was committed:
     /// it goes once a buffer is free, not after a timeout).
     pub tx_waits_for_buffer: u64,
+    /// Challenge ACKs sent (RFC 5961 3, 4, 5).
+    pub challenge_acks: u64,
+    /// Challenge ACKs the per-connection interval held back (RFC 5961 7,
+    /// `tcp.challenge_ack_interval_ms`).
+    pub challenge_acks_suppressed: u64,
     /// Payload bytes copied into header buffers on transmit (segments
     /// under 256 bytes, or straddling two send-queue buffers); the rest
     /// left as shared references to the send queue. Copies on receive

@@ -162,15 +162,15 @@ fn slow_reader(seed: u64, cfg: stack::EngineConfig, buffers: usize) -> SlowReade
 
 // A reader that holds its buffers: the pool (32 buffers) is smaller than
 // the receive window (64 KiB is about 45 full segments). With the memory
-// limit set above the pool (a misconfiguration), arriving frames find no
-// buffer, as on a NIC whose ring cannot be refilled. They are dropped and
-// counted; when the reader catches up, the sender's retransmissions get
-// through and nothing is lost.
+// limit set above the pool and the smallest reserve (a misconfiguration),
+// arriving frames find no buffer, as on a NIC whose ring cannot be
+// refilled. They are dropped and counted; when the reader catches up, the
+// sender's retransmissions get through and nothing is lost.
 #[test]
 fn a_receiver_out_of_buffers_drops_counts_and_recovers() {
     let seed = seed_from_env(0x9002);
     let mut cfg = Sim::host_config(1);
-    cfg.tcp.pool_reserve = 0;
+    cfg.tcp.pool_reserve = 1;
     cfg.memory.limit = Some(1 << 30);
     cfg.memory.conn_recv_limit = Some(1 << 30);
     let run = slow_reader(seed, cfg, 32);

@@ -132,13 +132,13 @@ impl<B: PacketBuf> Tcb<B> {
         self.touch_keepalive(ctx);
         // Second: the RST bit.
         if seg.has(TcpFlags::RST) {
-            self.on_rst(seg, stats);
+            self.on_rst(ctx, seg, stats);
             return Reply::Nothing;
         }
         // Fourth: a SYN in a synchronized state gets a challenge ACK
         // (RFC 9293 3.10.7.4, after RFC 5961 section 4).
         if seg.has(TcpFlags::SYN) {
-            self.ack_now = true;
+            self.challenge_ack(ctx, stats);
             stats.drop(DropReason::Ignored);
             return Reply::Nothing;
         }
@@ -236,9 +236,11 @@ impl<B: PacketBuf> Tcb<B> {
 
     /// RFC 9293 3.10.7.4 "first": is any of the segment inside our window?
     fn acceptable(&self, seg: &SegmentInfo) -> bool {
-        let wnd = seq_diff(self.rcv_adv, self.rcv_nxt).max(0);
-        let start = seq_diff(seg.seq, self.rcv_nxt);
-        let len = seg.seg_len() as i32;
+        // In i64: the last byte of a segment starting up to 2^31 - 1
+        // ahead must not wrap around into the window.
+        let wnd = i64::from(seq_diff(self.rcv_adv, self.rcv_nxt).max(0));
+        let start = i64::from(seq_diff(seg.seq, self.rcv_nxt));
+        let len = seg.seg_len() as i64;
         if len == 0 {
             if wnd == 0 {
                 start == 0
@@ -250,10 +252,10 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
-    fn on_rst(&mut self, seg: &SegmentInfo, stats: &mut Stats) {
+    fn on_rst(&mut self, ctx: &Ctx, seg: &SegmentInfo, stats: &mut Stats) {
         if seg.seq != self.rcv_nxt {
             // RFC 5961 3.2: in the window but not exact: challenge ACK.
-            self.ack_now = true;
+            self.challenge_ack(ctx, stats);
             stats.drop(DropReason::Ignored);
             return;
         }
@@ -275,6 +277,22 @@ impl<B: PacketBuf> Tcb<B> {
         stats.resets_received += 1;
     }
 
+    /// RFC 5961 7: a challenge ACK, unless one went on this connection
+    /// within `tcp.challenge_ack_interval_ms`.
+    fn challenge_ack(&mut self, ctx: &Ctx, stats: &mut Stats) {
+        let interval = ctx.cfg.challenge_ack_interval;
+        if let Some(at) = self.last_challenge {
+            if !interval.is_zero() && ctx.now < at + interval {
+                stats.challenge_acks_suppressed += 1;
+                return;
+            }
+        }
+        self.last_challenge = Some(ctx.now);
+        self.ack_now = true;
+        self.ack_pure = true;
+        stats.challenge_acks += 1;
+    }
+
     /// RFC 9293 3.10.7.4 "fifth". Returns false when the segment must be
     /// dropped (an ACK of data we never sent).
     fn process_ack(&mut self, ctx: &Ctx, seg: &SegmentInfo, stats: &mut Stats) -> bool {
@@ -282,6 +300,16 @@ impl<B: PacketBuf> Tcb<B> {
         if seq_diff(ack, self.snd_max) > 0 {
             self.ack_now = true;
             stats.drop(DropReason::AckOfUnsent);
+            return false;
+        }
+        // RFC 5961 5.2: an ACK below SND.UNA by more than the largest
+        // window the peer ever offered acknowledges nothing we could have
+        // sent in that window: a blind injection, dropped (its data too)
+        // with a challenge ACK.
+        let oldest = i64::from(seq_diff(ack, self.snd_una));
+        if oldest < -(self.max_snd_wnd.max(1) as i64) {
+            self.challenge_ack(ctx, stats);
+            stats.drop(DropReason::AckTooOld);
             return false;
         }
         let advanced = seq_diff(ack, self.snd_una) > 0;

@@ -302,6 +302,8 @@ pub(crate) struct Tcb<B> {
     /// The persist timer fired with a small window: send what fits.
     pub force_send: bool,
     pub probes_unanswered: u32,
+    /// When the last challenge ACK went (RFC 5961 7).
+    pub last_challenge: Option<Instant>,
     pub persist_backoff: u32,
     pub keepalive: bool,
 
@@ -443,6 +445,7 @@ impl<B: PacketBuf> Tcb<B> {
             send_probe: false,
             force_send: false,
             probes_unanswered: 0,
+            last_challenge: None,
             persist_backoff: 0,
             keepalive: cfg.keepalive.enabled,
             nodelay: cfg.nodelay,

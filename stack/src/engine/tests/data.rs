@@ -337,6 +337,67 @@ fn in_window_rst_with_wrong_seq_gets_challenge_ack() {
     assert_eq!(t.engine.state(c.h), Ok(State::Closed));
 }
 
+// RFC 5961 7: challenge ACKs go at most once per
+// `tcp.challenge_ack_interval_ms` on a connection, so a flood of guesses
+// cannot turn the connection into an ACK reflector.
+#[test]
+fn challenge_acks_are_rate_limited_per_connection() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(1, 0).flags(RST));
+    t.recv(c.ours(0, 0));
+    for guess in 2..10 {
+        t.send(c.peer(guess, 0).flags(RST));
+        t.send(c.peer(0, 0).flags(SYN).mss(MSS as u16));
+    }
+    t.recv_nothing();
+    let stats = t.engine.stats();
+    assert_eq!(
+        (stats.challenge_acks, stats.challenge_acks_suppressed),
+        (1, 16)
+    );
+    t.advance_to(t.now - Instant::ZERO + ms(500));
+    t.send(c.peer(3, 0).flags(RST));
+    t.recv(c.ours(0, 0));
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+}
+
+// RFC 5961 5.2: data whose ACK lies more than the peer's largest window
+// below SND.UNA is a blind injection: dropped with its data, answered
+// with a challenge ACK; the stream is not touched.
+#[test]
+fn regression_old_ack_data_is_dropped_not_delivered() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    let old = SeqNumber(c.iss.0.wrapping_add(1).wrapping_sub(1 << 30));
+    t.send(c.peer(0, 0).ack(old).flags(PSH | ACK).data(b"injected"));
+    t.recv(c.ours(0, 0));
+    t.recv_nothing();
+    assert_eq!(t.events(), []);
+    let mut buf = [0u8; 16];
+    assert_eq!(t.engine.read(c.h, &mut buf), Err(Error::WouldBlock));
+    assert_eq!(t.engine.stats().drops.ack_too_old, 1);
+    // The same bytes with a true ACK are the stream's.
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"genuine!"));
+    assert_eq!(t.engine.read(c.h, &mut buf), Ok(8));
+    assert_eq!(&buf[..8], b"genuine!");
+}
+
+// Found by fuzzing: a segment whose first byte is 2^31 - 1 past RCV.NXT
+// made the window check's last-byte sum overflow (a panic in debug
+// builds, a wrapped comparison in release). It is out of the window:
+// acknowledged and dropped.
+#[test]
+fn regression_acceptable_overflow_on_a_segment_2_31_ahead() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0x7fff_ffff, 0).flags(PSH | ACK).data(&pattern(100)));
+    t.recv(c.ours(0, 0));
+    assert_eq!(t.engine.stats().drops.out_of_window, 1);
+    assert_eq!(t.events(), []);
+    assert_eq!(t.engine.state(c.h), Ok(State::Established));
+}
+
 // RFC 9293 3.10.7.4 "first": a RST outside the window is dropped without
 // a reply.
 #[test]
