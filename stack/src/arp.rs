@@ -200,7 +200,7 @@ impl<F> NeighborCache<F> {
             .min()
     }
 
-    #[cfg(test)]
+    /// Entries, resolved or pending.
     pub fn len(&self) -> usize {
         self.entries.len()
     }

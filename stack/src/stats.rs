@@ -64,6 +64,9 @@ pub enum DropReason {
     /// multicast, 0.0.0.0, loopback, the subnet's broadcast, our own), or a
     /// destination that is not ours though the frame was.
     Martian,
+    /// An echo request whose reply would exceed the MTU (we never send
+    /// above it).
+    Oversize,
 }
 
 /// Drops by reason.
@@ -93,6 +96,7 @@ pub struct Drops {
     pub ack_too_old: u64,
     pub illegal_flags: u64,
     pub martian: u64,
+    pub oversize: u64,
 }
 
 impl Drops {
@@ -122,6 +126,7 @@ impl Drops {
             DropReason::AckTooOld => &mut self.ack_too_old,
             DropReason::IllegalFlags => &mut self.illegal_flags,
             DropReason::Martian => &mut self.martian,
+            DropReason::Oversize => &mut self.oversize,
         };
         *c += 1;
     }
@@ -151,6 +156,7 @@ impl Drops {
             + self.ack_too_old
             + self.illegal_flags
             + self.martian
+            + self.oversize
     }
 }
 
@@ -248,6 +254,8 @@ pub struct Stats {
     pub arp_replies_sent: u64,
     /// ARP packets received.
     pub arp_in: u64,
+    /// ARP packets whose sender claimed our own address (never learned).
+    pub arp_own_address_claims: u64,
     /// ICMP messages received.
     pub icmp_in: u64,
     /// ICMP echo replies sent.
@@ -265,6 +273,9 @@ pub struct Stats {
     /// Challenge ACKs the per-connection interval held back (RFC 5961 7,
     /// `tcp.challenge_ack_interval_ms`).
     pub challenge_acks_suppressed: u64,
+    /// Duplicate SYNs in SYN-RECEIVED left unanswered because a SYN-ACK
+    /// went again within `tcp.challenge_ack_interval_ms`.
+    pub dup_syns_unanswered: u64,
     /// Payload bytes copied into header buffers on transmit (segments
     /// under 256 bytes, or straddling two send-queue buffers); the rest
     /// left as shared references to the send queue. Copies on receive

@@ -227,6 +227,12 @@ impl<P: BufferPool> Engine<P> {
         self.conns.len()
     }
 
+    /// Entries in the neighbour cache, resolved or waiting for a reply
+    /// (static neighbours included).
+    pub fn neighbor_count(&self) -> usize {
+        self.neighbors.len()
+    }
+
     /// Entries in the flow table (equals `connection_count` when the
     /// engine's books are straight).
     pub fn flow_count(&self) -> usize {

@@ -24,6 +24,15 @@ struct Parsed {
     payload_at: usize,
 }
 
+/// Flag combinations no TCP sends: SYN with FIN or RST (SYN+FIN is the
+/// classic scanner's probe), or none of SYN, ACK and RST (a segment
+/// without ACK is legal only as a SYN or a RST: RFC 9293 3.10.7).
+fn illegal_flags(flags: TcpFlags) -> bool {
+    let syn = flags.contains(TcpFlags::SYN);
+    (syn && flags.intersects(TcpFlags::FIN | TcpFlags::RST))
+        || !flags.intersects(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST)
+}
+
 fn wire_drop(e: WireError) -> DropReason {
     match e {
         WireError::BadChecksum => DropReason::BadChecksum,
@@ -65,9 +74,27 @@ impl<P: BufferPool> Engine<P> {
                 Ok(repr) => self.handle_arp(now, &repr),
                 Err(reason) => self.stats.drop(reason),
             },
+            // IPv4 sent to the broadcast MAC is for everyone on the link:
+            // nothing we serve (we answer no broadcast IP), and answering
+            // it would let one frame draw replies from every host.
+            EtherType::Ipv4 if dst.is_broadcast() => self.stats.drop(DropReason::NotForUs),
             EtherType::Ipv4 => self.rx_ipv4(now, frame, verify),
             _ => self.stats.drop(DropReason::UnsupportedProtocol),
         }
+    }
+
+    /// RFC 1122 3.2.1.3: a source no host may have. Such packets are
+    /// spoofed (or broken): a SYN from one would make us answer a
+    /// broadcast or ourselves (the land attack).
+    fn is_martian_source(&self, src: std::net::Ipv4Addr) -> bool {
+        let ours = &self.cfg.address;
+        src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || src.is_loopback()
+            || src.octets()[0] >= 240
+            || src == ours.address
+            || ours.broadcast() == Some(src)
     }
 
     fn rx_ipv4(&mut self, now: Instant, frame: P::Buf, verify: bool) {
@@ -86,6 +113,9 @@ impl<P: BufferPool> Engine<P> {
         };
         if repr.dst_addr != self.cfg.address.address {
             return self.stats.drop(DropReason::NotForUs);
+        }
+        if self.is_martian_source(repr.src_addr) {
+            return self.stats.drop(DropReason::Martian);
         }
         let ip_payload_at = offset + ip.header_len() as usize;
         match repr.protocol {
@@ -135,6 +165,9 @@ impl<P: BufferPool> Engine<P> {
 
     fn rx_tcp(&mut self, now: Instant, mut frame: P::Buf, p: Parsed) {
         self.stats.segments_in += 1;
+        if illegal_flags(p.seg.flags) {
+            return self.stats.drop(DropReason::IllegalFlags);
+        }
         let payload = if p.seg.len > 0 {
             frame.trim_front(p.payload_at);
             let extra = frame.len() - p.seg.len;
@@ -253,6 +286,11 @@ impl<P: BufferPool> Engine<P> {
             Err(e) => return self.stats.drop(wire_drop(e)),
         };
         match Icmpv4Repr::parse(&packet, verify) {
+            Ok(Icmpv4Repr::EchoRequest { .. })
+                if self.cfg.icmp_echo && 20 + ip.payload_len > usize::from(self.cfg.mtu) =>
+            {
+                self.stats.drop(DropReason::Oversize);
+            }
             Ok(Icmpv4Repr::EchoRequest {
                 ident,
                 seq_no,
@@ -276,6 +314,25 @@ impl<P: BufferPool> Engine<P> {
     pub(super) fn handle_arp(&mut self, now: Instant, repr: &ArpRepr) {
         self.stats.arp_in += 1;
         let ours = self.cfg.address.address;
+        let sender = repr.source_protocol_addr;
+        if sender == ours {
+            // Someone claims our address (a conflict, or a forged reply
+            // to steal our traffic): never learned.
+            self.stats.arp_own_address_claims += 1;
+            return self.stats.drop(DropReason::Martian);
+        }
+        if sender.is_unspecified()
+            && repr.operation == ArpOperation::Request
+            && repr.target_protocol_addr == ours
+        {
+            // An address probe (RFC 5227 2.1.1): the address is taken.
+            return self.send_arp(ArpOperation::Reply, sender, repr.source_hardware_addr);
+        }
+        if !self.cfg.address.contains(sender) || self.is_martian_source(sender) {
+            // Only on-link neighbours are ever reached directly: an
+            // off-link or impossible sender gets no entry and no reply.
+            return self.stats.drop(DropReason::Martian);
+        }
         let for_us = repr.target_protocol_addr == ours;
         let released = self.neighbors.learn(
             repr.source_protocol_addr,

@@ -88,7 +88,14 @@ impl<B: PacketBuf> Tcb<B> {
             && !seg.has(TcpFlags::ACK)
             && seg.seq == self.irs
         {
-            self.snd_nxt = self.iss;
+            // Once per `tcp.challenge_ack_interval_ms` (as Linux's
+            // out-of-window rate limit): a stream of duplicate SYNs must
+            // not draw a stream of SYN-ACKs.
+            if self.oow_reply_allowed(ctx) {
+                self.snd_nxt = self.iss;
+            } else {
+                stats.dup_syns_unanswered += 1;
+            }
             return Reply::Nothing;
         }
         // RFC 7323 5.3 R1: PAWS, before the sequence number check. An
@@ -280,17 +287,26 @@ impl<B: PacketBuf> Tcb<B> {
     /// RFC 5961 7: a challenge ACK, unless one went on this connection
     /// within `tcp.challenge_ack_interval_ms`.
     fn challenge_ack(&mut self, ctx: &Ctx, stats: &mut Stats) {
-        let interval = ctx.cfg.challenge_ack_interval;
-        if let Some(at) = self.last_challenge {
-            if !interval.is_zero() && ctx.now < at + interval {
-                stats.challenge_acks_suppressed += 1;
-                return;
-            }
+        if !self.oow_reply_allowed(ctx) {
+            stats.challenge_acks_suppressed += 1;
+            return;
         }
-        self.last_challenge = Some(ctx.now);
         self.ack_now = true;
         self.ack_pure = true;
         stats.challenge_acks += 1;
+    }
+
+    /// Whether a reply to a segment that should not have come (a challenge
+    /// ACK, a SYN-ACK again) may go now; if so, the interval restarts.
+    fn oow_reply_allowed(&mut self, ctx: &Ctx) -> bool {
+        let interval = ctx.cfg.challenge_ack_interval;
+        if let Some(at) = self.last_challenge {
+            if !interval.is_zero() && ctx.now < at + interval {
+                return false;
+            }
+        }
+        self.last_challenge = Some(ctx.now);
+        true
     }
 
     /// RFC 9293 3.10.7.4 "fifth". Returns false when the segment must be

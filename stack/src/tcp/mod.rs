@@ -302,7 +302,8 @@ pub(crate) struct Tcb<B> {
     /// The persist timer fired with a small window: send what fits.
     pub force_send: bool,
     pub probes_unanswered: u32,
-    /// When the last challenge ACK went (RFC 5961 7).
+    /// When the last reply to a segment that should not have come went: a
+    /// challenge ACK (RFC 5961 7), or a SYN-ACK again for a duplicate SYN.
     pub last_challenge: Option<Instant>,
     pub persist_backoff: u32,
     pub keepalive: bool,

@@ -13,6 +13,7 @@ mod api;
 mod close;
 mod data;
 mod handshake;
+mod hostile;
 mod link;
 mod loss;
 mod memory;

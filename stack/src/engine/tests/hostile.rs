@@ -1,0 +1,216 @@
+//! Frames from a peer that does not play along: spoofed and impossible
+//! sources, flag combinations no TCP sends, broadcast tricks, forged ARP,
+//! and floods of duplicates. Each is dropped and counted, and draws no
+//! reply (or a rate-limited one), whatever else is going on.
+
+use super::*;
+use crate::wire::{ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr};
+
+/// A TCP segment to our listener from `src`, in a frame to `dst_mac`.
+fn segment_from(src: Ipv4Addr, dst_mac: EthernetAddress, flags: TcpFlags) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: PEER_PORT,
+        dst_port: LISTEN_PORT,
+        flags,
+        seq_number: PEER_ISS,
+        ack_number: SeqNumber(0),
+        window_len: PEER_WIN,
+        max_seg_size: flags.contains(SYN).then_some(MSS as u16),
+        window_scale: None,
+        timestamp: None,
+        sack_permitted: false,
+        sack_blocks: [None; 4],
+        payload: &[],
+    };
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: LOCAL_IP,
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dont_frag: true,
+        ident: 7,
+    };
+    let mut frame = ip_frame(&ip, |bytes| {
+        tcp.emit(&mut TcpPacket::new_unchecked(bytes), src, LOCAL_IP, true);
+    });
+    frame[..6].copy_from_slice(&dst_mac.0);
+    frame
+}
+
+/// An ARP packet from `sender` (at PEER_MAC) about `target`.
+fn arp_from(op: ArpOperation, sender: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + ArpRepr::BUFFER_LEN];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    ArpRepr {
+        operation: op,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: sender,
+        target_hardware_addr: EthernetAddress::UNSPECIFIED,
+        target_protocol_addr: target,
+    }
+    .emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
+}
+
+// RFC 1122 3.2.1.3: a SYN from a source no host may have (broadcast,
+// multicast, unspecified, loopback, reserved, the subnet's broadcast, our
+// own address: the land attack) makes no half-open connection and sends
+// nothing, not even an ARP request.
+#[test]
+fn regression_martian_sources_open_nothing_and_send_nothing() {
+    let mut t = Harness::new();
+    let l = t.listen();
+    let martians = [
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(224, 0, 0, 1),
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::LOCALHOST,
+        Ipv4Addr::new(240, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 255),
+        LOCAL_IP,
+    ];
+    for src in martians {
+        t.send_frame(&segment_from(src, LOCAL_MAC, SYN));
+    }
+    t.recv_nothing();
+    assert_eq!(t.engine.connection_count(), 0);
+    let stats = t.engine.stats();
+    assert_eq!(stats.drops.martian, martians.len() as u64);
+    assert_eq!(stats.arp_requests_sent, 0);
+    // A real neighbour still connects.
+    t.syn_to_listener(l, PEER_PORT);
+}
+
+// IPv4 to the broadcast MAC is not for us alone: a SYN or a ping sent to
+// ff:ff:ff:ff:ff:ff with our address gets no answer.
+#[test]
+fn regression_ip_to_the_broadcast_mac_is_not_answered() {
+    let mut t = Harness::new();
+    t.listen();
+    t.send_frame(&segment_from(PEER_IP, EthernetAddress::BROADCAST, SYN));
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: b"ping",
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: LOCAL_IP,
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        ttl: 64,
+        dont_frag: false,
+        ident: 9,
+    };
+    let mut ping = ip_frame(&ip, |b| icmp.emit(&mut Icmpv4Packet::new_unchecked(b)));
+    ping[..6].copy_from_slice(&EthernetAddress::BROADCAST.0);
+    t.send_frame(&ping);
+    t.recv_nothing();
+    assert_eq!(t.engine.connection_count(), 0);
+    assert_eq!(t.engine.stats().drops.not_for_us, 2);
+}
+
+// SYN+FIN (a scanner's probe), SYN+RST and a segment with no flag at all
+// are dropped and counted: no SYN-ACK, no RST.
+#[test]
+fn regression_syn_fin_and_other_illegal_flags_are_dropped() {
+    let mut t = Harness::new();
+    t.listen();
+    for flags in [SYN | FIN, SYN | RST, TcpFlags::empty(), FIN, TcpFlags::PSH] {
+        t.send_frame(&segment_from(PEER_IP, LOCAL_MAC, flags));
+    }
+    t.recv_nothing();
+    assert_eq!(t.engine.connection_count(), 0);
+    assert_eq!(t.engine.stats().drops.illegal_flags, 5);
+}
+
+// A stream of duplicate SYNs in SYN-RECEIVED draws one SYN-ACK again, not
+// one per SYN (the SYN-ACK's own retransmission timer covers the rest).
+#[test]
+fn regression_duplicate_syns_do_not_draw_a_syn_ack_each() {
+    let mut t = Harness::new();
+    let l = t.listen();
+    let c = t.syn_to_listener(l, PEER_PORT);
+    let syn = || {
+        c.peer(0, 0)
+            .flags(SYN)
+            .seq(c.irs)
+            .ack(SeqNumber(0))
+            .mss(MSS as u16)
+    };
+    for _ in 0..30 {
+        t.send(syn());
+    }
+    t.recv(c.ours(0, 0).flags(SYN | ACK).seq(c.iss).mss(MSS as u16));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().dup_syns_unanswered, 29);
+    // The handshake still completes.
+    t.send(c.peer(0, 0));
+    assert_eq!(t.engine.stats().established, 1);
+}
+
+// ARP: a sender off our subnet is neither learned nor answered; a claim
+// of our own address is never learned, and counted; an address probe
+// (RFC 5227, sender 0.0.0.0) for our address is answered.
+#[test]
+fn regression_arp_learns_only_on_link_senders_and_never_our_address() {
+    let mut t = Harness::with_config(|c| c.neighbors.clear());
+    let off_link = Ipv4Addr::new(192, 168, 7, 7);
+    t.send_frame(&arp_from(ArpOperation::Request, off_link, LOCAL_IP));
+    t.recv_nothing();
+    t.send_frame(&arp_from(ArpOperation::Reply, LOCAL_IP, LOCAL_IP));
+    t.recv_nothing();
+    let stats = t.engine.stats();
+    assert_eq!(stats.arp_own_address_claims, 1);
+    assert_eq!(stats.arp_replies_sent, 0);
+    assert_eq!(t.engine.neighbor_count(), 0);
+
+    t.send_frame(&arp_from(
+        ArpOperation::Request,
+        Ipv4Addr::UNSPECIFIED,
+        LOCAL_IP,
+    ));
+    let frame = t.recv_frame().expect("a reply to the probe");
+    let arp = ArpRepr::parse(&ArpPacket::new_checked(&frame[14..]).unwrap()).unwrap();
+    assert_eq!(arp.operation, ArpOperation::Reply);
+    assert_eq!(arp.source_protocol_addr, LOCAL_IP);
+    assert_eq!(t.engine.neighbor_count(), 0, "a probe teaches nothing");
+
+    // An on-link neighbour asking for us is answered and learned.
+    t.send_frame(&arp_from(ArpOperation::Request, PEER_IP, LOCAL_IP));
+    assert!(t.recv_frame().is_some());
+    assert_eq!(t.engine.neighbor_count(), 1);
+}
+
+// We never send above the MTU: an echo request whose reply would exceed
+// it gets none.
+#[test]
+fn regression_no_echo_reply_above_the_mtu() {
+    let mut t = Harness::with_config(|c| c.mtu = 576);
+    let data = vec![0x5a; 600];
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: &data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: LOCAL_IP,
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        ttl: 64,
+        dont_frag: false,
+        ident: 9,
+    };
+    t.send_frame(&ip_frame(&ip, |b| {
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(b))
+    }));
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().drops.oversize, 1);
+}
