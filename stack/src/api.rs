@@ -107,10 +107,13 @@ impl ResetCause {
 pub enum CloseOutcome {
     /// All data and our FIN were acknowledged in time.
     Graceful,
-    /// The linger time ran out (or `abort` was called): we sent RST, and
-    /// data may have been lost.
+    /// The linger time ran out, `abort` was called, or `close` found
+    /// unread data (contract 8a) or an open not yet answered: we sent RST
+    /// (or, before the handshake, nothing), and data may have been lost.
     Aborted,
-    /// The connection was already reset when it was closed.
+    /// The connection was reset (by the peer, or because retransmissions
+    /// or keepalives ran out) before or after it was closed, before the
+    /// outcome was known.
     Reset,
 }
 

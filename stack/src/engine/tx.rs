@@ -417,6 +417,7 @@ impl<P: BufferPool> Engine<P> {
             0,
         );
         let remote = tcb.remote;
+        tcb.aborted = true;
         tcb.discard_buffers();
         tcb.set_state(State::Closed);
         self.sync_timers(idx);

@@ -331,6 +331,9 @@ pub(crate) struct Tcb<B> {
     /// have nothing in flight whose acknowledgment would announce it).
     pub mem_waiting: bool,
     pub close_outcome: Option<CloseOutcome>,
+    /// We ended the connection with a RST (`abort`, linger 0, unread data
+    /// at close, the linger time out).
+    pub aborted: bool,
     /// What the call under way did so far; handed to the engine when it
     /// returns ([`Tcb::finish`]).
     outcome: Outcome,
@@ -462,6 +465,7 @@ impl<B: PacketBuf> Tcb<B> {
             mem_waiting: false,
             close_outcome: None,
             outcome: Outcome::default(),
+            aborted: false,
             deadlines: Deadlines::default(),
             charged: Holding::default(),
             user_timeout: cfg.user_timeout,
@@ -541,6 +545,17 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
+    /// Contract 9b: a close with linger waits for its outcome; once known
+    /// (here, or when the linger timer fires), `Closed` reports it.
+    pub(crate) fn report_close(&mut self, outcome: CloseOutcome) {
+        let lingering = self.orphan && self.linger.is_some_and(|t| !t.is_zero());
+        if lingering && self.close_outcome.is_none() {
+            self.close_outcome = Some(outcome);
+            self.raise(EventBits::CLOSED);
+            self.deadlines.clear(timers::TimerKind::Linger);
+        }
+    }
+
     /// Raises application events for the call under way.
     pub(crate) fn raise(&mut self, bits: u8) {
         self.outcome.events.set(bits);
@@ -579,6 +594,7 @@ impl<B: PacketBuf> Tcb<B> {
         if self.reset.is_none() {
             self.reset = Some(cause);
         }
+        self.report_close(CloseOutcome::Reset);
         self.raise(EventBits::RESET | EventBits::READABLE);
         if self.want_writable {
             self.raise(EventBits::WRITABLE);

@@ -13,7 +13,7 @@ use crate::time::Instant;
 use super::cc::CongestionControl;
 use super::loss::SendTimer;
 use super::recovery::FirstRepair;
-use super::{Ctx, EventBits, Outcome, Tcb};
+use super::{Ctx, Outcome, Tcb};
 
 /// The kinds of TCB timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,8 +304,7 @@ impl<B: PacketBuf> Tcb<B> {
     /// acknowledged: the connection ends with a RST.
     fn on_linger_expired(&mut self) {
         if self.state != State::Closed && !self.fin_acked() {
-            self.close_outcome = Some(CloseOutcome::Aborted);
-            self.raise(EventBits::CLOSED);
+            self.report_close(CloseOutcome::Aborted);
             self.linger = None;
             self.abort_with(RstReason::Abort);
         }

@@ -1,7 +1,7 @@
 //! The application's calls on a connection: read, write, shutdown, close
 //! (SEMANTICS.md rules 1 to 13; RFC 9293 3.10.2-3.10.5).
 
-use crate::api::{Error, Result, Shutdown, State};
+use crate::api::{CloseOutcome, Error, Result, Shutdown, State};
 use crate::buf::{BufferPool, PacketBuf};
 use crate::stats::{RstReason, Stats};
 
@@ -211,19 +211,20 @@ impl<B: PacketBuf> Tcb<B> {
         match self.state {
             State::Closed | State::TimeWait => {
                 // Nothing left to acknowledge: with linger set, the outcome
-                // is known now (contract 9b).
-                if self.linger.is_some_and(|t| !t.is_zero()) {
-                    self.close_outcome = Some(if self.reset.is_some() {
-                        crate::api::CloseOutcome::Reset
-                    } else {
-                        crate::api::CloseOutcome::Graceful
-                    });
-                    self.raise(super::EventBits::CLOSED);
-                }
-                return;
+                // is known now (contract 9b), if it was not already (an
+                // abort just before).
+                let outcome = if self.aborted {
+                    CloseOutcome::Aborted
+                } else if self.reset.is_some() {
+                    CloseOutcome::Reset
+                } else {
+                    CloseOutcome::Graceful
+                };
+                return self.report_close(outcome);
             }
             // Nobody else knows about this connection yet.
             State::SynSent => {
+                self.report_close(CloseOutcome::Aborted);
                 self.set_state(State::Closed);
                 return;
             }
@@ -233,6 +234,7 @@ impl<B: PacketBuf> Tcb<B> {
             return self.abort_with(RstReason::Abort);
         }
         if !self.recv.is_empty() {
+            self.report_close(CloseOutcome::Aborted);
             return self.abort_with(RstReason::UnreadData);
         }
         self.read_shut = true;
@@ -242,8 +244,7 @@ impl<B: PacketBuf> Tcb<B> {
         }
         if let Some(t) = self.linger {
             if self.fin_acked() {
-                self.close_outcome = Some(crate::api::CloseOutcome::Graceful);
-                self.raise(super::EventBits::CLOSED);
+                self.report_close(CloseOutcome::Graceful);
             } else {
                 self.deadlines.set(TimerKind::Linger, ctx.now + t);
             }

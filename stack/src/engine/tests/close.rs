@@ -378,6 +378,81 @@ fn linger_timeout_sends_rst_and_reports_aborted() {
     assert_eq!(t.engine.stats().resets_sent.abort, 1);
 }
 
+fn closed(h: Handle, outcome: CloseOutcome) -> (Handle, EventKind) {
+    (h, EventKind::Closed { outcome })
+}
+
+// Contract 9b, regressions (found by fuzzing): whatever ends a lingering
+// close, the outcome comes as exactly one `Closed` event.
+
+// abort() with linger set: an abortive close is `Aborted`, not `Graceful`.
+#[test]
+fn regression_abort_with_linger_reports_aborted() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.engine.set_linger(c.h, Some(secs(1))).unwrap();
+    t.engine.abort(c.h).unwrap();
+    t.recv(c.ours(0, 0).flags(RST | ACK).win(0));
+    assert_eq!(t.events(), [closed(c.h, CloseOutcome::Aborted)]);
+}
+
+// close() that finds unread data sends RST (contract 8a): `Aborted`.
+#[test]
+fn regression_linger_close_with_unread_data_reports_aborted() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"unread"));
+    t.events();
+    t.engine.set_linger(c.h, Some(secs(1))).unwrap();
+    t.engine.close(c.h).unwrap();
+    t.recv(c.ours(0, 6).flags(RST | ACK).win(0));
+    assert_eq!(t.events(), [closed(c.h, CloseOutcome::Aborted)]);
+}
+
+// close() in SYN_SENT: the open is abandoned: `Aborted`.
+#[test]
+fn regression_linger_close_in_syn_sent_reports_aborted() {
+    let mut t = Harness::new();
+    let h = t
+        .engine
+        .connect(SocketAddrV4::new(PEER_IP, PEER_SERVICE))
+        .unwrap();
+    t.engine.set_linger(h, Some(secs(1))).unwrap();
+    t.engine.close(h).unwrap();
+    assert_eq!(t.events(), [closed(h, CloseOutcome::Aborted)]);
+    assert_eq!(t.engine.connection_count(), 0);
+}
+
+// Retransmissions of our FIN run out before the linger time: `Reset`.
+#[test]
+fn regression_linger_close_that_times_out_reports_reset() {
+    let mut t = Harness::with_config(|c| c.tcp.max_retransmits = 2);
+    let c = t.passive();
+    t.engine.set_linger(c.h, Some(secs(600))).unwrap();
+    t.engine.close(c.h).unwrap();
+    t.recv(c.ours(0, 0).flags(FIN | ACK));
+    for second in 1..=60 {
+        t.advance_to(secs(second));
+        while t.recv_frame().is_some() {}
+    }
+    assert_eq!(t.events(), [closed(c.h, CloseOutcome::Reset)]);
+    assert_eq!(t.engine.connection_count(), 0);
+}
+
+// The peer answers our FIN with an exact RST: `Reset`.
+#[test]
+fn regression_linger_close_answered_by_rst_reports_reset() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    t.engine.set_linger(c.h, Some(secs(1))).unwrap();
+    t.engine.close(c.h).unwrap();
+    t.recv(c.ours(0, 0).flags(FIN | ACK));
+    t.send(c.peer(0, 0).flags(RST));
+    assert_eq!(t.events(), [closed(c.h, CloseOutcome::Reset)]);
+    t.advance_to(secs(2));
+    assert_eq!(t.events(), [], "one event, not a second at the linger time");
+}
+
 // Contract 9c: linger 0 makes close abortive: RST|ACK now, no FIN, both
 // buffers dropped, no TIME_WAIT.
 #[test]
