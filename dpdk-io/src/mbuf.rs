@@ -87,18 +87,21 @@ impl Mbuf {
     /// Whether another handle may see these bytes, which makes them
     /// read-only: some segment has a reference count above one, or is an
     /// indirect mbuf whose buffer has other users, or has an external buffer.
+    /// The counts are read with acquire ordering: when they say the bytes
+    /// are ours alone, whatever the holders of the dropped references wrote
+    /// is visible before we write (a relaxed read would not order them).
     pub fn is_shared(&self) -> bool {
         let mut seg = self.raw.as_ptr();
         while !seg.is_null() {
             // SAFETY: seg is a segment of our valid chain.
             let exclusive = unsafe {
-                if dpdk_sys::shim_mbuf_refcnt_read(seg) != 1 {
+                if dpdk_sys::shim_mbuf_refcnt_read_acquire(seg) != 1 {
                     false
                 } else if dpdk_sys::shim_mbuf_is_direct(seg) != 0 {
                     true
                 } else if (*seg).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0 {
                     let direct = dpdk_sys::shim_mbuf_from_indirect(seg);
-                    dpdk_sys::shim_mbuf_refcnt_read(direct) == 1
+                    dpdk_sys::shim_mbuf_refcnt_read_acquire(direct) == 1
                 } else {
                     false // external buffer: its users are not counted here
                 }

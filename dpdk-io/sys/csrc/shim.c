@@ -107,6 +107,15 @@ uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m)
 	return rte_mbuf_refcnt_read(m);
 }
 
+uint16_t shim_mbuf_refcnt_read_acquire(const struct rte_mbuf *m)
+{
+	/* DPDK's own read is relaxed. Before writing into a buffer because
+	 * its count says we hold the only reference, the writes of whoever
+	 * dropped the others must be visible: acquire, pairing with the
+	 * release in the decrement that dropped them. */
+	return __atomic_load_n(&m->refcnt, __ATOMIC_ACQUIRE);
+}
+
 uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value)
 {
 	return rte_mbuf_refcnt_update(m, value);

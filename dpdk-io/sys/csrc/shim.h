@@ -37,6 +37,8 @@ uint16_t shim_pktmbuf_tailroom(const struct rte_mbuf *m);
 void *shim_pktmbuf_mtod(const struct rte_mbuf *m);
 
 uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m);
+/* The reference count with acquire ordering, for deciding exclusivity. */
+uint16_t shim_mbuf_refcnt_read_acquire(const struct rte_mbuf *m);
 uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
 /* 1 when m owns its data buffer (neither indirect nor external). */
 int shim_mbuf_is_direct(const struct rte_mbuf *m);
