@@ -5,7 +5,14 @@
 //! pin the pool's buffers there) while requests go out at
 //! `retry_interval`; a reply releases them, and
 //! after `max_requests` unanswered requests they are dropped and counted.
-//! Learned entries expire after `entry_ttl`; static entries never do.
+//!
+//! A learned entry is fresh for `entry_ttl`, then stale (static entries
+//! never are). A stale entry is still used: traffic keeps flowing to the
+//! known MAC while requests go to that MAC directly (RFC 1122 2.3.2.1's
+//! unicast poll; Linux's STALE, then PROBE), `retry_interval` apart; a
+//! reply makes it fresh again, and after `max_requests` unanswered ones it
+//! is forgotten. A stale entry nobody uses for another `entry_ttl` is
+//! forgotten too. So an expiry never drops a frame of a live flow.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -17,8 +24,10 @@ use crate::wire::EthernetAddress;
 enum Entry<F> {
     Resolved {
         mac: EthernetAddress,
-        /// `None` for static entries.
+        /// When the entry goes stale; `None` for static entries.
         expires: Option<Instant>,
+        /// Re-resolution of a stale entry in use.
+        probe: Option<Probe>,
     },
     Pending {
         queue: VecDeque<F>,
@@ -27,10 +36,20 @@ enum Entry<F> {
     },
 }
 
+/// Requests sent to a stale entry's MAC, and when the next one is due.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    sent: u32,
+    next: Instant,
+}
+
 /// What happened to a frame offered to [`NeighborCache::resolve`].
 pub(crate) enum Resolution<F> {
     /// Send it to this MAC now.
     Ready(EthernetAddress, F),
+    /// Send it to this MAC now, and an ARP request to the same MAC: the
+    /// entry went stale and is being confirmed.
+    ReadyProbe(EthernetAddress, F),
     /// Queued; send an ARP request for the address now.
     QueuedSendRequest,
     /// Queued behind a request already sent.
@@ -60,20 +79,40 @@ impl<F> NeighborCache<F> {
     }
 
     pub fn add_static(&mut self, ip: Ipv4Addr, mac: EthernetAddress) {
-        self.entries
-            .insert(ip, Entry::Resolved { mac, expires: None });
+        self.entries.insert(
+            ip,
+            Entry::Resolved {
+                mac,
+                expires: None,
+                probe: None,
+            },
+        );
     }
 
-    pub fn lookup(&self, ip: Ipv4Addr, now: Instant) -> Option<EthernetAddress> {
+    /// The MAC of `ip`, fresh or stale.
+    #[cfg(test)]
+    pub fn lookup(&self, ip: Ipv4Addr) -> Option<EthernetAddress> {
         match self.entries.get(&ip)? {
-            Entry::Resolved { mac, expires } if expires.is_none_or(|e| e > now) => Some(*mac),
-            _ => None,
+            Entry::Resolved { mac, .. } => Some(*mac),
+            Entry::Pending { .. } => None,
         }
     }
 
     /// Routes `frame` to `ip`'s MAC, or queues it until resolution.
     pub fn resolve(&mut self, ip: Ipv4Addr, frame: F, now: Instant) -> Resolution<F> {
-        if let Some(mac) = self.lookup(ip, now) {
+        if let Some(Entry::Resolved {
+            mac,
+            expires,
+            probe,
+        }) = self.entries.get_mut(&ip)
+        {
+            let mac = *mac;
+            if expires.is_some_and(|e| e <= now) && probe.is_none() {
+                let next = now + self.cfg.retry_interval;
+                *probe = Some(Probe { sent: 1, next });
+                self.note_deadline(next);
+                return Resolution::ReadyProbe(mac, frame);
+            }
             return Resolution::Ready(mac, frame);
         }
         if self.pending >= self.cfg.pending_total {
@@ -123,12 +162,18 @@ impl<F> NeighborCache<F> {
         create: bool,
     ) -> VecDeque<F> {
         let expires = Some(now + self.cfg.entry_ttl);
+        let fresh = Entry::Resolved {
+            mac,
+            expires,
+            probe: None,
+        };
         let room = self.entries.len() < self.cfg.capacity;
-        self.note_deadline(now + self.cfg.entry_ttl);
+        // Forgotten, if unused, a TTL after it goes stale.
+        self.note_deadline(now + self.cfg.entry_ttl * 2);
         match self.entries.get_mut(&ip) {
             Some(Entry::Resolved { expires: None, .. }) => VecDeque::new(),
             Some(entry) => {
-                let old = core::mem::replace(entry, Entry::Resolved { mac, expires });
+                let old = core::mem::replace(entry, fresh);
                 match old {
                     Entry::Pending { queue, .. } => {
                         self.pending -= queue.len();
@@ -138,26 +183,50 @@ impl<F> NeighborCache<F> {
                 }
             }
             None if create && room => {
-                self.entries.insert(ip, Entry::Resolved { mac, expires });
+                self.entries.insert(ip, fresh);
                 VecDeque::new()
             }
             None => VecDeque::new(),
         }
     }
 
-    /// Retries and expiry. Calls `request(ip)` for each request to send and
-    /// `dropped(frame)` for each frame given up on.
+    /// Retries, probes and expiry. Calls `request(ip, mac)` for each
+    /// request to send (`mac`: the stale entry's, for a unicast request;
+    /// `None`: broadcast) and `dropped(frame)` for each frame given up on.
     pub fn poll(
         &mut self,
         now: Instant,
-        mut request: impl FnMut(Ipv4Addr),
+        mut request: impl FnMut(Ipv4Addr, Option<EthernetAddress>),
         mut dropped: impl FnMut(F),
     ) {
         let max = self.cfg.max_requests;
         let retry = self.cfg.retry_interval;
+        let ttl = self.cfg.entry_ttl;
         let pending = &mut self.pending;
         self.entries.retain(|ip, entry| match entry {
-            Entry::Resolved { expires, .. } => expires.is_none_or(|e| e > now),
+            Entry::Resolved { expires: None, .. } => true,
+            Entry::Resolved {
+                mac,
+                probe: Some(p),
+                ..
+            } => {
+                if p.next > now {
+                    return true;
+                }
+                if p.sent >= max {
+                    // Nobody answers at that MAC any more.
+                    return false;
+                }
+                p.sent += 1;
+                p.next = now + retry;
+                request(*ip, Some(*mac));
+                true
+            }
+            Entry::Resolved {
+                expires: Some(e),
+                probe: None,
+                ..
+            } => *e + ttl > now,
             Entry::Pending {
                 queue,
                 requests,
@@ -173,7 +242,7 @@ impl<F> NeighborCache<F> {
                 }
                 *requests += 1;
                 *next_request = now + retry;
-                request(*ip);
+                request(*ip, None);
                 true
             }
         });
@@ -194,7 +263,8 @@ impl<F> NeighborCache<F> {
         self.entries
             .values()
             .filter_map(|e| match e {
-                Entry::Resolved { expires, .. } => *expires,
+                Entry::Resolved { probe: Some(p), .. } => Some(p.next),
+                Entry::Resolved { expires, .. } => expires.map(|e| e + self.cfg.entry_ttl),
                 Entry::Pending { next_request, .. } => Some(*next_request),
             })
             .min()
@@ -257,8 +327,8 @@ mod tests {
             Resolution::QueuedSendRequest
         ));
         let mut drops = 0;
-        c.poll(t + Duration::from_secs(5), |_| {}, |_| drops += 1);
-        c.poll(t + Duration::from_secs(10), |_| {}, |_| drops += 1);
+        c.poll(t + Duration::from_secs(5), |_, _| {}, |_| drops += 1);
+        c.poll(t + Duration::from_secs(10), |_, _| {}, |_| drops += 1);
         assert_eq!(drops, 3);
         assert!(matches!(
             c.resolve(ip(5), 7, t),
@@ -272,23 +342,75 @@ mod tests {
         let t = Instant::ZERO;
         let _ = c.resolve(IP, 1, t);
         let (mut reqs, mut drops) = (0, 0);
-        c.poll(t + Duration::from_secs(1), |_| reqs += 1, |_| drops += 1);
+        c.poll(t + Duration::from_secs(1), |_, _| reqs += 1, |_| drops += 1);
         assert_eq!((reqs, drops), (1, 0));
-        c.poll(t + Duration::from_secs(2), |_| reqs += 1, |_| drops += 1);
+        c.poll(t + Duration::from_secs(2), |_, _| reqs += 1, |_| drops += 1);
         assert_eq!((reqs, drops), (1, 1));
         assert_eq!(c.len(), 0);
     }
 
     #[test]
-    fn learned_entries_expire_static_ones_do_not() {
+    fn a_stale_entry_in_use_keeps_its_mac_while_it_is_confirmed_by_unicast() {
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
+        let t = Instant::ZERO;
+        c.learn(IP, MAC, t, true);
+        let stale = t + Duration::from_secs(61);
+        // In use after going stale: the frame goes, with a probe.
+        assert!(matches!(
+            c.resolve(IP, 1, stale),
+            Resolution::ReadyProbe(MAC, 1)
+        ));
+        assert!(matches!(c.resolve(IP, 2, stale), Resolution::Ready(MAC, 2)));
+        let mut reqs = Vec::new();
+        c.poll(
+            stale + Duration::from_secs(1),
+            |ip, mac| reqs.push((ip, mac)),
+            |_| {},
+        );
+        assert_eq!(reqs, [(IP, Some(MAC))], "the second request, unicast");
+        // The reply makes it fresh.
+        c.learn(IP, MAC, stale + Duration::from_millis(1500), false);
+        let fresh = stale + Duration::from_secs(2);
+        assert!(matches!(c.resolve(IP, 3, fresh), Resolution::Ready(MAC, 3)));
+        reqs.clear();
+        c.poll(
+            fresh + Duration::from_secs(5),
+            |ip, mac| reqs.push((ip, mac)),
+            |_| {},
+        );
+        assert_eq!(reqs, []);
+    }
+
+    #[test]
+    fn a_stale_entry_that_does_not_answer_is_forgotten() {
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
+        let t = Instant::ZERO;
+        c.learn(IP, MAC, t, true);
+        let stale = t + Duration::from_secs(61);
+        let _ = c.resolve(IP, 1, stale);
+        let mut reqs = 0;
+        for s in 1..=3 {
+            c.poll(stale + Duration::from_secs(s), |_, _| reqs += 1, |_| {});
+        }
+        assert_eq!(reqs, 1, "max_requests 2: one more after the first");
+        assert_eq!(c.len(), 0);
+        assert!(matches!(
+            c.resolve(IP, 2, stale + Duration::from_secs(4)),
+            Resolution::QueuedSendRequest
+        ));
+    }
+
+    #[test]
+    fn unused_stale_entries_go_after_another_ttl_static_ones_stay() {
         let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
         let t = Instant::ZERO;
         c.learn(IP, MAC, t, true);
         c.add_static(Ipv4Addr::new(10, 0, 0, 3), MAC);
-        let later = t + Duration::from_secs(61);
-        assert_eq!(c.lookup(IP, later), None);
-        c.poll(later, |_| {}, |_| {});
+        c.poll(t + Duration::from_secs(61), |_, _| {}, |_| {});
+        assert_eq!(c.lookup(IP), Some(MAC), "stale, still known");
+        c.poll(t + Duration::from_secs(121), |_, _| {}, |_| {});
+        assert_eq!(c.lookup(IP), None);
         assert_eq!(c.len(), 1);
-        assert_eq!(c.lookup(Ipv4Addr::new(10, 0, 0, 3), later), Some(MAC));
+        assert_eq!(c.lookup(Ipv4Addr::new(10, 0, 0, 3)), Some(MAC));
     }
 }

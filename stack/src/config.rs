@@ -77,7 +77,10 @@ pub struct OffloadConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ArpConfig {
-    /// How long a learned entry stays valid. Default 60 s.
+    /// How long a learned entry stays fresh. A stale entry is still used
+    /// while requests to its MAC confirm it (`max_requests` of them,
+    /// `retry_interval` apart), and forgotten when unused for this long
+    /// again. Default 60 s.
     #[serde(rename = "entry_ttl_ms", with = "millis")]
     pub entry_ttl: Duration,
     /// Time between requests for an unresolved address. Default 1 s.

@@ -327,6 +327,12 @@ impl<P: BufferPool> Engine<P> {
                 self.set_dst_mac(&mut frame, mac);
                 Some(frame)
             }
+            Resolution::ReadyProbe(mac, f) => {
+                self.send_arp(ArpOperation::Request, next_hop, mac);
+                frame = f;
+                self.set_dst_mac(&mut frame, mac);
+                Some(frame)
+            }
             Resolution::QueuedSendRequest => {
                 self.send_arp(
                     ArpOperation::Request,
@@ -456,8 +462,12 @@ impl<P: BufferPool> Engine<P> {
         let Some(bytes) = head.append(ETH_LEN + ArpRepr::BUFFER_LEN) else {
             return self.stats.drop(DropReason::NoBuffers);
         };
+        // A request goes to everyone, unless it confirms an entry we
+        // have: then to that MAC alone (RFC 1122 2.3.2.1).
         let eth_dst = match op {
-            ArpOperation::Request => EthernetAddress::BROADCAST,
+            ArpOperation::Request if target_mac == EthernetAddress::UNSPECIFIED => {
+                EthernetAddress::BROADCAST
+            }
             _ => target_mac,
         };
         EthernetRepr {
@@ -492,11 +502,15 @@ impl<P: BufferPool> Engine<P> {
         }
         let mut requests = Vec::new();
         let mut dropped = 0u64;
-        self.neighbors
-            .poll(now, |ip| requests.push(ip), |_frame| dropped += 1);
+        self.neighbors.poll(
+            now,
+            |ip, mac| requests.push((ip, mac)),
+            |_frame| dropped += 1,
+        );
         self.stats.drops.neighbor_unresolved += dropped;
-        for ip in requests {
-            self.send_arp(ArpOperation::Request, ip, EthernetAddress::UNSPECIFIED);
+        for (ip, mac) in requests {
+            let target = mac.unwrap_or(EthernetAddress::UNSPECIFIED);
+            self.send_arp(ArpOperation::Request, ip, target);
         }
     }
 }

@@ -190,3 +190,29 @@ fn frames_the_device_verified_skip_the_software_checksum() {
     assert_eq!(t.engine.stats().drops.bad_checksum, 1);
     assert_eq!(t.read_all(c.h), b"abce");
 }
+
+// Found by probing: an ARP entry that expired under traffic dropped the
+// segments in flight and cost a retransmission timeout. Now a stale entry
+// in use keeps carrying the traffic while a request goes to the known MAC
+// (RFC 1122 2.3.2.1); the reply makes it fresh again.
+#[test]
+fn regression_arp_expiry_under_traffic_drops_nothing() {
+    let mut t = Harness::with_config(|c| {
+        c.neighbors.clear();
+        c.arp.entry_ttl = secs(1);
+    });
+    // The peer asks for us first, as it would before its SYN: learned.
+    t.send_frame(&arp_frame(ArpOperation::Request, LOCAL_IP));
+    assert!(t.recv_frame().is_some(), "our ARP reply");
+    let c = t.passive();
+    t.advance_to(ms(1500));
+    assert_eq!(t.engine.write(c.h, b"after expiry"), Ok(12));
+    let frames: Vec<Vec<u8>> = std::iter::from_fn(|| t.recv_frame()).collect();
+    assert_eq!(frames.len(), 2, "the segment and a request");
+    let (arp, data): (Vec<_>, Vec<_>) = frames.iter().partition(|f| f[12..14] == [0x08, 0x06]);
+    let seg = parse_seg(data[0]);
+    assert_eq!(seg, c.ours(0, 0).flags(PSH | ACK).data(b"after expiry"));
+    let eth = EthernetRepr::parse(&EthernetFrame::new_checked(&arp[0][..]).unwrap()).unwrap();
+    assert_eq!(eth.dst_addr, PEER_MAC, "unicast to the known MAC");
+    assert_eq!(t.engine.stats().drops.neighbor_unresolved, 0);
+}
