@@ -279,9 +279,16 @@ pub struct TcpConfig {
     /// Default 60 s (Linux `tcp_fin_timeout`).
     #[serde(rename = "fin_wait2_timeout_ms", with = "millis")]
     pub fin_wait2_timeout: Duration,
-    /// Half-open connections per listener before new SYNs are dropped.
-    /// Default 1024.
+    /// Half-open connections per listener; beyond them, new SYNs get SYN
+    /// cookies (or are dropped, with `syn_cookies` off). Default 1024.
     pub syn_queue: usize,
+    /// Answer SYNs beyond `syn_queue` with SYN cookies (RFC 4987 3.6):
+    /// nothing is kept until the client's ACK returns the cookie, so a
+    /// flood of spoofed SYNs cannot lock out real clients. Connections
+    /// opened so keep their MSS (rounded down to one of eight values) and,
+    /// when both sides use timestamps, window scaling and SACK; without
+    /// timestamps they get neither. Default true.
+    pub syn_cookies: bool,
     /// Upper bound on any listener's backlog. Default 4096.
     pub max_backlog: usize,
     /// Memory (buffer truesize) one connection may hold in out-of-order
@@ -365,6 +372,7 @@ impl Default for TcpConfig {
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),
             syn_queue: 1024,
+            syn_cookies: true,
             max_backlog: 4096,
             reassembly_limit: 256 * 1024,
             ephemeral_first: 49152,

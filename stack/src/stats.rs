@@ -276,6 +276,13 @@ pub struct Stats {
     /// Duplicate SYNs in SYN-RECEIVED left unanswered because a SYN-ACK
     /// went again within `tcp.challenge_ack_interval_ms`.
     pub dup_syns_unanswered: u64,
+    /// SYN-ACKs sent with a SYN cookie (the SYN queue was full).
+    pub syn_cookies_sent: u64,
+    /// Connections opened by an ACK that returned a valid cookie.
+    pub syn_cookies_accepted: u64,
+    /// ACKs to a listener, while cookies were in use, whose cookie did not
+    /// check out (answered with RST).
+    pub syn_cookies_rejected: u64,
     /// Payload bytes copied into header buffers on transmit (segments
     /// under 256 bytes, or straddling two send-queue buffers); the rest
     /// left as shared references to the send queue. Copies on receive

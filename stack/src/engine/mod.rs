@@ -16,6 +16,7 @@
 //! (input), mutators (the application API in [`user`]), and `poll_*`
 //! (output, `#[must_use]`).
 
+mod cookies;
 mod memory;
 mod owned;
 mod rx;
@@ -128,6 +129,9 @@ pub struct Engine<P: BufferPool> {
     ready: VecDeque<u32>,
     /// Frames built already (RSTs, ARP, ICMP, released after resolution).
     control: VecDeque<Transmit<P::Buf>>,
+    /// SYN cookies went out recently: until then, an ACK to a listener may
+    /// return one (otherwise it is not even checked).
+    cookies_until: Instant,
     /// A header buffer taken before a TCB was asked for a segment and not
     /// used (it had nothing to send): kept for the next one.
     spare_head: Option<P::Buf>,
@@ -195,6 +199,7 @@ impl<P: BufferPool> Engine<P> {
             ready: VecDeque::with_capacity(capacity),
             control: VecDeque::with_capacity(256),
             spare_head: None,
+            cookies_until: Instant::ZERO,
             events: VecDeque::with_capacity(1024),
             neighbors,
             stats,

@@ -13,6 +13,7 @@ use crate::wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, WireError,
 };
 
+use super::cookies;
 use super::table::{ConnEntry, FlowKey};
 use super::Engine;
 
@@ -184,10 +185,10 @@ impl<P: BufferPool> Engine<P> {
         if let Some(idx) = self.flows.get(&key) {
             return self.rx_conn(idx, &p, payload);
         }
-        drop(payload);
         if let Some(lidx) = self.listener_on(p.dst_port) {
-            return self.rx_listen(now, lidx, &p);
+            return self.rx_listen(now, lidx, &p, payload);
         }
+        drop(payload);
         // RFC 9293 3.10.7.1: CLOSED. Everything but a RST gets a RST.
         if !p.seg.flags.contains(TcpFlags::RST) {
             self.send_rst_for(p.dst_port, p.src, &p.seg, RstReason::NoConnection);
@@ -229,12 +230,15 @@ impl<P: BufferPool> Engine<P> {
     }
 
     /// RFC 9293 3.10.7.2: LISTEN.
-    fn rx_listen(&mut self, now: Instant, lidx: u32, p: &Parsed) {
+    fn rx_listen(&mut self, now: Instant, lidx: u32, p: &Parsed, payload: Option<P::Buf>) {
         let flags = p.seg.flags;
         if flags.contains(TcpFlags::RST) {
             return self.stats.drop(DropReason::Ignored);
         }
         if flags.contains(TcpFlags::ACK) {
+            if now < self.cookies_until && self.open_from_cookie(now, lidx, p, payload) {
+                return;
+            }
             return self.send_rst_for(p.dst_port, p.src, &p.seg, RstReason::NoConnection);
         }
         if !flags.contains(TcpFlags::SYN) {
@@ -244,11 +248,15 @@ impl<P: BufferPool> Engine<P> {
             return;
         };
         // Contract 14: a full accept queue ignores SYNs (the client
-        // retries); a full SYN queue drops them (SYN cookies come later).
+        // retries); beyond a full SYN queue they get SYN cookies (or, with
+        // cookies off, are dropped).
         if l.accept_queue.len() >= l.backlog {
             return self.stats.drop(DropReason::AcceptQueueFull);
         }
         if l.half_open >= self.cfg.tcp.syn_queue {
+            if self.cfg.tcp.syn_cookies {
+                return self.send_syn_cookie(now, p);
+            }
             return self.stats.drop(DropReason::SynQueueFull);
         }
         if self.conns.len() >= self.cfg.max_connections {
@@ -274,6 +282,116 @@ impl<P: BufferPool> Engine<P> {
         }
         self.stats.passive_opens += 1;
         self.after_tcb(idx, out);
+    }
+
+    /// A SYN the full SYN queue has no room for: a SYN-ACK whose sequence
+    /// number is a cookie, and nothing kept ([`super::cookies`]).
+    fn send_syn_cookie(&mut self, now: Instant, p: &Parsed) {
+        let cfg = &self.cfg.tcp;
+        let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
+        let syn = &p.seg;
+        // Window scaling and SACK survive in the timestamp only.
+        let ts = syn.ts.filter(|_| cfg.timestamps);
+        let offered = cookies::Offered {
+            mss: syn.mss.unwrap_or(536),
+            wscale: syn.wscale.filter(|_| ts.is_some() && cfg.window_scaling),
+            sack_permitted: syn.sack_permitted && ts.is_some() && cfg.sack,
+        };
+        let (cookie, options) = cookies::make(self.secret, local, p.src, syn.seq, &offered, now);
+        let secrets = self.secrets(local, p.src, now);
+        let mut repr = super::tx::tcp_repr(
+            p.dst_port,
+            p.src.port(),
+            TcpFlags::SYN | TcpFlags::ACK,
+            cookie,
+            syn.seq + 1,
+            cfg.recv_buffer.min(crate::tcp::MAX_WINDOW) as u16,
+        );
+        repr.max_seg_size = Some(u16::try_from(self.mss).unwrap_or(u16::MAX));
+        repr.window_scale = offered
+            .wscale
+            .map(|_| crate::tcp::wscale_for(cfg.recv_buffer));
+        repr.sack_permitted = offered.sack_permitted;
+        repr.timestamp = ts.map(|t| crate::wire::TcpTimestamp {
+            tsval: cookies::stamp(
+                ((now.as_nanos() / 1_000_000) as u32).wrapping_add(secrets.ts_offset),
+                options,
+            ),
+            tsecr: t.tsval,
+        });
+        self.stats.syn_cookies_sent += 1;
+        self.cookies_until = now + core::time::Duration::from_secs(128);
+        self.send_tcp_control(p.src, &repr);
+    }
+
+    /// An ACK to a listener that may return a SYN cookie: if it does, the
+    /// connection is made as if its SYN had waited in the queue, and the
+    /// ACK (with any data) is processed on it. False if it does not.
+    fn open_from_cookie(
+        &mut self,
+        now: Instant,
+        lidx: u32,
+        p: &Parsed,
+        payload: Option<P::Buf>,
+    ) -> bool {
+        let seg = &p.seg;
+        if seg.flags.contains(TcpFlags::SYN) {
+            return false;
+        }
+        let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
+        let tsecr = seg.ts.map(|t| t.tsecr);
+        let Some(offered) = cookies::check(self.secret, local, p.src, seg.seq, seg.ack, tsecr, now)
+        else {
+            self.stats.syn_cookies_rejected += 1;
+            return false;
+        };
+        let Some(l) = self.listeners.get(lidx) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog || self.conns.len() >= self.cfg.max_connections {
+            // As for the SYN: the client retransmits, and may find room.
+            self.stats.drop(DropReason::AcceptQueueFull);
+            return true;
+        }
+        let syn = SegmentInfo {
+            seq: seg.seq - 1,
+            ack: crate::wire::SeqNumber(0),
+            flags: TcpFlags::SYN,
+            window: seg.window,
+            mss: Some(offered.mss),
+            wscale: offered.wscale,
+            ts: seg.ts.map(|t| crate::wire::TcpTimestamp {
+                tsval: t.tsval,
+                tsecr: 0,
+            }),
+            sack_permitted: offered.sack_permitted,
+            sack: [None; 4],
+            len: 0,
+        };
+        let mut secrets = self.secrets(local, p.src, now);
+        secrets.iss = seg.ack - 1;
+        let ctx = self.ctx();
+        let mut tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &syn);
+        tcb.syn_ack_sent_as_cookie();
+        let out = tcb.finish();
+        let mut conn = ConnEntry::new(tcb);
+        conn.listener = Some(lidx);
+        let (idx, _) = self.conns.insert(conn);
+        self.flows.insert(
+            FlowKey {
+                local_port: p.dst_port,
+                remote: p.src,
+            },
+            idx,
+        );
+        if let Some(l) = self.listeners.get_mut(lidx) {
+            l.half_open += 1;
+        }
+        self.stats.passive_opens += 1;
+        self.stats.syn_cookies_accepted += 1;
+        self.after_tcb(idx, out);
+        self.rx_conn(idx, p, payload);
+        true
     }
 
     fn rx_icmp(&mut self, frame: &P::Buf, ip: &Ipv4Repr, at: usize, verify: bool) {

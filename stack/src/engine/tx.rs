@@ -36,7 +36,7 @@ const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
 const DEFAULT_TTL: u8 = 64;
 
-fn tcp_repr(
+pub(super) fn tcp_repr(
     src_port: u16,
     dst_port: u16,
     flags: TcpFlags,
@@ -391,6 +391,19 @@ impl<P: BufferPool> Engine<P> {
             )
         };
         self.send_rst(remote, &repr, reason);
+    }
+
+    /// A TCP segment built outside any connection (a SYN-ACK with a
+    /// cookie), sent like a RST.
+    pub(super) fn send_tcp_control(&mut self, remote: SocketAddrV4, repr: &TcpRepr) {
+        let Some(head) = self.pool.alloc() else {
+            self.stats.buffer_exhaustion += 1;
+            return;
+        };
+        if let Some(frame) = self.finish_tcp(head, None, *remote.ip(), repr) {
+            self.stats.segments_out += 1;
+            self.send_control(frame, *remote.ip());
+        }
     }
 
     fn send_rst(&mut self, remote: SocketAddrV4, repr: &TcpRepr, reason: RstReason) {

@@ -556,6 +556,15 @@ impl<B: PacketBuf> Tcb<B> {
         }
     }
 
+    /// The SYN-ACK went out already, carrying our ISN as a SYN cookie: the
+    /// connection takes up in SYN-RECEIVED as if it had sent it, with the
+    /// window that SYN-ACK advertised.
+    pub(crate) fn syn_ack_sent_as_cookie(&mut self) {
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_nxt;
+        self.rcv_adv = self.rcv_nxt + self.recv_capacity.min(MAX_WINDOW);
+    }
+
     /// Raises application events for the call under way.
     pub(crate) fn raise(&mut self, bits: u8) {
         self.outcome.events.set(bits);

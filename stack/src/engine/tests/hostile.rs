@@ -214,3 +214,145 @@ fn regression_no_echo_reply_above_the_mtu() {
     t.recv_nothing();
     assert_eq!(t.engine.stats().drops.oversize, 1);
 }
+
+/// The SYN-ACK a SYN from `peer_port` draws, parsed.
+fn syn_ack_for(t: &mut Harness, peer_port: u16, syn: Seg) -> Seg {
+    t.send(syn);
+    let synack = t.recv_seg();
+    assert_eq!(synack.flags, SYN | ACK, "from port {peer_port}");
+    synack
+}
+
+fn conn_for(peer_port: u16, iss: SeqNumber) -> Conn {
+    Conn {
+        h: Handle {
+            index: 0,
+            generation: 0,
+        },
+        port: LISTEN_PORT,
+        peer_port,
+        iss,
+        irs: PEER_ISS,
+        win: WIN,
+    }
+}
+
+// RFC 4987 3.6: with the SYN queue full, a SYN still gets a SYN-ACK, but
+// nothing is kept: its sequence number is a cookie. The ACK that returns
+// it opens the connection (its data included); a forged one gets a RST.
+#[test]
+fn a_full_syn_queue_answers_with_cookies_and_the_ack_opens_the_connection() {
+    let mut t = Harness::with_config(|c| c.tcp.syn_queue = 1);
+    let l = t.listen();
+    let first = t.syn_to_listener(l, PEER_PORT);
+    let syn = |port| {
+        let c = conn_for(port, SeqNumber(0));
+        c.peer(0, 0)
+            .flags(SYN)
+            .seq(PEER_ISS)
+            .ack(SeqNumber(0))
+            .mss(1400)
+    };
+    let synack = syn_ack_for(&mut t, 40_001, syn(40_001));
+    assert_eq!(synack.mss, Some(MSS as u16));
+    assert_eq!(
+        t.engine.connection_count(),
+        1,
+        "nothing kept for the cookie"
+    );
+    assert_eq!(t.engine.stats().syn_cookies_sent, 1);
+
+    // A forged ACK (wrong cookie) is refused.
+    let forged = conn_for(40_001, synack.seq + 7);
+    t.send(forged.peer(0, 0));
+    let rst = t.recv_seg();
+    assert!(rst.flags.contains(RST));
+    assert_eq!(t.engine.stats().syn_cookies_rejected, 1);
+
+    // The true one opens it, and its data is delivered.
+    let c = conn_for(40_001, synack.seq);
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"hello"));
+    assert_eq!(t.engine.stats().syn_cookies_accepted, 1);
+    // Acknowledged after the delayed-ACK time, as any data.
+    t.advance_to(t.now - Instant::ZERO + ms(40));
+    t.recv(c.ours(0, 5).win(WIN - 5));
+    let events = t.events();
+    assert!(events.contains(&(l, EventKind::Acceptable)), "{events:?}");
+    let (h, remote) = t.engine.accept(l).unwrap();
+    assert_eq!(remote.port(), 40_001);
+    let mut buf = [0u8; 8];
+    assert_eq!(t.engine.read(h, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    // The MSS came through the cookie: the peer offered 1400.
+    assert_eq!(t.engine.tcp_info(h).unwrap().snd_mss, 1400);
+    // The half-open connection from before is unharmed.
+    t.send(first.peer(0, 0));
+    assert_eq!(t.engine.connection_count(), 2);
+}
+
+// With timestamps on both sides, the cookie keeps window scaling and SACK
+// (in the TSval the ACK echoes): the connection has both.
+#[test]
+fn cookies_keep_window_scaling_and_sack_with_timestamps() {
+    let mut t = Harness::with_config(|c| {
+        c.tcp.syn_queue = 1;
+        c.tcp.timestamps = true;
+        c.tcp.window_scaling = true;
+        c.tcp.sack = true;
+    });
+    let l = t.listen();
+    t.send(
+        conn_for(PEER_PORT, SeqNumber(0))
+            .peer(0, 0)
+            .flags(SYN)
+            .seq(PEER_ISS)
+            .ack(SeqNumber(0))
+            .mss(MSS as u16),
+    );
+    let _ = t.recv_seg();
+    let syn = conn_for(40_002, SeqNumber(0))
+        .peer(0, 0)
+        .flags(SYN)
+        .seq(PEER_ISS)
+        .ack(SeqNumber(0))
+        .mss(MSS as u16)
+        .wscale(7)
+        .sack_perm()
+        .ts(1000, 0);
+    let synack = syn_ack_for(&mut t, 40_002, syn);
+    assert!(synack.wscale.is_some() && synack.sack_perm);
+    let (tsval, _) = synack.ts.expect("timestamps on the SYN-ACK");
+    let c = conn_for(40_002, synack.seq);
+    t.send(c.peer(0, 0).ts(1001, tsval));
+    assert_eq!(t.engine.stats().syn_cookies_accepted, 1);
+    let (h, _) = t.engine.accept(l).unwrap();
+    let info = t.engine.tcp_info(h).unwrap();
+    assert!(
+        info.window_scaling && info.sack && info.timestamps,
+        "{info:?}"
+    );
+}
+
+// Without timestamps a cookie keeps only the MSS, so the SYN-ACK offers
+// neither window scaling nor SACK (the client must not scale what we
+// could not remember).
+#[test]
+fn cookies_without_timestamps_offer_neither_scaling_nor_sack() {
+    let mut t = Harness::with_config(|c| {
+        c.tcp.syn_queue = 1;
+        c.tcp.window_scaling = true;
+        c.tcp.sack = true;
+    });
+    let l = t.listen();
+    t.syn_to_listener(l, PEER_PORT);
+    let syn = conn_for(40_003, SeqNumber(0))
+        .peer(0, 0)
+        .flags(SYN)
+        .seq(PEER_ISS)
+        .ack(SeqNumber(0))
+        .mss(MSS as u16)
+        .wscale(7)
+        .sack_perm();
+    let synack = syn_ack_for(&mut t, 40_003, syn);
+    assert_eq!((synack.wscale, synack.sack_perm), (None, false));
+}
