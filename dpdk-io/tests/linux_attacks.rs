@@ -8,7 +8,10 @@
 //! - one connection that keeps its window closed and sends 16,001
 //!   one-byte segments, which the zero-copy echo queues back (raw);
 //! - 100 ordinary Linux clients with a 2 KiB receive buffer that send
-//!   400 kB each and never read.
+//!   400 kB each and never read;
+//!
+//! and a flood of spoofed SYNs, which fills the SYN queue (SYN cookies
+//! then answer, RFC 4987).
 //!
 //! Beside each attack a Linux client connects, echoes a line and closes
 //! every 50 ms, and a made-up host asks ARP and pings every 100 ms, from
@@ -265,4 +268,39 @@ fn a_hundred_linux_clients_that_never_read() {
     print_outcome("never-reading clients", &o);
     let m = &o.stats["engine"]["memory"];
     assert!(num(m, &["entered_critical"]) >= 1, "{m}");
+}
+
+// RFC 4987: spoofed SYNs fill the SYN queue; beyond it SYN cookies keep
+// nothing, so the legitimate client keeps connecting through the flood.
+#[test]
+fn a_syn_flood_from_spoofed_sources() {
+    let Some(env) = Env::new("syn_flood", 23) else {
+        return;
+    };
+    let o = run_attack(
+        &env,
+        &["synflood", "--iface", &env.peer_if, "--seconds", "4"],
+        4,
+    );
+    print_outcome("SYN flood", &o);
+    let sent = num(&o.attacker, &["syns_sent"]);
+    let e = &o.stats["engine"];
+    println!(
+        "SYN flood: {sent} SYNs; {} SYN cookies sent, {} accepted, {} rejected; {} connections opened",
+        num(e, &["syn_cookies_sent"]),
+        num(e, &["syn_cookies_accepted"]),
+        num(e, &["syn_cookies_rejected"]),
+        num(e, &["passive_opens"])
+    );
+    assert!(
+        sent >= 2_000,
+        "the flood was too thin to fill the queue: {sent}"
+    );
+    assert!(
+        num(e, &["syn_cookies_sent"]) >= 1,
+        "no cookie was sent: {e}"
+    );
+    // The queue stayed full of spoofed half-open connections: the client
+    // got in through cookies.
+    assert!(num(e, &["syn_cookies_accepted"]) >= 10, "{e}");
 }

@@ -19,6 +19,10 @@ each prints one JSON line when it is done.
       N kernel TCP clients with a 2 KiB receive buffer send B bytes each
       to the echo port and never read; after S seconds they reset
       (SO_LINGER 0).
+  synflood --iface IF --seconds S
+      for S seconds, as fast as Python can, SYNs with the MSS option from
+      spoofed sources across the subnet (10.99.0.100-249, random ports and
+      sequence numbers) that never complete; the SYN-ACKs go unanswered.
   legit  --seconds S [--interval I]
       every I seconds (default 0.05): connect to the echo port, send a
       short message, read it back, close; each attempt bounded by 2 s.
@@ -32,6 +36,7 @@ each prints one JSON line when it is done.
 import argparse
 import json
 import os
+import random
 import select
 import socket
 import struct
@@ -247,6 +252,23 @@ def tiny(a):
     say({"attack": "tiny", "segments_sent": a.count})
 
 
+def synflood(a):
+    host = RawHost(a.iface, "02:00:00:00:66:03", "10.99.0.68")
+    host.resolve()
+    rnd = random.Random(4987)
+    sent = 0
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        for _ in range(256):
+            host.ip = bytes([10, 99, 0, rnd.randrange(100, 250)])
+            host.send(host.tcp(rnd.randrange(1024, 65536), rnd.getrandbits(32), 0, SYN,
+                               65535, mss=1460))
+            sent += 1
+        host.pump()
+        host.segments.clear()
+    say({"attack": "synflood", "syns_sent": sent, "seconds": a.seconds})
+
+
 def noread(a):
     socks = []
     for _ in range(a.conns):
@@ -343,6 +365,9 @@ def main():
     q.add_argument("--iface", required=True)
     q.add_argument("--count", type=int, default=16001)
     q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("synflood")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--seconds", type=float, default=4)
     q = sub.add_parser("noread")
     q.add_argument("--conns", type=int, default=100)
     q.add_argument("--bytes", type=int, default=400_000)
@@ -355,7 +380,8 @@ def main():
     q.add_argument("--seconds", type=float, required=True)
     q.add_argument("--interval", type=float, default=0.1)
     a = p.parse_args()
-    {"ooo": ooo, "tiny": tiny, "noread": noread, "legit": legit, "probe": probe}[a.cmd](a)
+    {"ooo": ooo, "tiny": tiny, "synflood": synflood, "noread": noread, "legit": legit,
+     "probe": probe}[a.cmd](a)
 
 
 if __name__ == "__main__":
