@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use crate::config::ArpConfig;
+use crate::hash::KeyedState;
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 
@@ -59,22 +60,32 @@ pub(crate) enum Resolution<F> {
 }
 
 pub(crate) struct NeighborCache<F> {
-    entries: HashMap<Ipv4Addr, Entry<F>>,
+    entries: HashMap<Ipv4Addr, Entry<F>, KeyedState>,
     cfg: ArpConfig,
     /// The earliest retry or expiry, or earlier: kept on insert, exact
     /// after each `poll`, so asking costs nothing on the hot path.
     next: Option<Instant>,
     /// Frames waiting in all pending queues.
     pending: usize,
+    /// The last fresh entry used, and until when it stays fresh: most
+    /// frames go to one neighbour (the peer, or the gateway), and this
+    /// spares them the table's keyed hash.
+    last: Option<(Ipv4Addr, EthernetAddress, Instant)>,
 }
 
 impl<F> NeighborCache<F> {
-    pub fn new(cfg: ArpConfig) -> Self {
+    /// A cache whose table is keyed by `key` (the engine's secret, with a
+    /// label of its own).
+    pub fn new(cfg: ArpConfig, key: [u8; 16]) -> Self {
         NeighborCache {
-            entries: HashMap::with_capacity(cfg.capacity.min(4096)),
+            entries: HashMap::with_capacity_and_hasher(
+                cfg.capacity.min(4096),
+                KeyedState::new(key),
+            ),
             cfg,
             next: None,
             pending: 0,
+            last: None,
         }
     }
 
@@ -100,6 +111,11 @@ impl<F> NeighborCache<F> {
 
     /// Routes `frame` to `ip`'s MAC, or queues it until resolution.
     pub fn resolve(&mut self, ip: Ipv4Addr, frame: F, now: Instant) -> Resolution<F> {
+        if let Some((last_ip, mac, fresh_until)) = self.last {
+            if last_ip == ip && now < fresh_until {
+                return Resolution::Ready(mac, frame);
+            }
+        }
         if let Some(Entry::Resolved {
             mac,
             expires,
@@ -112,6 +128,10 @@ impl<F> NeighborCache<F> {
                 *probe = Some(Probe { sent: 1, next });
                 self.note_deadline(next);
                 return Resolution::ReadyProbe(mac, frame);
+            }
+            if probe.is_none() {
+                let until = expires.unwrap_or(Instant::from_nanos(u64::MAX));
+                self.last = Some((ip, mac, until));
             }
             return Resolution::Ready(mac, frame);
         }
@@ -168,6 +188,7 @@ impl<F> NeighborCache<F> {
             probe: None,
         };
         let room = self.entries.len() < self.cfg.capacity;
+        self.last = None;
         // Forgotten, if unused, a TTL after it goes stale.
         self.note_deadline(now + self.cfg.entry_ttl * 2);
         match self.entries.get_mut(&ip) {
@@ -202,6 +223,7 @@ impl<F> NeighborCache<F> {
         let max = self.cfg.max_requests;
         let retry = self.cfg.retry_interval;
         let ttl = self.cfg.entry_ttl;
+        self.last = None;
         let pending = &mut self.pending;
         self.entries.retain(|ip, entry| match entry {
             Entry::Resolved { expires: None, .. } => true,
@@ -294,7 +316,7 @@ mod tests {
 
     #[test]
     fn frames_wait_for_the_reply_and_are_bounded() {
-        let mut c = NeighborCache::new(cfg());
+        let mut c = NeighborCache::new(cfg(), [3; 16]);
         let t = Instant::ZERO;
         assert!(matches!(c.resolve(IP, 1, t), Resolution::QueuedSendRequest));
         assert!(matches!(c.resolve(IP, 2, t), Resolution::Queued));
@@ -306,10 +328,13 @@ mod tests {
 
     #[test]
     fn all_neighbours_together_queue_at_most_pending_total_frames() {
-        let mut c = NeighborCache::new(ArpConfig {
-            pending_total: 3,
-            ..cfg()
-        });
+        let mut c = NeighborCache::new(
+            ArpConfig {
+                pending_total: 3,
+                ..cfg()
+            },
+            [3; 16],
+        );
         let t = Instant::ZERO;
         let ip = |n| Ipv4Addr::new(10, 0, 0, n);
         for n in 1..=3 {
@@ -338,7 +363,7 @@ mod tests {
 
     #[test]
     fn requests_are_retried_then_given_up() {
-        let mut c = NeighborCache::new(cfg());
+        let mut c = NeighborCache::new(cfg(), [3; 16]);
         let t = Instant::ZERO;
         let _ = c.resolve(IP, 1, t);
         let (mut reqs, mut drops) = (0, 0);
@@ -351,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_stale_entry_in_use_keeps_its_mac_while_it_is_confirmed_by_unicast() {
-        let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg(), [3; 16]);
         let t = Instant::ZERO;
         c.learn(IP, MAC, t, true);
         let stale = t + Duration::from_secs(61);
@@ -382,8 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn a_new_mac_replaces_the_one_the_last_frame_went_to() {
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg(), [3; 16]);
+        let t = Instant::ZERO;
+        c.learn(IP, MAC, t, true);
+        assert!(matches!(c.resolve(IP, 1, t), Resolution::Ready(MAC, 1)));
+        const MOVED: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+        c.learn(IP, MOVED, t, false);
+        assert!(matches!(c.resolve(IP, 2, t), Resolution::Ready(MOVED, 2)));
+    }
+
+    #[test]
     fn a_stale_entry_that_does_not_answer_is_forgotten() {
-        let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg(), [3; 16]);
         let t = Instant::ZERO;
         c.learn(IP, MAC, t, true);
         let stale = t + Duration::from_secs(61);
@@ -402,7 +438,7 @@ mod tests {
 
     #[test]
     fn unused_stale_entries_go_after_another_ttl_static_ones_stay() {
-        let mut c: NeighborCache<u8> = NeighborCache::new(cfg());
+        let mut c: NeighborCache<u8> = NeighborCache::new(cfg(), [3; 16]);
         let t = Instant::ZERO;
         c.learn(IP, MAC, t, true);
         c.add_static(Ipv4Addr::new(10, 0, 0, 3), MAC);

@@ -136,6 +136,47 @@ impl SipHasher24 {
     }
 }
 
+/// For keyed `HashMap`s: the standard library's hasher interface over
+/// the same function.
+impl core::hash::Hasher for SipHasher24 {
+    fn write(&mut self, bytes: &[u8]) {
+        SipHasher24::write(self, bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        SipHasher24::finish(self.clone())
+    }
+}
+
+/// Builds [`SipHasher24`]s under one key: a `HashMap` keyed by the
+/// engine's secret is as deterministic as the engine (no OS randomness)
+/// and as hard to flood as `RandomState`.
+#[derive(Clone)]
+pub struct KeyedState {
+    key: [u8; 16],
+}
+
+impl KeyedState {
+    /// Hashers keyed by `key`.
+    pub fn new(key: [u8; 16]) -> Self {
+        KeyedState { key }
+    }
+}
+
+impl core::hash::BuildHasher for KeyedState {
+    type Hasher = SipHasher24;
+
+    fn build_hasher(&self) -> SipHasher24 {
+        SipHasher24::new(self.key)
+    }
+}
+
+impl core::fmt::Debug for KeyedState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("KeyedState")
+    }
+}
+
 /// Shows only the number of bytes absorbed: the internal state is derived
 /// from the secret key and must not end up in logs.
 impl core::fmt::Debug for SipHasher24 {

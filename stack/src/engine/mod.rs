@@ -166,7 +166,12 @@ impl<P: BufferPool> Engine<P> {
         now: Instant,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut neighbors = NeighborCache::new(config.arp.clone());
+        let neighbor_key = crate::hash::siphash24(&secret, b"neighbour cache").to_le_bytes();
+        let mut key = secret;
+        for (k, b) in key.iter_mut().zip(neighbor_key) {
+            *k ^= b;
+        }
+        let mut neighbors = NeighborCache::new(config.arp.clone(), key);
         for n in &config.neighbors {
             neighbors.add_static(n.ip, n.mac);
         }
