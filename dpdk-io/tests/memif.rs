@@ -151,15 +151,50 @@ fn stop(child: &Child) {
 }
 
 /// The JSON report line `bulk` prints.
-fn field<'a>(report: &'a str, key: &str) -> &'a str {
-    let at = report
-        .find(&format!("\"{key}\":"))
-        .unwrap_or_else(|| panic!("no {key} in {report}"))
-        + key.len()
-        + 3;
-    let rest = &report[at..];
-    let end = rest.find([',', '}']).unwrap();
-    rest[..end].trim_matches('"')
+fn field(report: &str, key: &str) -> String {
+    match unique(&json(report), key) {
+        serde_json::Value::String(s) => s,
+        v => v.to_string(),
+    }
+}
+
+/// A line a program printed, parsed: every check reads the value itself,
+/// never a substring (`"resets_received":1` would match 10 to 19 too).
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// The one value named `key` anywhere in `v` (it must be exactly one).
+fn unique(v: &serde_json::Value, key: &str) -> serde_json::Value {
+    fn walk<'a>(v: &'a serde_json::Value, key: &str, found: &mut Vec<&'a serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if k == key {
+                        found.push(x);
+                    }
+                    walk(x, key, found);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, key, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(v, key, &mut found);
+    assert_eq!(found.len(), 1, "`{key}` {} times in {v}", found.len());
+    found[0].clone()
+}
+
+/// Counter `key` from the `--stats` JSON line in a program's output.
+fn stat(out: &str, key: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"engine\""))
+        .unwrap_or_else(|| panic!("no stats line in:\n{out}"));
+    unique(&json(line), key)
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{key}` is not a count in {line}"))
 }
 
 /// What one bulk run between the pair printed: the client's JSON report
@@ -301,14 +336,8 @@ fn s1_between_two_stacks() {
     );
     // On the wire: the orphaned client answered the reply with RST
     // (contract 8c), and the server received it.
-    assert!(
-        client.contains("\"data_after_close\":1"),
-        "client stats:\n{client}"
-    );
-    assert!(
-        server.contains("\"resets_received\":1"),
-        "server stats:\n{server}"
-    );
+    assert_eq!(stat(&client, "data_after_close"), 1, "client:\n{client}");
+    assert_eq!(stat(&server, "resets_received"), 1, "server:\n{server}");
 }
 
 // Scenario S2 (contract 10): half-close, then read the reply; the server
@@ -364,11 +393,8 @@ fn abort_between_two_stacks() {
         &["--mode", "abort"],
         Duration::from_millis(300),
     );
-    assert!(client.contains("\"abort\":1"), "client:\n{client}");
-    assert!(
-        server.contains("\"resets_received\":1"),
-        "server:\n{server}"
-    );
+    assert_eq!(stat(&client, "abort"), 1, "client:\n{client}");
+    assert_eq!(stat(&server, "resets_received"), 1, "server:\n{server}");
 }
 
 // contract 9b across processes: a linger that the peer's acknowledgments
@@ -381,10 +407,7 @@ fn graceful_linger_between_two_stacks() {
         Duration::from_millis(300),
     );
     assert!(client.contains("closed: Graceful"), "client:\n{client}");
-    assert!(
-        server.contains("\"resets_received\":0"),
-        "server:\n{server}"
-    );
+    assert_eq!(stat(&server, "resets_received"), 0, "server:\n{server}");
 }
 
 // contract 9b across processes: the server reads one message and then
@@ -398,10 +421,7 @@ fn linger_timeout_between_two_stacks() {
         Duration::from_millis(300),
     );
     assert!(client.contains("closed: Aborted"), "client:\n{client}");
-    assert!(
-        server.contains("\"resets_received\":1"),
-        "server:\n{server}"
-    );
+    assert_eq!(stat(&server, "resets_received"), 1, "server:\n{server}");
 }
 
 // The fault injector on the memif path (seeded loss, duplication,
@@ -420,13 +440,15 @@ fn bulk_through_injected_faults() {
         .lines()
         .find(|l| l.contains("\"fault\""))
         .unwrap_or_else(|| panic!("no stats: {c_out}"));
-    for counter in ["dropped", "duplicated", "reordered", "corrupted"] {
-        let n: u64 = field(stats, counter).parse().unwrap();
-        assert!(n > 0, "no {counter} frames: {stats}");
+    let v = json(stats);
+    for way in ["rx", "tx"] {
+        for counter in ["dropped", "duplicated", "reordered", "corrupted"] {
+            let n = v["fault"][way][counter].as_u64().unwrap();
+            assert!(n > 0, "no {counter} frames {way}: {stats}");
+        }
     }
-    let retransmits: u64 = field(stats, "retransmits").parse().unwrap();
-    assert!(retransmits > 0, "{stats}");
-    let bad: u64 = field(stats, "bad_checksum").parse().unwrap();
+    assert!(v["engine"]["retransmits"].as_u64().unwrap() > 0, "{stats}");
+    let bad = v["engine"]["drops"]["bad_checksum"].as_u64().unwrap();
     assert!(bad > 0, "corrupted frames are caught by checksums: {stats}");
 }
 
@@ -477,16 +499,11 @@ fn echo_on_two_cores_between_processes() {
         .lines()
         .find(|l| l.contains("\"cores\""))
         .unwrap_or_else(|| panic!("server: {s_out}"));
-    let served: Vec<u64> = cores
-        .match_indices("\"passive_opens\":")
-        .map(|(i, k)| {
-            cores[i + k.len()..]
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
+    let served: Vec<u64> = json(cores)["cores"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cores array: {cores}"))
+        .iter()
+        .map(|c| unique(c, "passive_opens").as_u64().unwrap())
         .collect();
     assert_eq!(served.len(), 2, "{cores}");
     assert_eq!(served.iter().sum::<u64>(), CONNS, "{cores}");
@@ -523,7 +540,7 @@ fn close_with_unread_data_between_two_stacks() {
     wait_ready(&mut client, Duration::from_secs(30));
     let (c_out, _) = finish(client, Duration::from_secs(20), "closer");
     let (s_out, _) = finish(server, Duration::from_secs(20), "bulk server");
-    assert!(c_out.contains("\"unread_data\":1"), "client:\n{c_out}");
+    assert_eq!(stat(&c_out, "unread_data"), 1, "client:\n{c_out}");
     let report = s_out
         .lines()
         .find(|l| l.contains("sent_sha256"))
@@ -552,7 +569,11 @@ fn pcap_records_frames_in_and_out() {
         false,
     );
     let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
-    assert!(out.contains("\"error\":null"), "{out}");
+    let report = out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("no report: {out}"));
+    assert_eq!(field(report, "error"), "null", "{out}");
     stop(&server);
     finish(server, Duration::from_secs(10), "server");
     let bytes = std::fs::read(&file).unwrap();

@@ -243,9 +243,18 @@ pub struct Env {
 
 impl Env {
     /// Brings the peer up for test `name` (number `id`), or returns None
-    /// (after printing why) when the tests cannot run here: not root.
+    /// (after printing why) when the tests cannot run here: not root. With
+    /// `STACK_ROOT_TESTS=required` (the README's test command sets it)
+    /// not being root fails the test instead: a skip must not pass for a
+    /// success where the tests are meant to run.
     pub fn new(name: &'static str, id: u8) -> Option<Env> {
         if euid() != Some(0) {
+            assert!(
+                std::env::var("STACK_ROOT_TESTS").as_deref() != Ok("required"),
+                "{name} needs root (network namespaces, veth, af_packet) and \
+                 STACK_ROOT_TESTS=required; euid is {:?}",
+                euid()
+            );
             println!(
                 "SKIPPED {name}: needs root (network namespaces, veth, af_packet); euid is {:?}",
                 euid()
