@@ -1,0 +1,355 @@
+//! The targets. Each takes arbitrary bytes, must not panic, and checks
+//! invariants of its own (a failed invariant is a panic too).
+
+use core::time::Duration;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use stack::wire::{
+    ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Icmpv4Packet,
+    Icmpv4Repr, IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+};
+use stack::{
+    BufferPool, Engine, EngineConfig, EventKind, Handle, HeapPool, Instant, PacketBuf,
+    StaticNeighbor,
+};
+
+/// Every wire parser on the frame and its layers; whatever parses is
+/// emitted again and must parse back to the same representation.
+pub fn wire(data: &[u8]) {
+    let Ok(frame) = EthernetFrame::new_checked(data) else {
+        return;
+    };
+    let Ok(eth) = EthernetRepr::parse(&frame) else {
+        return;
+    };
+    let mut buf = [0u8; EthernetFrame::<&[u8]>::HEADER_LEN];
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
+    let back = EthernetRepr::parse(&EthernetFrame::new_checked(&buf[..]).unwrap()).unwrap();
+    assert_eq!(back, eth, "Ethernet round trip");
+    match eth.ethertype {
+        EtherType::Arp => arp(frame.payload()),
+        EtherType::Ipv4 => ipv4(frame.payload()),
+        _ => {}
+    }
+}
+
+fn arp(bytes: &[u8]) {
+    let Ok(packet) = ArpPacket::new_checked(bytes) else {
+        return;
+    };
+    let Ok(repr) = ArpRepr::parse(&packet) else {
+        return;
+    };
+    let mut buf = [0u8; ArpRepr::BUFFER_LEN];
+    repr.emit(&mut ArpPacket::new_unchecked(&mut buf[..]));
+    let back = ArpRepr::parse(&ArpPacket::new_checked(&buf[..]).unwrap()).unwrap();
+    assert_eq!(back, repr, "ARP round trip");
+}
+
+fn ipv4(bytes: &[u8]) {
+    let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
+        return;
+    };
+    // With and without the checksum: a device may have verified it.
+    for verify in [false, true] {
+        let Ok(repr) = Ipv4Repr::parse(&packet, verify) else {
+            continue;
+        };
+        let mut buf = vec![0u8; 20 + repr.payload_len];
+        let mut out = Ipv4Packet::new_unchecked(&mut buf[..]);
+        repr.emit(&mut out, true);
+        let back = Ipv4Repr::parse(&Ipv4Packet::new_checked(&buf[..]).unwrap(), true).unwrap();
+        assert_eq!(back, repr, "IPv4 round trip");
+        let payload = &packet.payload()[..repr.payload_len.min(packet.payload().len())];
+        match repr.protocol {
+            IpProtocol::Tcp => tcp(payload, repr.src_addr, repr.dst_addr),
+            IpProtocol::Icmp => icmp(payload),
+            _ => {}
+        }
+    }
+}
+
+fn tcp(bytes: &[u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    let Ok(packet) = TcpPacket::new_checked(bytes) else {
+        return;
+    };
+    let Ok(repr) = TcpRepr::parse(&packet, src, dst, false) else {
+        return;
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), src, dst, true);
+    let back = TcpRepr::parse(&TcpPacket::new_checked(&buf[..]).unwrap(), src, dst, true)
+        .expect("what we emit parses, checksum included");
+    assert_eq!(back, repr, "TCP round trip");
+}
+
+fn icmp(bytes: &[u8]) {
+    let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
+        return;
+    };
+    let Ok(repr) = Icmpv4Repr::parse(&packet, false) else {
+        return;
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Icmpv4Packet::new_unchecked(&mut buf[..]));
+    let back = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(&buf[..]).unwrap(), true)
+        .expect("what we emit parses, checksum included");
+    assert_eq!(back, repr, "ICMP round trip");
+}
+
+const CLIENT: u8 = 1;
+const SERVER: u8 = 2;
+const PORT: u16 = 7;
+
+fn host(n: u8, peer: u8) -> EngineConfig {
+    let mut cfg = EngineConfig {
+        mac: EthernetAddress([2, 0, 0, 0, 0, n]),
+        address: Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, n), 24).unwrap(),
+        neighbors: vec![StaticNeighbor {
+            ip: Ipv4Addr::new(10, 0, 0, peer),
+            mac: EthernetAddress([2, 0, 0, 0, 0, peer]),
+        }],
+        max_connections: 64,
+        ..EngineConfig::default()
+    };
+    // Short timers, so a run ends (and leaks show) within a few simulated
+    // minutes.
+    cfg.tcp.max_retransmits = 4;
+    cfg.tcp.syn_retries = 3;
+    cfg.tcp.synack_retries = 3;
+    cfg.tcp.rto_max = Duration::from_secs(2);
+    cfg.tcp.time_wait = Duration::from_secs(1);
+    cfg.tcp.fin_wait2_timeout = Duration::from_secs(1);
+    cfg.tcp.send_buffer = 32 * 1024;
+    cfg.tcp.recv_buffer = 16 * 1024;
+    cfg
+}
+
+/// Two engines on a wire, a connection between them with data sent both
+/// ways: the state a mutated frame lands in.
+pub struct Pair {
+    engines: [Engine<HeapPool>; 2],
+    pools: [HeapPool; 2],
+    now: Instant,
+    handles: Vec<(usize, Handle)>,
+    listener: Handle,
+    /// Frames the client sent to the server, as they were on the wire.
+    pub client_frames: Vec<Vec<u8>>,
+}
+
+impl Pair {
+    /// Sets the pair up: handshake, 3 kB each way, all acknowledged.
+    pub fn new() -> Pair {
+        let pools = [HeapPool::new(512, 2176, 128), HeapPool::new(512, 2176, 128)];
+        let mut engines = [
+            Engine::new(
+                host(CLIENT, SERVER),
+                pools[0].clone(),
+                [0x11; 16],
+                Instant::ZERO,
+            )
+            .unwrap(),
+            Engine::new(
+                host(SERVER, CLIENT),
+                pools[1].clone(),
+                [0x22; 16],
+                Instant::ZERO,
+            )
+            .unwrap(),
+        ];
+        let listener = engines[1].listen(PORT, 8).unwrap();
+        let client = engines[0]
+            .connect(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, SERVER), PORT))
+            .unwrap();
+        let mut pair = Pair {
+            engines,
+            pools,
+            now: Instant::ZERO,
+            handles: vec![(0, client)],
+            listener,
+            client_frames: Vec::new(),
+        };
+        pair.run(Duration::from_millis(50));
+        let data = vec![0x42u8; 3000];
+        let handles = pair.handles.clone();
+        for (side, h) in handles {
+            let _ = pair.engines[side].write(h, &data);
+        }
+        pair.run(Duration::from_millis(300));
+        pair
+    }
+
+    /// Moves frames both ways, reads what arrives, accepts what is
+    /// acceptable, and runs timers, for `span` of simulated time (or until
+    /// nothing is left to do).
+    fn run(&mut self, span: Duration) {
+        let end = self.now + span;
+        for _ in 0..20_000 {
+            self.exchange();
+            let next = self
+                .engines
+                .iter()
+                .filter_map(Engine::poll_timeout)
+                .min()
+                .map(|t| t.max(self.now + Duration::from_micros(100)));
+            match next {
+                Some(t) if t <= end => self.now = t,
+                _ => {
+                    self.now = end;
+                    for e in &mut self.engines {
+                        e.handle_timeouts(end);
+                    }
+                    self.exchange();
+                    return;
+                }
+            }
+            for e in &mut self.engines {
+                e.handle_timeouts(self.now);
+            }
+        }
+    }
+
+    fn exchange(&mut self) {
+        for _ in 0..64 {
+            let mut moved = false;
+            for from in 0..2 {
+                while let Some(frame) = self.engines[from].poll_transmit(self.now) {
+                    let bytes = frame.to_vec();
+                    if from == 0 {
+                        self.client_frames.push(bytes.clone());
+                    }
+                    self.deliver(1 - from, &bytes);
+                    moved = true;
+                }
+            }
+            self.events();
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: usize, bytes: &[u8]) {
+        let Some(mut buf) = self.pools[to].alloc() else {
+            return; // as a NIC with an empty ring: dropped
+        };
+        match buf.append(bytes.len()) {
+            Some(room) => room.copy_from_slice(bytes),
+            None => return,
+        }
+        self.engines[to].handle_rx(self.now, buf);
+    }
+
+    fn events(&mut self) {
+        let mut buf = [0u8; 4096];
+        for side in 0..2 {
+            while let Some(ev) = self.engines[side].poll_event() {
+                if ev.kind == EventKind::Acceptable {
+                    while let Ok((h, _)) = self.engines[side].accept(self.listener) {
+                        self.handles.push((side, h));
+                    }
+                } else if ev.kind == EventKind::Readable {
+                    while let Ok(n) = self.engines[side].read(ev.handle, &mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds `frame` to the server as if from the wire.
+    pub fn inject(&mut self, frame: &[u8]) {
+        self.deliver(1, frame);
+        self.run(Duration::from_millis(50));
+    }
+
+    /// What must hold at any time.
+    pub fn check(&self) {
+        for (i, e) in self.engines.iter().enumerate() {
+            assert_eq!(e.flow_count(), e.connection_count(), "engine {i}: flows");
+            let m = &e.stats().memory;
+            assert!(
+                m.held <= m.limit,
+                "engine {i}: held {} > limit {}",
+                m.held,
+                m.limit
+            );
+        }
+    }
+
+    /// Closes everything and lets every timer run out: nothing may be left
+    /// (no connection, timer, handle, or buffer).
+    pub fn finish(mut self) {
+        let handles = std::mem::take(&mut self.handles);
+        for (side, h) in handles {
+            let _ = self.engines[side].close(h);
+        }
+        let _ = self.engines[1].close(self.listener);
+        self.run(Duration::from_secs(120));
+        for (i, e) in self.engines.iter().enumerate() {
+            assert_eq!(e.connection_count(), 0, "engine {i}: {:?}", e.stats());
+            assert_eq!(e.timer_count(), 0, "engine {i}: timers left");
+            assert_eq!(e.handle_count(), 0, "engine {i}: handles left");
+            assert_eq!(e.stats().memory.held, 0, "engine {i}: memory held");
+        }
+        let (totals, pools): (Vec<usize>, Vec<HeapPool>) =
+            self.pools.iter().map(|p| (p.total(), p.clone())).unzip();
+        drop(self.engines);
+        for (i, (total, pool)) in totals.into_iter().zip(pools).enumerate() {
+            assert_eq!(pool.available(), total, "pool {i}: buffers not returned");
+        }
+    }
+}
+
+impl Default for Pair {
+    fn default() -> Self {
+        Pair::new()
+    }
+}
+
+/// Recomputes the IPv4 header and TCP checksums of `frame` where its
+/// layers are complete enough, so mutations reach past the checksum check.
+pub fn fix_checksums(frame: &mut [u8]) {
+    let eth = EthernetFrame::<&[u8]>::HEADER_LEN;
+    if frame.len() < eth + 20 || frame[12..14] != [0x08, 0x00] {
+        return;
+    }
+    let ip = &mut frame[eth..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if ihl < 20 || ihl > total || total > ip.len() {
+        return;
+    }
+    let mut packet = Ipv4Packet::new_unchecked(&mut ip[..total]);
+    packet.fill_checksum();
+    let (src, dst, proto) = (packet.src_addr(), packet.dst_addr(), packet.protocol());
+    if proto == IpProtocol::Tcp && total - ihl >= 20 {
+        let mut tcp = TcpPacket::new_unchecked(&mut ip[ihl..total]);
+        tcp.fill_checksum(src, dst);
+    }
+}
+
+/// One mutated frame on an established connection: the first byte says
+/// whether the checksums are made right again (so the frame reaches TCP),
+/// the rest is the frame. Afterwards the books must be straight, and once
+/// everything is closed nothing may be left.
+pub fn engine_frame(data: &[u8]) {
+    let Some((&mode, frame)) = data.split_first() else {
+        return;
+    };
+    let mut frame = frame.to_vec();
+    if mode & 1 == 0 {
+        fix_checksums(&mut frame);
+    }
+    let mut pair = Pair::new();
+    pair.inject(&frame);
+    pair.check();
+    pair.finish();
+}
+
+/// Frames a fresh pair's client sent, for the seed corpus.
+pub fn seed_frames() -> Vec<Vec<u8>> {
+    Pair::new().client_frames
+}
