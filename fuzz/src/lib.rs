@@ -8,6 +8,10 @@
 //!   an established connection (checksums made right again half the time,
 //!   so mutations reach TCP); the engine's books stay straight, and once
 //!   everything is closed no connection, timer, handle or buffer is left.
+//! - [`targets::engine_ops`]: a connection driven by a script of API calls
+//!   (on live and stale handles), clock jumps, and a channel that drops,
+//!   duplicates and reorders as told; each side only ever reads a prefix of
+//!   what the other wrote.
 
 pub mod mutate;
 pub mod targets;
@@ -22,6 +26,7 @@ pub fn target(name: &str) -> Option<(Target, usize)> {
     match name {
         "wire" => Some((targets::wire as Target, 2048)),
         "engine_frame" => Some((targets::engine_frame as Target, 1600)),
+        "engine_ops" => Some((targets::engine_ops as Target, 512)),
         _ => None,
     }
 }
@@ -40,6 +45,18 @@ pub fn corpus(name: &str) -> Vec<Vec<u8>> {
                 [fixed, raw]
             })
             .collect(),
+        // Scripts: write, exchange, read, close, over and over.
+        "engine_ops" => vec![
+            vec![
+                0, 40, 3, 7, 2, 10, 3, 7, 0x81, 60, 3, 7, 1, 200, 8, 0, 3, 7, 2, 200,
+            ],
+            vec![
+                0, 255, 3, 3, 4, 0, 3, 7, 2, 0x83, 3, 7, 0x81, 255, 1, 255, 9, 0,
+            ],
+            vec![
+                10, 101, 0, 90, 8, 0, 3, 5, 2, 50, 3, 7, 0x81, 10, 0x87, 0, 3, 7,
+            ],
+        ],
         _ => frames,
     }
 }

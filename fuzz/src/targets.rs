@@ -135,6 +135,9 @@ pub struct Pair {
     listener: Handle,
     /// Frames the client sent to the server, as they were on the wire.
     pub client_frames: Vec<Vec<u8>>,
+    /// Readable events are answered by reading (and discarding) the data;
+    /// off when the target reads for itself.
+    auto_read: bool,
 }
 
 impl Pair {
@@ -168,6 +171,7 @@ impl Pair {
             handles: vec![(0, client)],
             listener,
             client_frames: Vec::new(),
+            auto_read: true,
         };
         pair.run(Duration::from_millis(50));
         let data = vec![0x42u8; 3000];
@@ -248,7 +252,7 @@ impl Pair {
                     while let Ok((h, _)) = self.engines[side].accept(self.listener) {
                         self.handles.push((side, h));
                     }
-                } else if ev.kind == EventKind::Readable {
+                } else if ev.kind == EventKind::Readable && self.auto_read {
                     while let Ok(n) = self.engines[side].read(ev.handle, &mut buf) {
                         if n == 0 {
                             break;
@@ -346,6 +350,179 @@ pub fn engine_frame(data: &[u8]) {
     let mut pair = Pair::new();
     pair.inject(&frame);
     pair.check();
+    pair.finish();
+}
+
+/// The byte at `offset` of the stream side `side` writes: position-dependent,
+/// so a byte delivered twice or out of place shows.
+fn stream_byte(side: usize, offset: usize) -> u8 {
+    (offset
+        .wrapping_mul(131)
+        .wrapping_add(offset >> 8)
+        .wrapping_add(side * 71)) as u8
+}
+
+/// A connection driven by a sequence of operations decoded from `data`:
+/// writes, reads, shutdowns, closes and aborts (on live and, after close,
+/// stale handles), linger and Nagle settings, clock jumps, and a channel
+/// that delivers, drops, duplicates and reorders frames as told. Each
+/// side must only ever read a prefix of what the other wrote; the books
+/// stay straight; and once everything is closed nothing is left.
+pub fn engine_ops(data: &[u8]) {
+    let mut pair = Pair::new();
+    pair.auto_read = false;
+    let ends = [
+        pair.handles[0],
+        pair.handles.get(1).copied().unwrap_or(pair.handles[0]),
+    ];
+    if ends[0].0 == ends[1].0 {
+        return; // the handshake did not complete: nothing to drive
+    }
+    // What the set-up sent is read and set aside: the streams start here.
+    let mut buf = vec![0u8; 8192];
+    for &(side, h) in &ends {
+        while let Ok(k) = pair.engines[side].read(h, &mut buf) {
+            if k == 0 {
+                break;
+            }
+        }
+    }
+    // What each side wrote, and what each side read (of the other's).
+    let mut written = [Vec::new(), Vec::new()];
+    let mut read = [Vec::new(), Vec::new()];
+    let mut wire: std::collections::VecDeque<(usize, Vec<u8>)> = Default::default();
+    let mut bytes = data.iter().copied();
+    while let (Some(op), Some(arg)) = (bytes.next(), bytes.next()) {
+        let side = usize::from(op >> 7);
+        let (engine_side, h) = ends[side];
+        let e = &mut pair.engines[engine_side];
+        match op & 0x0f {
+            0 => {
+                let n = usize::from(arg) * 24;
+                let from = written[side].len();
+                let chunk: Vec<u8> = (from..from + n).map(|i| stream_byte(side, i)).collect();
+                if let Ok(k) = e.write(h, &chunk) {
+                    written[side].extend_from_slice(&chunk[..k]);
+                }
+            }
+            1 => {
+                if let Ok(k) = e.read(h, &mut buf[..usize::from(arg) * 32 + 1]) {
+                    read[side].extend_from_slice(&buf[..k]);
+                }
+            }
+            2 => {
+                let step = if arg & 0x80 != 0 {
+                    Duration::from_millis(u64::from(arg & 0x7f) * 100)
+                } else {
+                    Duration::from_millis(u64::from(arg))
+                };
+                pair.now += step;
+                for e in &mut pair.engines {
+                    e.handle_timeouts(pair.now);
+                }
+            }
+            3 => {
+                // Collect what the engines send, then deliver `arg % 8` frames.
+                for from in 0..2 {
+                    while let Some(f) = pair.engines[from].poll_transmit(pair.now) {
+                        wire.push_back((1 - from, f.to_vec()));
+                    }
+                }
+                for _ in 0..(arg % 8) {
+                    if let Some((to, f)) = wire.pop_front() {
+                        pair.deliver(to, &f);
+                    }
+                }
+            }
+            4 => {
+                wire.pop_front();
+            }
+            5 => {
+                if let Some(front) = wire.front().cloned() {
+                    wire.push_back(front);
+                }
+            }
+            6 => {
+                if wire.len() >= 2 {
+                    let k = 1 + usize::from(arg) % (wire.len() - 1);
+                    wire.swap(0, k);
+                }
+            }
+            7 => {
+                let _ = e.shutdown(h, stack::Shutdown::Write);
+            }
+            8 => {
+                let _ = e.close(h);
+            }
+            9 => {
+                let _ = e.abort(h);
+            }
+            10 => {
+                let linger = (arg & 1 == 1).then(|| Duration::from_millis(u64::from(arg) * 4));
+                let _ = e.set_linger(h, linger);
+            }
+            11 => {
+                let _ = e.set_nodelay(h, arg & 1 == 1);
+            }
+            12 => {
+                let _ = e.set_cork(h, arg & 1 == 1);
+            }
+            _ => {
+                // A small read, possibly of zero bytes.
+                let n = usize::from(arg) % 64;
+                if let Ok(k) = e.read(h, &mut buf[..n]) {
+                    read[side].extend_from_slice(&buf[..k]);
+                }
+            }
+        }
+        // Events: acceptances and reads are the driver's, not the ops'.
+        for side in 0..2 {
+            while pair.engines[side].poll_event().is_some() {}
+        }
+        for (s, got) in read.iter().enumerate() {
+            let other = 1 - s;
+            assert!(
+                written[other].starts_with(got),
+                "side {s} read {} bytes that are not a prefix of the {} side {other} wrote",
+                got.len(),
+                written[other].len()
+            );
+        }
+        pair.check();
+    }
+    // The channel heals: everything in flight arrives, and what is still
+    // readable is read.
+    for (to, f) in wire.drain(..) {
+        pair.deliver(to, &f);
+    }
+    pair.handles
+        .retain(|&(_, h)| h != ends[0].1 && h != ends[1].1);
+    pair.run(Duration::from_secs(5));
+    for (s, &(engine_side, h)) in ends.iter().enumerate() {
+        while let Ok(k) = pair.engines[engine_side].read(h, &mut buf) {
+            if k == 0 {
+                break;
+            }
+            read[s].extend_from_slice(&buf[..k]);
+        }
+    }
+    for (s, got) in read.iter().enumerate() {
+        let w = &written[1 - s];
+        let first_bad = got.iter().zip(w.iter()).position(|(a, b)| a != b);
+        assert!(
+            w.starts_with(got),
+            "side {s}: read {} bytes, the other wrote {}; first difference at {first_bad:?} \
+             (read {:02x?}, written {:02x?})",
+            got.len(),
+            w.len(),
+            &got[..got.len().min(8)],
+            &w[..w.len().min(8)]
+        );
+    }
+    pair.check();
+    for &(engine_side, h) in &ends {
+        let _ = pair.engines[engine_side].close(h);
+    }
     pair.finish();
 }
 

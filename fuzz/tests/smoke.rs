@@ -29,6 +29,12 @@ fn engine_survives_mutated_frames_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn scripted_connections_read_prefixes_of_what_was_written() {
+    let done = stack_fuzz::run("engine_ops", seed(), execs(3_000), None);
+    println!("engine_ops: {done} executions, seed {}", seed());
+}
+
+#[test]
 fn the_corpus_holds_real_frames() {
     let corpus = stack_fuzz::corpus("engine_frame");
     assert!(corpus.len() >= 10, "{} seeds", corpus.len());

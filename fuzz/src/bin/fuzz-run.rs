@@ -2,7 +2,7 @@
 //!
 //!     fuzz-run TARGET [--seconds S] [--seed N]
 //!
-//! TARGET is `wire` or `engine_frame`. Prints the executions done; on a
+//! TARGET is `wire`, `engine_frame` or `engine_ops`. Prints the executions done; on a
 //! broken invariant prints the seed and the input and exits non-zero.
 
 use std::process::ExitCode;
@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: fuzz-run TARGET [--seconds S] [--seed N] (TARGET: wire, engine_frame)";
+    let usage =
+        "usage: fuzz-run TARGET [--seconds S] [--seed N] (TARGET: wire, engine_frame, engine_ops)";
     let Some(name) = args.first() else {
         eprintln!("{usage}");
         return ExitCode::from(2);

@@ -242,7 +242,10 @@ impl<B: PacketBuf> Tcb<B> {
             false
         } else {
             len == self.snd_mss
-                || (len == unsent && !self.cork && (self.nagle_allows_short() || fin_unsent))
+                // The tail goes with our FIN whatever cork and Nagle say
+                // (a FIN ends any wait for more data); else Nagle decides,
+                // unless corked.
+                || (len == unsent && (fin_unsent || (!self.cork && self.nagle_allows_short())))
                 || (idle && len >= self.max_snd_wnd / 2)
                 || self.force_send
         };

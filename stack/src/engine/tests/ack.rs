@@ -5,7 +5,7 @@
 //! gets as many ACKs as a frame-by-frame receiver would send.
 
 use super::*;
-use crate::{Error, PacketBuf};
+use crate::{Error, PacketBuf, Shutdown};
 
 /// The harness with Linux's default of 16 quick ACKs (the other suites
 /// turn them off).
@@ -166,6 +166,21 @@ fn an_echo_of_1500_bytes_does_not_wait_for_the_peers_delayed_ack() {
         sent.extend_from_slice(&parse_seg(&frame).data);
     }
     assert_eq!(sent, data, "the whole echo left without waiting");
+}
+
+// Found by fuzzing: data corked with a FIN queued behind it (shutdown
+// before or after the cork) was never sent, and the connection, closed,
+// stayed for ever with nothing to time it out. A FIN sends the tail
+// whatever cork says (as Linux's FIN push does).
+#[test]
+fn regression_a_fin_sends_the_corked_tail() {
+    let mut t = Harness::new();
+    let c = t.passive();
+    assert_eq!(t.engine.write(c.h, b"tail"), Ok(4));
+    t.engine.shutdown(c.h, Shutdown::Write).unwrap();
+    t.engine.set_cork(c.h, true).unwrap();
+    t.recv(c.ours(0, 0).flags(FIN | PSH | ACK).data(b"tail"));
+    t.recv_nothing();
 }
 
 // Corking (Linux TCP_CORK): short segments wait while corked, even with
