@@ -234,6 +234,9 @@ impl Pair {
     }
 
     fn deliver(&mut self, to: usize, bytes: &[u8]) {
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            trace(self.now, to, bytes);
+        }
         let Some(mut buf) = self.pools[to].alloc() else {
             return; // as a NIC with an empty ring: dropped
         };
@@ -293,7 +296,16 @@ impl Pair {
         let _ = self.engines[1].close(self.listener);
         self.run(Duration::from_secs(120));
         for (i, e) in self.engines.iter().enumerate() {
-            assert_eq!(e.connection_count(), 0, "engine {i}: {:?}", e.stats());
+            assert_eq!(
+                e.connection_count(),
+                0,
+                "engine {i}: states {:?}, {} timers, next {:?} (now {:?}), {:?}",
+                e.state_counts(),
+                e.timer_count(),
+                e.poll_timeout(),
+                self.now,
+                e.stats()
+            );
             assert_eq!(e.timer_count(), 0, "engine {i}: timers left");
             assert_eq!(e.handle_count(), 0, "engine {i}: handles left");
             assert_eq!(e.stats().memory.held, 0, "engine {i}: memory held");
@@ -311,6 +323,30 @@ impl Default for Pair {
     fn default() -> Self {
         Pair::new()
     }
+}
+
+/// One line per delivered frame (`FUZZ_TRACE`): time, direction, TCP
+/// flags, sequence numbers, length and window.
+fn trace(now: Instant, to: usize, bytes: &[u8]) {
+    let eth = EthernetFrame::<&[u8]>::HEADER_LEN;
+    let line = bytes
+        .get(eth..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+        .and_then(|ip| {
+            let repr = Ipv4Repr::parse(&ip, false).ok()?;
+            let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+            let t = TcpRepr::parse(&tcp, repr.src_addr, repr.dst_addr, false).ok()?;
+            Some(format!(
+                "{:?} seq {} ack {} len {} win {}",
+                t.flags,
+                t.seq_number.0,
+                t.ack_number.0,
+                t.payload.len(),
+                t.window_len
+            ))
+        })
+        .unwrap_or_else(|| format!("{} bytes", bytes.len()));
+    eprintln!("{:>12?} -> {to}: {line}", now);
 }
 
 /// Recomputes the IPv4 header and TCP checksums of `frame` where its

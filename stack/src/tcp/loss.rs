@@ -296,6 +296,8 @@ impl<B: crate::buf::PacketBuf> Tcb<B> {
         if self.snd_una == self.snd_max {
             self.deadlines.clear(TimerKind::Rto);
             self.send_timer = SendTimer::Rto;
+            // Everything arrived: a probe that was due is not.
+            self.probe_now = false;
             return;
         }
         if let Some(at) = self.reorder_at {

@@ -209,7 +209,11 @@ impl<B: PacketBuf> Tcb<B> {
             return None;
         }
         if self.probe_now {
-            return self.probe_segment(ctx);
+            // No probe to form (what it would repeat was acknowledged
+            // meanwhile): what is due goes as usual, a FIN included.
+            if let Some(seg) = self.probe_segment(ctx) {
+                return Some(seg);
+            }
         }
         let cwnd = self.cc.cwnd();
         let pipe = self.pipe();

@@ -242,6 +242,25 @@ fn a_probe_in_recovery_resends_the_first_missing_segment_when_the_tail_arrived()
     assert_eq!((stats.tlp_probes, stats.rto_expired), (1, 0));
 }
 
+// Found by fuzzing: a probe fell due, the ACK for everything came before
+// the driver asked for it, then the application closed: the FIN was never
+// sent (the poll that found no probe to form sent nothing, and took the
+// connection off the ready list), and no timer was left to recover.
+#[test]
+fn regression_a_probe_overtaken_by_its_ack_does_not_swallow_the_fin() {
+    let mut s = Sending::new(1);
+    let srtt_guess = ms(10);
+    s.at(srtt_guess);
+    s.ack(0, &[]);
+    let srtt = s.info().srtt.unwrap();
+    // The probe falls due; the driver does not poll before the ACK.
+    s.at(srtt_guess + srtt * 2 + crate::tcp::rack::PTO_SLACK + ms(200));
+    s.ack(1, &[]);
+    s.t.engine.shutdown(s.c.h, crate::Shutdown::Write).unwrap();
+    let fin = parse_seg(&s.t.recv_frame().expect("the FIN"));
+    assert!(fin.flags.contains(FIN), "{fin:?}");
+}
+
 // RFC 6675 NextSeg rule 4: in recovery, with no hole left to repair and
 // no new data, the highest segment not SACKed goes again, once.
 #[test]
