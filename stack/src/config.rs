@@ -35,8 +35,15 @@ pub struct EngineConfig {
     /// Whether to answer ICMP echo requests for our address. Default true.
     pub icmp_echo: bool,
     /// Most connections (any state, TIME_WAIT included) the engine holds.
-    /// Default 65,536.
+    /// With the table full, a SYN to a listener gets a SYN cookie
+    /// (`tcp.syn_cookies`) rather than silence: the connection is made
+    /// when the ACK returns it, if there is room by then. Default 65,536.
     pub max_connections: usize,
+    /// Most connections one remote address may hold on listeners (any
+    /// state), so that one host cannot fill the table; SYNs beyond it are
+    /// dropped and counted (`drops.source_limit`). Zero: no limit.
+    /// Default 0.
+    pub max_connections_per_source: usize,
     /// Checksum offloads the driver provides.
     pub offload: OffloadConfig,
     /// Neighbour resolution.
@@ -311,6 +318,7 @@ impl Default for EngineConfig {
             neighbors: Vec::new(),
             icmp_echo: true,
             max_connections: 65_536,
+            max_connections_per_source: 0,
             offload: OffloadConfig::default(),
             arp: ArpConfig::default(),
             tcp: TcpConfig::default(),

@@ -148,6 +148,19 @@ impl core::hash::Hasher for SipHasher24 {
     }
 }
 
+/// A key of its own for one use of the engine's secret: two SipHash tags
+/// of `label` under `secret`.
+pub fn derive_key(secret: &[u8; 16], label: &[u8]) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    for (half, n) in key.chunks_exact_mut(8).zip([0u8, 1]) {
+        let mut h = SipHasher24::new(*secret);
+        h.write(label);
+        h.write(&[n]);
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    key
+}
+
 /// Builds [`SipHasher24`]s under one key: a `HashMap` keyed by the
 /// engine's secret is as deterministic as the engine (no OS randomness)
 /// and as hard to flood as `RandomState`.

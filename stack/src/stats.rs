@@ -67,6 +67,9 @@ pub enum DropReason {
     /// An echo request whose reply would exceed the MTU (we never send
     /// above it).
     Oversize,
+    /// A SYN from a remote address that holds `max_connections_per_source`
+    /// connections already.
+    SourceLimit,
 }
 
 /// Drops by reason.
@@ -97,6 +100,7 @@ pub struct Drops {
     pub illegal_flags: u64,
     pub martian: u64,
     pub oversize: u64,
+    pub source_limit: u64,
 }
 
 impl Drops {
@@ -127,6 +131,7 @@ impl Drops {
             DropReason::IllegalFlags => &mut self.illegal_flags,
             DropReason::Martian => &mut self.martian,
             DropReason::Oversize => &mut self.oversize,
+            DropReason::SourceLimit => &mut self.source_limit,
         };
         *c += 1;
     }
@@ -157,6 +162,7 @@ impl Drops {
             + self.illegal_flags
             + self.martian
             + self.oversize
+            + self.source_limit
     }
 }
 

@@ -129,6 +129,9 @@ pub struct Engine<P: BufferPool> {
     ready: VecDeque<u32>,
     /// Frames built already (RSTs, ARP, ICMP, released after resolution).
     control: VecDeque<Transmit<P::Buf>>,
+    /// Connections on listeners per remote address (only kept with
+    /// `max_connections_per_source` set).
+    per_source: std::collections::HashMap<std::net::Ipv4Addr, u32, crate::hash::KeyedState>,
     /// SYN cookies went out recently: until then, an ACK to a listener may
     /// return one (otherwise it is not even checked).
     cookies_until: Instant,
@@ -166,11 +169,7 @@ impl<P: BufferPool> Engine<P> {
         now: Instant,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let neighbor_key = crate::hash::siphash24(&secret, b"neighbour cache").to_le_bytes();
-        let mut key = secret;
-        for (k, b) in key.iter_mut().zip(neighbor_key) {
-            *k ^= b;
-        }
+        let key = crate::hash::derive_key(&secret, b"neighbour cache");
         let mut neighbors = NeighborCache::new(config.arp.clone(), key);
         for n in &config.neighbors {
             neighbors.add_static(n.ip, n.mac);
@@ -205,6 +204,9 @@ impl<P: BufferPool> Engine<P> {
             control: VecDeque::with_capacity(256),
             spare_head: None,
             cookies_until: Instant::ZERO,
+            per_source: std::collections::HashMap::with_hasher(crate::hash::KeyedState::new(
+                crate::hash::derive_key(&secret, b"per source"),
+            )),
             events: VecDeque::with_capacity(1024),
             neighbors,
             stats,
@@ -519,6 +521,9 @@ impl<P: BufferPool> Engine<P> {
             self.flows.remove(&key);
         }
         if let Some(conn) = self.conns.remove(idx) {
+            if conn.tcb.passive {
+                self.source_gone(*conn.tcb.remote.ip());
+            }
             // Unread data of a closed connection goes with it.
             self.account(&conn.tcb.charged, &Holding::default());
         }

@@ -259,7 +259,13 @@ impl<P: BufferPool> Engine<P> {
             }
             return self.stats.drop(DropReason::SynQueueFull);
         }
+        if !self.source_allowed(*p.src.ip()) {
+            return self.stats.drop(DropReason::SourceLimit);
+        }
         if self.conns.len() >= self.cfg.max_connections {
+            if self.cfg.tcp.syn_cookies {
+                return self.send_syn_cookie(now, p);
+            }
             return self.stats.drop(DropReason::TableFull);
         }
         let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
@@ -280,8 +286,34 @@ impl<P: BufferPool> Engine<P> {
         if let Some(l) = self.listeners.get_mut(lidx) {
             l.half_open += 1;
         }
+        self.source_added(*p.src.ip());
         self.stats.passive_opens += 1;
         self.after_tcb(idx, out);
+    }
+
+    /// Whether `src` may open another connection on a listener.
+    fn source_allowed(&self, src: std::net::Ipv4Addr) -> bool {
+        let limit = self.cfg.max_connections_per_source;
+        limit == 0
+            || self
+                .per_source
+                .get(&src)
+                .is_none_or(|&n| (n as usize) < limit)
+    }
+
+    fn source_added(&mut self, src: std::net::Ipv4Addr) {
+        if self.cfg.max_connections_per_source > 0 {
+            *self.per_source.entry(src).or_insert(0) += 1;
+        }
+    }
+
+    pub(super) fn source_gone(&mut self, src: std::net::Ipv4Addr) {
+        if let Some(n) = self.per_source.get_mut(&src) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&src);
+            }
+        }
     }
 
     /// A SYN the full SYN queue has no room for: a SYN-ACK whose sequence
@@ -348,6 +380,10 @@ impl<P: BufferPool> Engine<P> {
         let Some(l) = self.listeners.get(lidx) else {
             return false;
         };
+        if !self.source_allowed(*p.src.ip()) {
+            self.stats.drop(DropReason::SourceLimit);
+            return true;
+        }
         if l.accept_queue.len() >= l.backlog || self.conns.len() >= self.cfg.max_connections {
             // As for the SYN: the client retransmits, and may find room.
             self.stats.drop(DropReason::AcceptQueueFull);
@@ -387,6 +423,7 @@ impl<P: BufferPool> Engine<P> {
         if let Some(l) = self.listeners.get_mut(lidx) {
             l.half_open += 1;
         }
+        self.source_added(*p.src.ip());
         self.stats.passive_opens += 1;
         self.stats.syn_cookies_accepted += 1;
         self.after_tcb(idx, out);

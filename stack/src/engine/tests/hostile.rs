@@ -356,3 +356,62 @@ fn cookies_without_timestamps_offer_neither_scaling_nor_sack() {
     let synack = syn_ack_for(&mut t, 40_003, syn);
     assert_eq!((synack.wscale, synack.sack_perm), (None, false));
 }
+
+// One host may hold at most `max_connections_per_source` connections on
+// listeners: its further SYNs are dropped and counted, and another host
+// still connects. When one goes, room is made again.
+#[test]
+fn one_source_cannot_fill_the_table() {
+    let mut t = Harness::with_config(|c| c.max_connections_per_source = 2);
+    let l = t.listen();
+    let a = t.accept_from(l, 40_001);
+    t.accept_from(l, 40_002);
+    let syn = conn_for(40_003, SeqNumber(0))
+        .peer(0, 0)
+        .flags(SYN)
+        .seq(PEER_ISS)
+        .ack(SeqNumber(0))
+        .mss(MSS as u16);
+    t.send(syn.clone());
+    t.recv_nothing();
+    assert_eq!(t.engine.stats().drops.source_limit, 1);
+    // Another host is not limited by it: its SYN makes a half-open
+    // connection (the SYN-ACK waits for ARP).
+    let before = t.engine.connection_count();
+    t.send_frame(&segment_from(Ipv4Addr::new(10, 0, 0, 3), LOCAL_MAC, SYN));
+    assert_eq!(t.engine.connection_count(), before + 1);
+    assert_eq!(t.engine.stats().drops.source_limit, 1);
+    while t.recv_frame().is_some() {}
+    // One of the first host's connections goes (abortive close): room.
+    t.engine.abort(a.h).unwrap();
+    let _ = t.recv_frame();
+    t.send(syn);
+    let synack = t.recv_seg();
+    assert_eq!(synack.flags, SYN | ACK);
+}
+
+// With the connection table full, a SYN gets a cookie rather than
+// silence; the connection is made if the ACK finds room.
+#[test]
+fn a_full_table_answers_syns_with_cookies() {
+    let mut t = Harness::with_config(|c| c.max_connections = 1);
+    let l = t.listen();
+    let first = t.accept_from(l, 40_001);
+    let synack = syn_ack_for(
+        &mut t,
+        40_002,
+        conn_for(40_002, SeqNumber(0))
+            .peer(0, 0)
+            .flags(SYN)
+            .seq(PEER_ISS)
+            .ack(SeqNumber(0))
+            .mss(MSS as u16),
+    );
+    assert_eq!(t.engine.stats().syn_cookies_sent, 1);
+    // Room is made before the ACK comes back.
+    t.engine.abort(first.h).unwrap();
+    let _ = t.recv_frame();
+    t.send(conn_for(40_002, synack.seq).peer(0, 0));
+    assert_eq!(t.engine.stats().syn_cookies_accepted, 1);
+    assert!(t.engine.accept(l).is_ok());
+}
