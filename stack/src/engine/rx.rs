@@ -271,7 +271,13 @@ impl<P: BufferPool> Engine<P> {
         let local = SocketAddrV4::new(self.cfg.address.address, p.dst_port);
         let secrets = self.secrets(local, p.src, now);
         let ctx = self.ctx();
-        let mut tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &p.seg);
+        let tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &p.seg);
+        self.add_passive(lidx, p, tcb);
+    }
+
+    /// Files a connection a listener's SYN (or SYN cookie) opened: in the
+    /// tables, the listener's half-open count and the source's count.
+    fn add_passive(&mut self, lidx: u32, p: &Parsed, mut tcb: Tcb<P::Buf>) -> u32 {
         let out = tcb.finish();
         let mut conn = ConnEntry::new(tcb);
         conn.listener = Some(lidx);
@@ -289,6 +295,7 @@ impl<P: BufferPool> Engine<P> {
         self.source_added(*p.src.ip());
         self.stats.passive_opens += 1;
         self.after_tcb(idx, out);
+        idx
     }
 
     /// Whether `src` may open another connection on a listener.
@@ -308,6 +315,9 @@ impl<P: BufferPool> Engine<P> {
     }
 
     pub(super) fn source_gone(&mut self, src: std::net::Ipv4Addr) {
+        if self.cfg.max_connections_per_source == 0 {
+            return;
+        }
         if let Some(n) = self.per_source.get_mut(&src) {
             *n -= 1;
             if *n == 0 {
@@ -409,24 +419,8 @@ impl<P: BufferPool> Engine<P> {
         let ctx = self.ctx();
         let mut tcb = Tcb::new_passive(&ctx, local, p.src, secrets, &syn);
         tcb.syn_ack_sent_as_cookie();
-        let out = tcb.finish();
-        let mut conn = ConnEntry::new(tcb);
-        conn.listener = Some(lidx);
-        let (idx, _) = self.conns.insert(conn);
-        self.flows.insert(
-            FlowKey {
-                local_port: p.dst_port,
-                remote: p.src,
-            },
-            idx,
-        );
-        if let Some(l) = self.listeners.get_mut(lidx) {
-            l.half_open += 1;
-        }
-        self.source_added(*p.src.ip());
-        self.stats.passive_opens += 1;
         self.stats.syn_cookies_accepted += 1;
-        self.after_tcb(idx, out);
+        let idx = self.add_passive(lidx, p, tcb);
         self.rx_conn(idx, p, payload);
         true
     }

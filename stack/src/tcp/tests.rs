@@ -84,8 +84,8 @@ impl Bench {
         tcb.on_segment(&ctx, &seg, payload, &mut self.stats)
     }
 
-    /// A connection through the handshake: SYN in, SYN-ACK out, ACK in.
-    fn established(&mut self) -> Tcb<HeapBuf> {
+    /// A connection a SYN opened: SYN-RECEIVED, its SYN-ACK not sent yet.
+    fn syn_received(&self) -> Tcb<HeapBuf> {
         let mut syn = Bench::segment(0, 0, TcpFlags::SYN, 0);
         syn.mss = Some(1460);
         let local = SocketAddrV4::new(Ipv4Addr::new(10, 99, 0, 1), 80);
@@ -96,6 +96,12 @@ impl Bench {
         };
         let mut tcb = Tcb::new_passive(&self.ctx(), local, remote, secrets, &syn);
         let _ = tcb.finish();
+        tcb
+    }
+
+    /// A connection through the handshake: SYN in, SYN-ACK out, ACK in.
+    fn established(&mut self) -> Tcb<HeapBuf> {
+        let mut tcb = self.syn_received();
         let (synack, out) = tcb.poll_segment(&self.ctx());
         let synack = synack.expect("a SYN-ACK");
         assert!(synack.flags.contains(TcpFlags::SYN | TcpFlags::ACK));
@@ -122,15 +128,7 @@ fn handshake_outcomes_raise_connected_and_nothing_else() {
 #[test]
 fn bad_ack_in_syn_received_asks_for_a_reset_reply() {
     let mut bench = Bench::new();
-    let mut syn = Bench::segment(0, 0, TcpFlags::SYN, 0);
-    syn.mss = Some(1460);
-    let local = SocketAddrV4::new(Ipv4Addr::new(10, 99, 0, 1), 80);
-    let remote = SocketAddrV4::new(Ipv4Addr::new(10, 99, 0, 2), 40_000);
-    let secrets = Secrets {
-        iss: SeqNumber(OUR_ISS),
-        ts_offset: 0,
-    };
-    let mut tcb = Tcb::new_passive(&bench.ctx(), local, remote, secrets, &syn);
+    let mut tcb = bench.syn_received();
     let _ = tcb.poll_segment(&bench.ctx());
     let out = bench.arrive(&mut tcb, Bench::segment(1, 999, TcpFlags::ACK, 0), &[]);
     assert_eq!(out.reply_rst, Some(RstReason::BadAck));

@@ -8,54 +8,27 @@ use crate::wire::{ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr};
 
 /// A TCP segment to our listener from `src`, in a frame to `dst_mac`.
 fn segment_from(src: Ipv4Addr, dst_mac: EthernetAddress, flags: TcpFlags) -> Vec<u8> {
-    let tcp = TcpRepr {
-        src_port: PEER_PORT,
-        dst_port: LISTEN_PORT,
-        flags,
-        seq_number: PEER_ISS,
-        ack_number: SeqNumber(0),
-        window_len: PEER_WIN,
-        max_seg_size: flags.contains(SYN).then_some(MSS as u16),
-        window_scale: None,
-        timestamp: None,
-        sack_permitted: false,
-        sack_blocks: [None; 4],
-        payload: &[],
-    };
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: LOCAL_IP,
-        protocol: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        ttl: 64,
-        dont_frag: true,
-        ident: 7,
-    };
-    let mut frame = ip_frame(&ip, |bytes| {
-        tcp.emit(&mut TcpPacket::new_unchecked(bytes), src, LOCAL_IP, true);
-    });
+    let mut seg = conn_for(PEER_PORT, SeqNumber(0))
+        .peer(0, 0)
+        .flags(flags)
+        .seq(PEER_ISS);
+    seg.ack = SeqNumber(0);
+    if flags.contains(SYN) {
+        seg.mss = Some(MSS as u16);
+    }
+    let mut frame = Harness::frame_from(&seg, src);
     frame[..6].copy_from_slice(&dst_mac.0);
     frame
 }
 
-/// An ARP packet from `sender` (at PEER_MAC) about `target`.
-fn arp_from(op: ArpOperation, sender: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
-    let mut frame = vec![0u8; 14 + ArpRepr::BUFFER_LEN];
-    EthernetRepr {
-        src_addr: PEER_MAC,
-        dst_addr: EthernetAddress::BROADCAST,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
-    ArpRepr {
-        operation: op,
-        source_hardware_addr: PEER_MAC,
-        source_protocol_addr: sender,
-        target_hardware_addr: EthernetAddress::UNSPECIFIED,
-        target_protocol_addr: target,
-    }
-    .emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
-    frame
+/// A SYN from the peer's port `port` to our listener, with the MSS option.
+fn syn_from_port(port: u16) -> Seg {
+    conn_for(port, SeqNumber(0))
+        .peer(0, 0)
+        .flags(SYN)
+        .seq(PEER_ISS)
+        .ack(SeqNumber(0))
+        .mss(MSS as u16)
 }
 
 // RFC 1122 3.2.1.3: a SYN from a source no host may have (broadcast,
@@ -301,24 +274,9 @@ fn cookies_keep_window_scaling_and_sack_with_timestamps() {
         c.tcp.sack = true;
     });
     let l = t.listen();
-    t.send(
-        conn_for(PEER_PORT, SeqNumber(0))
-            .peer(0, 0)
-            .flags(SYN)
-            .seq(PEER_ISS)
-            .ack(SeqNumber(0))
-            .mss(MSS as u16),
-    );
+    t.send(syn_from_port(PEER_PORT));
     let _ = t.recv_seg();
-    let syn = conn_for(40_002, SeqNumber(0))
-        .peer(0, 0)
-        .flags(SYN)
-        .seq(PEER_ISS)
-        .ack(SeqNumber(0))
-        .mss(MSS as u16)
-        .wscale(7)
-        .sack_perm()
-        .ts(1000, 0);
+    let syn = syn_from_port(40_002).wscale(7).sack_perm().ts(1000, 0);
     let synack = syn_ack_for(&mut t, 40_002, syn);
     assert!(synack.wscale.is_some() && synack.sack_perm);
     let (tsval, _) = synack.ts.expect("timestamps on the SYN-ACK");
@@ -345,14 +303,7 @@ fn cookies_without_timestamps_offer_neither_scaling_nor_sack() {
     });
     let l = t.listen();
     t.syn_to_listener(l, PEER_PORT);
-    let syn = conn_for(40_003, SeqNumber(0))
-        .peer(0, 0)
-        .flags(SYN)
-        .seq(PEER_ISS)
-        .ack(SeqNumber(0))
-        .mss(MSS as u16)
-        .wscale(7)
-        .sack_perm();
+    let syn = syn_from_port(40_003).wscale(7).sack_perm();
     let synack = syn_ack_for(&mut t, 40_003, syn);
     assert_eq!((synack.wscale, synack.sack_perm), (None, false));
 }
@@ -366,12 +317,7 @@ fn one_source_cannot_fill_the_table() {
     let l = t.listen();
     let a = t.accept_from(l, 40_001);
     t.accept_from(l, 40_002);
-    let syn = conn_for(40_003, SeqNumber(0))
-        .peer(0, 0)
-        .flags(SYN)
-        .seq(PEER_ISS)
-        .ack(SeqNumber(0))
-        .mss(MSS as u16);
+    let syn = syn_from_port(40_003);
     t.send(syn.clone());
     t.recv_nothing();
     assert_eq!(t.engine.stats().drops.source_limit, 1);
@@ -397,16 +343,7 @@ fn a_full_table_answers_syns_with_cookies() {
     let mut t = Harness::with_config(|c| c.max_connections = 1);
     let l = t.listen();
     let first = t.accept_from(l, 40_001);
-    let synack = syn_ack_for(
-        &mut t,
-        40_002,
-        conn_for(40_002, SeqNumber(0))
-            .peer(0, 0)
-            .flags(SYN)
-            .seq(PEER_ISS)
-            .ack(SeqNumber(0))
-            .mss(MSS as u16),
-    );
+    let synack = syn_ack_for(&mut t, 40_002, syn_from_port(40_002));
     assert_eq!(t.engine.stats().syn_cookies_sent, 1);
     // Room is made before the ACK comes back.
     t.engine.abort(first.h).unwrap();

@@ -5,22 +5,7 @@ use super::*;
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr};
 
 fn arp_frame(op: ArpOperation, target: Ipv4Addr) -> Vec<u8> {
-    let mut frame = vec![0u8; 14 + ArpRepr::BUFFER_LEN];
-    EthernetRepr {
-        src_addr: PEER_MAC,
-        dst_addr: EthernetAddress::BROADCAST,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
-    ArpRepr {
-        operation: op,
-        source_hardware_addr: PEER_MAC,
-        source_protocol_addr: PEER_IP,
-        target_hardware_addr: EthernetAddress::UNSPECIFIED,
-        target_protocol_addr: target,
-    }
-    .emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
-    frame
+    arp_from(op, PEER_IP, target)
 }
 
 // RFC 826: a request for our address is answered, to the asker's MAC;

@@ -28,8 +28,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::buf::HeapPool;
 use crate::wire::{
-    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet,
-    Ipv4Repr, SackBlock, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp,
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
+    IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr, SackBlock, SeqNumber, TcpFlags, TcpPacket, TcpRepr,
+    TcpTimestamp,
 };
 use crate::{Engine, EngineConfig, EventKind, Handle, Instant, State, StaticNeighbor};
 
@@ -307,6 +308,11 @@ impl Harness {
 
     /// The bytes of a frame from the peer carrying `seg`, checksums right.
     fn frame_for(seg: &Seg) -> Vec<u8> {
+        Harness::frame_from(seg, PEER_IP)
+    }
+
+    /// The same, from source address `src` (the peer's MAC still).
+    fn frame_from(seg: &Seg, src: Ipv4Addr) -> Vec<u8> {
         let tcp = TcpRepr {
             src_port: seg.sport,
             dst_port: seg.dport,
@@ -322,7 +328,7 @@ impl Harness {
             payload: &seg.data,
         };
         let ip = Ipv4Repr {
-            src_addr: PEER_IP,
+            src_addr: src,
             dst_addr: LOCAL_IP,
             protocol: IpProtocol::Tcp,
             payload_len: tcp.buffer_len(),
@@ -331,12 +337,7 @@ impl Harness {
             ident: 7,
         };
         ip_frame(&ip, |bytes| {
-            tcp.emit(
-                &mut TcpPacket::new_unchecked(bytes),
-                PEER_IP,
-                LOCAL_IP,
-                true,
-            );
+            tcp.emit(&mut TcpPacket::new_unchecked(bytes), src, LOCAL_IP, true);
         })
     }
 
@@ -501,6 +502,26 @@ impl Harness {
         }
         out
     }
+}
+
+/// An ARP packet from `sender` (at PEER_MAC) about `target`.
+pub(super) fn arp_from(op: ArpOperation, sender: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + ArpRepr::BUFFER_LEN];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    ArpRepr {
+        operation: op,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: sender,
+        target_hardware_addr: EthernetAddress::UNSPECIFIED,
+        target_protocol_addr: target,
+    }
+    .emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
 }
 
 /// Ethernet and IPv4 headers from the peer to us around a payload that
