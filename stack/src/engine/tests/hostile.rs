@@ -210,7 +210,7 @@ fn conn_for(peer_port: u16, iss: SeqNumber) -> Conn {
     }
 }
 
-// RFC 4987 3.6: with the SYN queue full, a SYN still gets a SYN-ACK, but
+// Contract 14, RFC 4987 3.6: with the SYN queue full, a SYN still gets a SYN-ACK, but
 // nothing is kept: its sequence number is a cookie. The ACK that returns
 // it opens the connection (its data included); a forged one gets a RST.
 #[test]
