@@ -205,9 +205,23 @@ def open_conns(host, n, window, timeout=10.0):
     return conns
 
 
-def reset_all(host, conns, offset=lambda c: 0):
+def reset_all(host, conns, offset=lambda c: 0, settle=1.0):
+    """Resets every connection as a real peer would: a RST at the sequence
+    number it believes next, then, for a challenge ACK (RFC 5961 3.2: the
+    stack lost some of our bytes, so that RST was not exact), a RST at the
+    sequence number the challenge names."""
+    by_port = {c.port: c for c in conns}
     for c in conns:
         host.send(host.tcp(c.port, c.seq(offset(c)), c.ack(), RST | ACK, 0))
+    end = time.monotonic() + settle
+    while by_port and time.monotonic() < end:
+        select.select([host.sock], [], [], 0.02)
+        host.pump()
+        for (sport, dport, flags, seq, ack, win, plen) in host.segments:
+            c = by_port.get(dport)
+            if c is not None and flags & ACK and not flags & (SYN | RST):
+                host.send(host.tcp(c.port, ack, 0, RST, 0))
+        host.segments.clear()
 
 
 def ooo(a):
