@@ -88,6 +88,71 @@ pub enum ResetCause {
     /// We sent RST because data arrived after the application closed the
     /// receive side (contract 12).
     DataAfterClose,
+    /// ICMP said the peer cannot be reached: a hard error (protocol or
+    /// port unreachable, communication prohibited) while opening, or
+    /// retransmissions, probes or keepalives ran out after such a report
+    /// (RFC 1122 4.2.3.9: an established connection is not aborted by
+    /// ICMP alone; the report explains the timeout).
+    Unreachable(Unreachable),
+}
+
+/// What an ICMP error said of a connection's path (RFC 792, RFC 1122
+/// 3.2.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unreachable {
+    /// Destination Unreachable, network (codes 0, 6, 11).
+    Network,
+    /// Destination Unreachable, host (codes 1, 5, 7, 8, 12).
+    Host,
+    /// Destination Unreachable, protocol (code 2): the peer runs no TCP.
+    Protocol,
+    /// Destination Unreachable, port (code 3).
+    Port,
+    /// Destination Unreachable, communication administratively prohibited
+    /// (codes 9, 10, 13, 14, 15: a filter on the path).
+    Prohibited,
+    /// Time Exceeded in transit: a routing loop, or a path longer than
+    /// our TTL.
+    TtlExceeded,
+}
+
+impl Unreachable {
+    /// A Destination Unreachable code, or `None` for code 4
+    /// (fragmentation needed: path MTU discovery, not an error) and codes
+    /// RFC 1812 does not define.
+    pub fn from_code(code: u8) -> Option<Unreachable> {
+        Some(match code {
+            0 | 6 | 11 => Unreachable::Network,
+            1 | 5 | 7 | 8 | 12 => Unreachable::Host,
+            2 => Unreachable::Protocol,
+            3 => Unreachable::Port,
+            9 | 10 | 13..=15 => Unreachable::Prohibited,
+            _ => return None,
+        })
+    }
+
+    /// A hard error (RFC 1122 4.2.3.9): nothing at the destination will
+    /// answer, so an open in progress is aborted. Every report is soft for
+    /// a synchronized connection (RFC 5927 7.2: otherwise a forged ICMP
+    /// message could reset it).
+    pub fn is_hard(self) -> bool {
+        matches!(
+            self,
+            Unreachable::Protocol | Unreachable::Port | Unreachable::Prohibited
+        )
+    }
+
+    /// The error a call reports for it (as Linux maps the codes).
+    pub fn error(self) -> Error {
+        match self {
+            Unreachable::Network => Error::NetworkUnreachable,
+            Unreachable::Host | Unreachable::Prohibited | Unreachable::TtlExceeded => {
+                Error::HostUnreachable
+            }
+            Unreachable::Protocol | Unreachable::Port => Error::ConnectionRefused,
+        }
+    }
 }
 
 impl ResetCause {
@@ -97,6 +162,7 @@ impl ResetCause {
             ResetCause::PeerReset | ResetCause::DataAfterClose => Error::ConnectionReset,
             ResetCause::Refused => Error::ConnectionRefused,
             ResetCause::RetransmitTimeout | ResetCause::KeepaliveTimeout => Error::TimedOut,
+            ResetCause::Unreachable(u) => u.error(),
         }
     }
 }
@@ -170,6 +236,11 @@ pub enum Error {
     ConnectionRefused,
     /// Retransmissions or keepalive probes went unanswered.
     TimedOut,
+    /// ICMP reported the peer's host unreachable (or the path filtered,
+    /// or a routing loop): `EHOSTUNREACH`.
+    HostUnreachable,
+    /// ICMP reported the peer's network unreachable: `ENETUNREACH`.
+    NetworkUnreachable,
     /// The connection is not established yet (or no longer).
     NotConnected,
     /// The local port (or 4-tuple) is taken.
@@ -195,6 +266,8 @@ impl fmt::Display for Error {
             Error::ConnectionReset => "connection reset by peer",
             Error::ConnectionRefused => "connection refused",
             Error::TimedOut => "connection timed out",
+            Error::HostUnreachable => "no route to host",
+            Error::NetworkUnreachable => "network is unreachable",
             Error::NotConnected => "not connected",
             Error::AddrInUse => "address in use",
             Error::AddrNotAvailable => "no free ephemeral port for this destination",

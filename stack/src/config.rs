@@ -34,6 +34,19 @@ pub struct EngineConfig {
     pub neighbors: Vec<StaticNeighbor>,
     /// Whether to answer ICMP echo requests for our address. Default true.
     pub icmp_echo: bool,
+    /// ICMP error messages the engine may send per second, over all
+    /// destinations (a token bucket, as Linux's `icmp_msgs_per_sec`); 0
+    /// sends none. The engine sends Protocol Unreachable for IP protocols
+    /// it does not serve (RFC 1122 3.2.2.1). Echo replies are not counted.
+    /// Default 1000.
+    pub icmp_error_rate: u32,
+    /// How many ICMP errors may go in one burst (the bucket's depth).
+    /// Default 50.
+    pub icmp_error_burst: u32,
+    /// The smallest path MTU an ICMP "fragmentation needed" message may
+    /// lower a connection to (RFC 1191; Linux's `min_pmtu`): a forged
+    /// message cannot shrink segments below it. Default 552.
+    pub min_path_mtu: u16,
     /// Most connections (any state, TIME_WAIT included) the engine holds.
     /// With the table full, a SYN to a listener gets a SYN cookie
     /// (`tcp.syn_cookies`) rather than silence: the connection is made
@@ -317,6 +330,9 @@ impl Default for EngineConfig {
             mtu: 1500,
             neighbors: Vec::new(),
             icmp_echo: true,
+            icmp_error_rate: 1000,
+            icmp_error_burst: 50,
+            min_path_mtu: 552,
             max_connections: 65_536,
             max_connections_per_source: 0,
             offload: OffloadConfig::default(),
@@ -427,6 +443,9 @@ fn check(
 
 /// Smallest IPv4 MTU every host must accept (RFC 791).
 const MIN_MTU: u16 = 576;
+/// Smallest IPv4 datagram every link must carry (RFC 791): the floor of
+/// `min_path_mtu`.
+const MIN_PATH_MTU: u16 = 68;
 /// Largest MTU we build frames for (jumbo frames).
 const MAX_MTU: u16 = 9216;
 /// IPv4 and TCP headers without options.
@@ -466,6 +485,21 @@ impl EngineConfig {
         check((MIN_MTU..=MAX_MTU).contains(&self.mtu), "mtu", || {
             format!("{} is outside {MIN_MTU}..={MAX_MTU}", self.mtu)
         })?;
+        check(
+            (MIN_PATH_MTU..=self.mtu).contains(&self.min_path_mtu),
+            "min_path_mtu",
+            || {
+                format!(
+                    "{} is outside {MIN_PATH_MTU}..={} (the mtu)",
+                    self.min_path_mtu, self.mtu
+                )
+            },
+        )?;
+        check(
+            self.icmp_error_rate == 0 || self.icmp_error_burst > 0,
+            "icmp_error_burst",
+            || "must be at least 1 when icmp_error_rate is set".into(),
+        )?;
         check(self.max_connections > 0, "max_connections", || {
             "must be at least 1".into()
         })?;

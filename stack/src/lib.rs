@@ -41,7 +41,9 @@ mod time;
 pub mod timer;
 pub mod wire;
 
-pub use api::{CloseOutcome, Error, Event, EventKind, Handle, ResetCause, Result, Shutdown, State};
+pub use api::{
+    CloseOutcome, Error, Event, EventKind, Handle, ResetCause, Result, Shutdown, State, Unreachable,
+};
 pub use buf::{BufferPool, HeapBuf, HeapPool, PacketBuf};
 pub use config::{
     ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, MemoryConfig, OffloadConfig,

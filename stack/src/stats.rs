@@ -70,6 +70,10 @@ pub enum DropReason {
     /// A SYN from a remote address that holds `max_connections_per_source`
     /// connections already.
     SourceLimit,
+    /// An ICMP error that quotes no connection of ours, or a sequence
+    /// number the connection has not sent or that is acknowledged already
+    /// (RFC 5927 4.1: a forged or stale report).
+    IcmpUnmatched,
 }
 
 /// Drops by reason.
@@ -101,6 +105,7 @@ pub struct Drops {
     pub martian: u64,
     pub oversize: u64,
     pub source_limit: u64,
+    pub icmp_unmatched: u64,
 }
 
 impl Drops {
@@ -132,6 +137,7 @@ impl Drops {
             DropReason::Martian => &mut self.martian,
             DropReason::Oversize => &mut self.oversize,
             DropReason::SourceLimit => &mut self.source_limit,
+            DropReason::IcmpUnmatched => &mut self.icmp_unmatched,
         };
         *c += 1;
     }
@@ -163,6 +169,7 @@ impl Drops {
             + self.martian
             + self.oversize
             + self.source_limit
+            + self.icmp_unmatched
     }
 }
 
@@ -268,6 +275,17 @@ pub struct Stats {
     pub icmp_echo_replies: u64,
     /// ICMP destination-unreachable messages received.
     pub icmp_unreachable_in: u64,
+    /// ICMP errors (destination unreachable, time exceeded) that matched a
+    /// connection and a sequence number in flight, and were applied: a
+    /// soft error noted, an open aborted, or the path MTU lowered.
+    pub icmp_errors_applied: u64,
+    /// Times a "fragmentation needed" message lowered a connection's
+    /// segment size (RFC 1191).
+    pub pmtu_decreases: u64,
+    /// ICMP errors sent (protocol unreachable).
+    pub icmp_errors_sent: u64,
+    /// ICMP errors the rate limit held back (`icmp_error_rate`).
+    pub icmp_errors_suppressed: u64,
     /// Times the buffer pool was empty when the engine needed a buffer.
     pub buffer_exhaustion: u64,
     /// Times a connection with something to send waited because no buffer

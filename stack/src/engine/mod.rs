@@ -17,6 +17,7 @@
 //! (output, `#[must_use]`).
 
 mod cookies;
+mod icmp;
 mod memory;
 mod owned;
 mod rx;
@@ -135,6 +136,8 @@ pub struct Engine<P: BufferPool> {
     /// SYN cookies went out recently: until then, an ACK to a listener may
     /// return one (otherwise it is not even checked).
     cookies_until: Instant,
+    /// The budget of ICMP errors we may send.
+    icmp_limit: icmp::IcmpLimit,
     /// A header buffer taken before a TCB was asked for a segment and not
     /// used (it had nothing to send): kept for the next one.
     spare_head: Option<P::Buf>,
@@ -185,6 +188,7 @@ impl<P: BufferPool> Engine<P> {
         stats.memory.reserved_mark = as_u64(budget.reserved);
         Ok(Engine {
             mss: usize::from(config.effective_mss()),
+            icmp_limit: icmp::IcmpLimit::new(config.icmp_error_burst, now),
             cfg: config,
             pool,
             secret,

@@ -9,8 +9,8 @@ use crate::tcp::input::SegmentInfo;
 use crate::tcp::Tcb;
 use crate::time::Instant;
 use crate::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Repr,
-    IpProtocol, Ipv4Packet, Ipv4Repr, TcpFlags, TcpPacket, TcpRepr, WireError,
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr,
+    TcpFlags, TcpPacket, TcpRepr, WireError,
 };
 
 use super::cookies;
@@ -34,7 +34,7 @@ fn illegal_flags(flags: TcpFlags) -> bool {
         || !flags.intersects(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST)
 }
 
-fn wire_drop(e: WireError) -> DropReason {
+pub(super) fn wire_drop(e: WireError) -> DropReason {
     match e {
         WireError::BadChecksum => DropReason::BadChecksum,
         WireError::Unsupported => DropReason::UnsupportedProtocol,
@@ -128,7 +128,11 @@ impl<P: BufferPool> Engine<P> {
                 self.rx_tcp(now, frame, parsed);
             }
             IpProtocol::Icmp => self.rx_icmp(&frame, &repr, ip_payload_at, verify),
-            _ => self.stats.drop(DropReason::UnsupportedProtocol),
+            _ => {
+                self.stats.drop(DropReason::UnsupportedProtocol);
+                let datagram = &frame.data()[offset..];
+                self.protocol_unreachable(&repr, datagram);
+            }
         }
     }
 
@@ -423,39 +427,6 @@ impl<P: BufferPool> Engine<P> {
         let idx = self.add_passive(lidx, p, tcb);
         self.rx_conn(idx, p, payload);
         true
-    }
-
-    fn rx_icmp(&mut self, frame: &P::Buf, ip: &Ipv4Repr, at: usize, verify: bool) {
-        self.stats.icmp_in += 1;
-        let Some(bytes) = frame.data().get(at..at + ip.payload_len) else {
-            return self.stats.drop(DropReason::Malformed);
-        };
-        let packet = match Icmpv4Packet::new_checked(bytes) {
-            Ok(p) => p,
-            Err(e) => return self.stats.drop(wire_drop(e)),
-        };
-        match Icmpv4Repr::parse(&packet, verify) {
-            Ok(Icmpv4Repr::EchoRequest { .. })
-                if self.cfg.icmp_echo && 20 + ip.payload_len > usize::from(self.cfg.mtu) =>
-            {
-                self.stats.drop(DropReason::Oversize);
-            }
-            Ok(Icmpv4Repr::EchoRequest {
-                ident,
-                seq_no,
-                data,
-            }) if self.cfg.icmp_echo => {
-                let reply = Icmpv4Repr::EchoReply {
-                    ident,
-                    seq_no,
-                    data,
-                };
-                self.send_icmp(ip.src_addr, &reply);
-            }
-            Ok(Icmpv4Repr::DstUnreachable { .. }) => self.stats.icmp_unreachable_in += 1,
-            Ok(_) => {}
-            Err(e) => self.stats.drop(wire_drop(e)),
-        }
     }
 
     /// Answers ARP requests for our address and learns from replies

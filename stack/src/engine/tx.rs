@@ -445,20 +445,23 @@ impl<P: BufferPool> Engine<P> {
         }
     }
 
-    pub(super) fn send_icmp(&mut self, dst: Ipv4Addr, repr: &Icmpv4Repr) {
+    /// Sends an ICMP message to `dst`; returns whether it was formed.
+    pub(super) fn send_icmp(&mut self, dst: Ipv4Addr, repr: &Icmpv4Repr) -> bool {
         let Some(mut head) = self.pool.alloc() else {
             self.stats.buffer_exhaustion += 1;
-            return;
+            return false;
         };
         let len = repr.buffer_len();
         let Some(bytes) = head.append(len) else {
-            return self.stats.drop(DropReason::NoBuffers);
+            self.stats.drop(DropReason::NoBuffers);
+            return false;
         };
         repr.emit(&mut Icmpv4Packet::new_unchecked(bytes));
-        if let Some(frame) = self.ip_frame(head, None, dst, IpProtocol::Icmp, len) {
-            self.stats.icmp_echo_replies += 1;
-            self.send_control(frame, dst);
-        }
+        let Some(frame) = self.ip_frame(head, None, dst, IpProtocol::Icmp, len) else {
+            return false;
+        };
+        self.send_control(frame, dst);
+        true
     }
 
     /// An ARP request (to broadcast) or reply (to `target_mac`).

@@ -214,6 +214,7 @@ impl<B: PacketBuf> Tcb<B> {
         if has_ack {
             self.snd_una = seg.ack;
             self.snd_wl2 = seg.ack;
+            self.soft_error = None;
             if let Some((_, sent)) = self.rtt_probe.take() {
                 if self.retries == 0 {
                     self.rtt.sample(ctx.now - sent);
@@ -410,6 +411,9 @@ impl<B: PacketBuf> Tcb<B> {
         }
         self.retries = 0;
         self.progress_at = ctx.now;
+        // The path delivers again: an earlier ICMP report no longer
+        // explains anything.
+        self.soft_error = None;
         if self.want_writable && self.send.free_space() > 0 {
             self.want_writable = false;
             self.raise(EventBits::WRITABLE);

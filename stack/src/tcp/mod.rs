@@ -17,6 +17,7 @@
 //! segment by segment ([`output`]).
 
 pub(crate) mod cc;
+pub(crate) mod icmp;
 pub(crate) mod input;
 pub(crate) mod loss;
 pub(crate) mod output;
@@ -323,6 +324,10 @@ pub(crate) struct Tcb<B> {
     pub orphan: bool,
     /// Why the connection was reset, once it was.
     pub reset: Option<ResetCause>,
+    /// The last ICMP error about the path since data was last
+    /// acknowledged (RFC 1122 4.2.3.9): reported if the connection times
+    /// out ([`Tcb::time_out`]).
+    pub soft_error: Option<crate::api::Unreachable>,
     /// `read` or `write` reported the reset already (contract 3).
     pub reset_reported: bool,
     pub want_writable: bool,
@@ -460,6 +465,7 @@ impl<B: PacketBuf> Tcb<B> {
             write_shut: false,
             orphan: false,
             reset: None,
+            soft_error: None,
             reset_reported: false,
             want_writable: false,
             mem_waiting: false,

@@ -201,6 +201,46 @@ impl Scoreboard {
         self.segs.iter().position(|s| s.lost && !s.retrans_out)
     }
 
+    /// The path's segment size fell to `mss` (RFC 1191): every record
+    /// carrying more data is cut into pieces of at most `mss` that keep
+    /// its marks, and the pieces the peer has not SACKed are deemed lost,
+    /// for a router dropped the original. Returns how many pieces were
+    /// newly deemed lost.
+    pub fn shrink_to(&mut self, mss: usize) -> usize {
+        let mss = mss.max(1);
+        if self.segs.iter().all(|s| s.data_len() <= mss) {
+            return 0;
+        }
+        let mut pieces = VecDeque::with_capacity(self.segs.len());
+        let mut too_big = Vec::new();
+        for s in self.segs.drain(..) {
+            if s.data_len() <= mss {
+                pieces.push_back(s);
+                continue;
+            }
+            let mut start = s.start;
+            let mut left = s.data_len();
+            while left > 0 {
+                let take = left.min(mss);
+                left -= take;
+                let fin = s.fin && left == 0;
+                let end = start + take + usize::from(fin);
+                too_big.push(pieces.len());
+                pieces.push_back(Sent {
+                    start,
+                    end,
+                    fin,
+                    ..s
+                });
+                start = end;
+            }
+        }
+        // The byte counts are unchanged: every piece keeps its record's
+        // marks, and the pieces cover exactly what the record covered.
+        self.segs = pieces;
+        too_big.into_iter().filter(|&i| self.mark_lost(i)).count()
+    }
+
     /// The cumulative ACK moved to `ack`: records wholly below it go, one
     /// it falls inside is trimmed.
     pub fn on_cumulative_ack(&mut self, ack: SeqNumber, delivered: &mut Delivered) {
@@ -431,6 +471,30 @@ mod tests {
         assert_eq!((sb.pipe(), sb.lost()), (9000, 1000));
         assert_eq!(sb.mark_all_lost(), 9);
         assert_eq!(sb.pipe(), 0);
+    }
+
+    #[test]
+    fn a_smaller_path_mtu_cuts_records_and_deems_the_unsacked_pieces_lost() {
+        let mut sb = ten();
+        let mut d = Delivered::default();
+        // The peer SACKed the third record.
+        sb.on_sack(&[block(2000, 3000), None, None, None], seq(0), &mut d);
+        let (out, sacked) = (sb.out(), sb.sacked());
+        assert_eq!(sb.shrink_to(400), 27, "9 records of 3 pieces each");
+        assert_eq!(sb.len(), 30);
+        assert_eq!((sb.out(), sb.sacked()), (out, sacked));
+        assert_eq!(sb.lost(), 9000);
+        assert_eq!(sb.pipe(), 0);
+        let first = *sb.get(0).unwrap();
+        assert_eq!(
+            (first.start, first.end, first.lost),
+            (seq(0), seq(400), true)
+        );
+        let third = *sb.get(2).unwrap();
+        assert_eq!((third.start, third.end), (seq(800), seq(1000)));
+        assert!(sb.get(6).unwrap().sacked && !sb.get(6).unwrap().lost);
+        assert_eq!(sb.first_lost(), Some(0));
+        assert_eq!(sb.shrink_to(400), 0, "nothing is larger any more");
     }
 
     #[test]

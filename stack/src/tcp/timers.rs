@@ -158,7 +158,7 @@ impl<B: PacketBuf> Tcb<B> {
     /// connection. Returns whether it did.
     fn user_timeout_expired(&mut self, now: Instant) -> bool {
         if self.user_deadline().is_some_and(|at| now >= at) {
-            self.reset_with(ResetCause::RetransmitTimeout);
+            self.time_out(ResetCause::RetransmitTimeout);
             return true;
         }
         false
@@ -179,7 +179,7 @@ impl<B: PacketBuf> Tcb<B> {
             _ => ctx.cfg.max_retransmits,
         };
         if self.retries >= limit {
-            self.reset_with(ResetCause::RetransmitTimeout);
+            self.time_out(ResetCause::RetransmitTimeout);
             return;
         }
         self.retries += 1;
@@ -262,7 +262,7 @@ impl<B: PacketBuf> Tcb<B> {
         if self.probes_unanswered >= ctx.cfg.max_retransmits
             || (self.orphan && self.persist_backoff >= ctx.cfg.orphan_retries)
         {
-            self.reset_with(ResetCause::RetransmitTimeout);
+            self.time_out(ResetCause::RetransmitTimeout);
             return;
         }
         // A probe below the window elicits an ACK carrying the current
@@ -289,7 +289,7 @@ impl<B: PacketBuf> Tcb<B> {
             return;
         }
         if self.probes_unanswered >= ctx.cfg.keepalive.count {
-            self.reset_with(ResetCause::KeepaliveTimeout);
+            self.time_out(ResetCause::KeepaliveTimeout);
             return;
         }
         if self.snd_una == self.snd_max {

@@ -14,6 +14,7 @@ mod close;
 mod data;
 mod handshake;
 mod hostile;
+mod icmp;
 mod link;
 mod loss;
 mod memory;

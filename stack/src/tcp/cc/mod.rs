@@ -120,6 +120,14 @@ pub(crate) trait CongestionControl {
     fn set_ssthresh(&mut self, ssthresh: usize) {
         self.window_mut().ssthresh = ssthresh;
     }
+    /// The path's segment size fell (RFC 1191). The window keeps its
+    /// bytes (the path carries as much as before); its floor of one
+    /// segment follows the new size.
+    fn set_path_mss(&mut self, mss: usize) {
+        let w = self.window_mut();
+        w.mss = mss;
+        w.cwnd = w.cwnd.max(mss);
+    }
     /// The segment size changed (handshake): the initial window with it.
     fn set_mss(&mut self, mss: usize, initial_window: u32) {
         *self.window_mut() = Window {
