@@ -60,6 +60,7 @@ fn tcp_data(payload: &[u8]) -> TcpRepr<'_> {
         ack_number: SeqNumber(2_000_000),
         window_len: 65535,
         timestamp: Some(TcpTimestamp { tsval: 1, tsecr: 2 }),
+        urgent_at: 0,
         payload,
         ..TcpRepr::default()
     }

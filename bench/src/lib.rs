@@ -190,6 +190,7 @@ pub fn data_repr<'a>(c: &PeerConn, payload: &'a [u8]) -> TcpRepr<'a> {
         seq_number: SeqNumber(c.peer_seq),
         ack_number: SeqNumber(c.peer_ack),
         window_len: 65535,
+        urgent_at: 0,
         payload,
         ..TcpRepr::default()
     }

@@ -219,6 +219,10 @@ pub enum EventKind {
     },
     /// A listener has a connection to accept.
     Acceptable,
+    /// The peer marked urgent data beyond what was read (RFC 9293 3.8.5;
+    /// EPOLLPRI): read on to reach it,
+    /// [`crate::Engine::urgent_pending`] tells how far.
+    Urgent,
 }
 
 /// Errors of the application API.

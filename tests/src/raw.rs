@@ -181,6 +181,7 @@ impl RawHost {
             ack_number: SeqNumber(f.ack),
             window_len: f.window,
             max_seg_size: f.mss,
+            urgent_at: 0,
             payload: f.payload,
             ..TcpRepr::default()
         };

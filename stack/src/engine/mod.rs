@@ -485,6 +485,9 @@ impl<P: BufferPool> Engine<P> {
         if bits.has(EventBits::READABLE) {
             push(EventKind::Readable);
         }
+        if bits.has(EventBits::URGENT) {
+            push(EventKind::Urgent);
+        }
         if bits.has(EventBits::WRITABLE) {
             push(EventKind::Writable);
         }

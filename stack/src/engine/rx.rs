@@ -163,6 +163,7 @@ impl<P: BufferPool> Engine<P> {
                 sack_permitted: repr.sack_permitted,
                 sack: repr.sack_blocks,
                 len: repr.payload.len(),
+                urgent: repr.flags.contains(TcpFlags::URG).then_some(repr.urgent_at),
             },
             payload_at: at + usize::from(packet.header_len()),
         })
@@ -417,6 +418,7 @@ impl<P: BufferPool> Engine<P> {
             sack_permitted: offered.sack_permitted,
             sack: [None; 4],
             len: 0,
+            urgent: None,
         };
         let mut secrets = self.secrets(local, p.src, now);
         secrets.iss = seg.ack - 1;

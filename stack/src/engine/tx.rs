@@ -56,6 +56,7 @@ pub(super) fn tcp_repr(
         sack_permitted: false,
         sack_blocks: [None; 4],
         timestamp: None,
+        urgent_at: 0,
         payload: &[],
     }
 }
@@ -241,6 +242,7 @@ impl<P: BufferPool> Engine<P> {
         repr.timestamp = seg.ts;
         repr.sack_permitted = seg.sack_permitted;
         repr.sack_blocks = seg.sack;
+        repr.urgent_at = seg.urgent;
         self.stats.sack_blocks_sent += repr.emitted_sack_blocks() as u64;
         let remote = *tcb.remote.ip();
         self.finish_tcp(head, payload, remote, &repr)

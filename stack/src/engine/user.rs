@@ -324,6 +324,30 @@ impl<P: BufferPool> Engine<P> {
         self.with_tcb(h, |tcb, ctx, pool, stats| tcb.write(ctx, pool, data, stats))?
     }
 
+    /// Writes `data` as urgent data (RFC 9293 3.8.5, `MSG_OOB`): queued
+    /// like [`Engine::write`], and the last byte queued becomes the urgent
+    /// mark, sent at once with URG on every segment before it. The peer
+    /// reads urgent data inline. Returns how many bytes were queued
+    /// (`WouldBlock` if none).
+    pub fn write_urgent(&mut self, h: Handle, data: &[u8]) -> Result<usize> {
+        self.with_tcb(h, |tcb, ctx, pool, stats| {
+            let n = tcb.write(ctx, pool, data, stats)?;
+            if n > 0 {
+                tcb.mark_urgent();
+            }
+            Ok(n)
+        })?
+    }
+
+    /// How many bytes remain to be read up to and including the last
+    /// urgent byte the peer marked, or `None` when no urgent data is
+    /// pending (RFC 9293 MUST-33; `SIOCATMARK` is `Some` turning `None`).
+    pub fn urgent_pending(&self, h: Handle) -> Result<Option<usize>> {
+        let idx = self.conn_index(h)?;
+        let conn = self.conns.get(idx).ok_or(Error::InvalidHandle)?;
+        Ok(conn.tcb.urgent_pending())
+    }
+
     /// Zero-copy write: queues the caller's buffer whole, or hands it back
     /// with the reason: `WouldBlock` when it does not fit the send buffer
     /// or a memory limit refuses it (`Writable` follows), `NoBuffers` when

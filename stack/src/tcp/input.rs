@@ -30,6 +30,8 @@ pub(crate) struct SegmentInfo {
     pub sack: [Option<SackBlock>; 4],
     /// Payload bytes.
     pub len: usize,
+    /// The urgent pointer, when URG is set.
+    pub urgent: Option<u16>,
 }
 
 impl SegmentInfo {
@@ -166,6 +168,8 @@ impl<B: PacketBuf> Tcb<B> {
         if self.state == State::Closed {
             return Reply::Nothing;
         }
+        // Sixth: the URG bit.
+        self.on_urgent(seg);
         // Seventh: the segment text.
         if seg.len > 0 {
             if let Some(reply) = self.on_text(ctx, seg, payload, stats) {
@@ -406,6 +410,7 @@ impl<B: PacketBuf> Tcb<B> {
         self.send.ack(data_acked);
         self.snd_data_start += data_acked;
         self.snd_una = ack;
+        self.urgent_acked(ack);
         if seq_diff(self.snd_nxt, ack) < 0 {
             self.snd_nxt = ack;
         }

@@ -31,6 +31,7 @@ pub(crate) mod scoreboard;
 pub(crate) mod send_queue;
 pub(crate) mod timers;
 pub(crate) mod timestamps;
+pub(crate) mod urgent;
 pub(crate) mod user;
 
 #[cfg(test)]
@@ -139,6 +140,7 @@ impl EventBits {
     pub const PEER_CLOSED: u8 = 8;
     pub const RESET: u8 = 16;
     pub const CLOSED: u8 = 32;
+    pub const URGENT: u8 = 64;
 
     /// Just these bits.
     pub fn only(bits: u8) -> Self {
@@ -322,6 +324,12 @@ pub(crate) struct Tcb<B> {
     pub write_shut: bool,
     /// No application handle refers to the connection any more.
     pub orphan: bool,
+    /// RCV.UP: the octet after the urgent data the peer marked last,
+    /// while the application has not read up to it (RFC 9293 3.8.5).
+    pub rcv_up: Option<SeqNumber>,
+    /// SND.UP: the octet after the urgent data we queued last, until the
+    /// peer acknowledges it.
+    pub snd_up: Option<SeqNumber>,
     /// Why the connection was reset, once it was.
     pub reset: Option<ResetCause>,
     /// The last ICMP error about the path since data was last
@@ -466,6 +474,8 @@ impl<B: PacketBuf> Tcb<B> {
             orphan: false,
             reset: None,
             soft_error: None,
+            rcv_up: None,
+            snd_up: None,
             reset_reported: false,
             want_writable: false,
             mem_waiting: false,

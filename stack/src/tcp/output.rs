@@ -36,6 +36,8 @@ pub(crate) struct OutSegment {
     pub retransmit: bool,
     /// A keepalive or zero-window probe.
     pub probe: bool,
+    /// The urgent pointer, with URG in `flags`.
+    pub urgent: u16,
 }
 
 /// Why a segment goes again.
@@ -64,6 +66,7 @@ impl<B: PacketBuf> Tcb<B> {
     pub fn poll_segment(&mut self, ctx: &Ctx) -> (Option<OutSegment>, Outcome) {
         let seg = self.next_segment(ctx).map(|mut seg| {
             self.attach_sack(&mut seg);
+            self.attach_urgent(&mut seg);
             seg
         });
         (seg, self.finish())
@@ -79,6 +82,7 @@ impl<B: PacketBuf> Tcb<B> {
         let mut seg = self.control_segment(ctx, TcpFlags::ACK);
         seg.seq = self.snd_max;
         self.attach_sack(&mut seg);
+        self.attach_urgent(&mut seg);
         (Some(seg), self.finish())
     }
 
@@ -190,6 +194,7 @@ impl<B: PacketBuf> Tcb<B> {
             data_len: 0,
             retransmit: false,
             probe: false,
+            urgent: 0,
         }
     }
 
@@ -425,6 +430,7 @@ impl<B: PacketBuf> Tcb<B> {
     /// After the application read: owe a window update if the window can
     /// grow by enough to be worth a segment.
     pub fn after_read(&mut self, ctx: &Ctx) {
+        self.forget_read_urgent();
         if !self.is_synchronized() || self.peer_fin {
             return;
         }

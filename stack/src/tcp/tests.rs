@@ -75,6 +75,7 @@ impl Bench {
             sack_permitted: false,
             sack: [None; 4],
             len,
+            urgent: None,
         }
     }
 

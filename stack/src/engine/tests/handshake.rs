@@ -120,6 +120,7 @@ fn syn_to_closed_port_gets_rst_ack() {
         ts: None,
         sack_perm: false,
         sack: Vec::new(),
+        urgent: 0,
         data: Vec::new(),
     };
     t.send(syn.clone());
@@ -135,6 +136,7 @@ fn syn_to_closed_port_gets_rst_ack() {
         ts: None,
         sack_perm: false,
         sack: Vec::new(),
+        urgent: 0,
         data: Vec::new(),
     });
     t.recv_nothing();
@@ -159,6 +161,7 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         ts: None,
         sack_perm: false,
         sack: Vec::new(),
+        urgent: 0,
         data: b"data".to_vec(),
     };
     t.send(seg.clone());
@@ -174,6 +177,7 @@ fn ack_to_closed_port_gets_rst_from_its_ack_and_rst_gets_nothing() {
         ts: None,
         sack_perm: false,
         sack: Vec::new(),
+        urgent: 0,
         data: Vec::new(),
     });
     t.send(seg.flags(RST | ACK).data(b""));

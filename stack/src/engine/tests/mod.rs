@@ -22,6 +22,7 @@ mod options;
 mod ports;
 mod sack;
 mod timers;
+mod urgent;
 
 use core::fmt;
 use core::time::Duration;
@@ -58,6 +59,7 @@ const SYN: TcpFlags = TcpFlags::SYN;
 const FIN: TcpFlags = TcpFlags::FIN;
 const RST: TcpFlags = TcpFlags::RST;
 const PSH: TcpFlags = TcpFlags::PSH;
+const URG: TcpFlags = TcpFlags::URG;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -88,6 +90,8 @@ struct Seg {
     sack_perm: bool,
     /// SACK blocks, as (left, right).
     sack: Vec<(SeqNumber, SeqNumber)>,
+    /// The urgent pointer (zero unless `flags` has URG).
+    urgent: u16,
     data: Vec<u8>,
 }
 
@@ -118,6 +122,9 @@ impl fmt::Debug for Seg {
         }
         for (l, r) in &self.sack {
             write!(f, " sack {l}:{r}")?;
+        }
+        if self.urgent != 0 {
+            write!(f, " urg {}", self.urgent)?;
         }
         Ok(())
     }
@@ -174,6 +181,11 @@ impl Seg {
         self
     }
 
+    fn urgent(mut self, pointer: u16) -> Seg {
+        self.urgent = pointer;
+        self
+    }
+
     fn data(mut self, data: &[u8]) -> Seg {
         self.data = data.to_vec();
         self
@@ -218,6 +230,7 @@ impl Conn {
             ts: None,
             sack_perm: false,
             sack: Vec::new(),
+            urgent: 0,
             data: Vec::new(),
         }
     }
@@ -236,6 +249,7 @@ impl Conn {
             ts: None,
             sack_perm: false,
             sack: Vec::new(),
+            urgent: 0,
             data: Vec::new(),
         }
     }
@@ -326,6 +340,7 @@ impl Harness {
             timestamp: seg.ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
             sack_permitted: seg.sack_perm,
             sack_blocks: sack_blocks(&seg.sack),
+            urgent_at: seg.urgent,
             payload: &seg.data,
         };
         let ip = Ipv4Repr {
@@ -580,6 +595,7 @@ fn parse_seg(frame: &[u8]) -> Seg {
             .flatten()
             .map(|b| (b.left, b.right))
             .collect(),
+        urgent: repr.urgent_at,
         data: repr.payload.to_vec(),
     }
 }
@@ -602,7 +618,7 @@ fn harness_round_trips_a_segment_through_its_own_codec() {
     let seg = Seg {
         sport: 1,
         dport: 2,
-        flags: SYN | ACK,
+        flags: SYN | ACK | URG,
         seq: SeqNumber(3),
         ack: SeqNumber(4),
         win: 5,
@@ -611,6 +627,7 @@ fn harness_round_trips_a_segment_through_its_own_codec() {
         ts: Some((8, 9)),
         sack_perm: true,
         sack: vec![(SeqNumber(10), SeqNumber(11))],
+        urgent: 12,
         data: b"xyz".to_vec(),
     };
     let frame = Harness::frame_for(&seg);

@@ -325,6 +325,10 @@ pub struct TcpRepr<'a> {
     pub sack_blocks: [Option<SackBlock>; 4],
     /// Timestamps option.
     pub timestamp: Option<TcpTimestamp>,
+    /// Urgent pointer: the offset from `seq_number` of the octet after
+    /// the urgent data (RFC 9293 3.8.5); meaningful only if `flags` has
+    /// URG. `parse` stores 0 otherwise and `emit` writes 0 otherwise.
+    pub urgent_at: u16,
     /// The segment's data.
     pub payload: &'a [u8],
 }
@@ -378,6 +382,11 @@ impl<'a> TcpRepr<'a> {
                 SeqNumber(0)
             },
             window_len: packet.window_len(),
+            urgent_at: if flags.contains(TcpFlags::URG) {
+                packet.urgent_at()
+            } else {
+                0
+            },
             payload: super::clamped(bytes, packet.header_end(), usize::MAX),
             ..TcpRepr::default()
         };
@@ -480,7 +489,11 @@ impl<'a> TcpRepr<'a> {
         packet.set_flags(self.flags);
         packet.set_window_len(self.window_len);
         packet.set_checksum(0);
-        packet.set_urgent_at(0);
+        packet.set_urgent_at(if self.flags.contains(TcpFlags::URG) {
+            self.urgent_at
+        } else {
+            0
+        });
         let written = self.emit_options(packet.options_mut());
         debug_assert_eq!(HEADER_LEN + written, header_len);
     }

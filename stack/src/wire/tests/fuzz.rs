@@ -228,6 +228,7 @@ fn corpus() -> Vec<Vec<u8>> {
         flags: TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN,
         ack_number: SeqNumber(5),
         sack_blocks: [Some(block); 4],
+        urgent_at: 0,
         payload: &payload,
         ..syn
     };

@@ -82,6 +82,7 @@ fn syn_known_bytes() {
         sack_permitted: true,
         sack_blocks: [None; 4],
         timestamp: Some(ts),
+        urgent_at: 0,
         payload: &[],
     };
     assert_eq!(repr, expected);
@@ -118,6 +119,7 @@ fn base_repr(payload: &[u8]) -> TcpRepr<'_> {
         seq_number: SeqNumber(0xffff_fff0),
         ack_number: SeqNumber(7),
         window_len: 512,
+        urgent_at: 0,
         payload,
         ..TcpRepr::default()
     }
@@ -176,10 +178,12 @@ fn option_combinations_round_trip() {
             round_trip(&repr);
             // The same with an empty and an odd one-byte payload.
             round_trip(&TcpRepr {
+                urgent_at: 0,
                 payload: &[],
                 ..repr
             });
             round_trip(&TcpRepr {
+                urgent_at: 0,
                 payload: &[0xff],
                 ..repr
             });
@@ -561,6 +565,7 @@ fn flags_set_operations() {
     assert!(!flags.is_empty());
     let seg = TcpRepr {
         flags: TcpFlags::SYN | TcpFlags::FIN,
+        urgent_at: 0,
         payload: b"abc",
         ..TcpRepr::default()
     };
