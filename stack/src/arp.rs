@@ -13,6 +13,13 @@
 //! reply makes it fresh again, and after `max_requests` unanswered ones it
 //! is forgotten. A stale entry nobody uses for another `entry_ttl` is
 //! forgotten too. So an expiry never drops a frame of a live flow.
+//!
+//! The cache is bounded (`capacity`). When it is full, a new entry takes
+//! the place of one nobody uses: first one learned from a sender that
+//! nothing was sent to, then a stale one that is not being confirmed,
+//! oldest first. Entries in use, pending ones and static ones are never
+//! evicted, so senders flooding us with requests can only push each other
+//! out.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -29,6 +36,9 @@ enum Entry<F> {
         expires: Option<Instant>,
         /// Re-resolution of a stale entry in use.
         probe: Option<Probe>,
+        /// A frame went to it since it was learned: it is not evicted
+        /// while fresh (or, stale, while probed).
+        used: bool,
     },
     Pending {
         queue: VecDeque<F>,
@@ -71,6 +81,8 @@ pub(crate) struct NeighborCache<F> {
     /// frames go to one neighbour (the peer, or the gateway), and this
     /// spares them the table's keyed hash.
     last: Option<(Ipv4Addr, EthernetAddress, Instant)>,
+    /// Entries evicted to make room ([`NeighborCache::make_room`]).
+    evicted: u64,
 }
 
 impl<F> NeighborCache<F> {
@@ -86,6 +98,7 @@ impl<F> NeighborCache<F> {
             next: None,
             pending: 0,
             last: None,
+            evicted: 0,
         }
     }
 
@@ -96,6 +109,7 @@ impl<F> NeighborCache<F> {
                 mac,
                 expires: None,
                 probe: None,
+                used: true,
             },
         );
     }
@@ -120,9 +134,11 @@ impl<F> NeighborCache<F> {
             mac,
             expires,
             probe,
+            used,
         }) = self.entries.get_mut(&ip)
         {
             let mac = *mac;
+            *used = true;
             if expires.is_some_and(|e| e <= now) && probe.is_none() {
                 let next = now + self.cfg.retry_interval;
                 *probe = Some(Probe { sent: 1, next });
@@ -138,7 +154,7 @@ impl<F> NeighborCache<F> {
         if self.pending >= self.cfg.pending_total {
             return Resolution::Dropped(frame);
         }
-        let full = self.entries.len() >= self.cfg.capacity && !self.entries.contains_key(&ip);
+        let full = !self.entries.contains_key(&ip) && !self.make_room(now);
         let limit = self.cfg.pending_per_neighbor;
         match self.entries.get_mut(&ip) {
             Some(Entry::Pending { queue, .. }) => {
@@ -182,18 +198,24 @@ impl<F> NeighborCache<F> {
         create: bool,
     ) -> VecDeque<F> {
         let expires = Some(now + self.cfg.entry_ttl);
-        let fresh = Entry::Resolved {
+        let mut fresh = Entry::Resolved {
             mac,
             expires,
             probe: None,
+            used: false,
         };
-        let room = self.entries.len() < self.cfg.capacity;
         self.last = None;
         // Forgotten, if unused, a TTL after it goes stale.
         self.note_deadline(now + self.cfg.entry_ttl * 2);
+        let room = create && (self.entries.contains_key(&ip) || self.make_room(now));
         match self.entries.get_mut(&ip) {
             Some(Entry::Resolved { expires: None, .. }) => VecDeque::new(),
             Some(entry) => {
+                if let (Entry::Resolved { used: true, .. }, Entry::Resolved { used, .. }) =
+                    (&*entry, &mut fresh)
+                {
+                    *used = true;
+                }
                 let old = core::mem::replace(entry, fresh);
                 match old {
                     Entry::Pending { queue, .. } => {
@@ -203,7 +225,7 @@ impl<F> NeighborCache<F> {
                     Entry::Resolved { .. } => VecDeque::new(),
                 }
             }
-            None if create && room => {
+            None if room => {
                 self.entries.insert(ip, fresh);
                 VecDeque::new()
             }
@@ -269,6 +291,42 @@ impl<F> NeighborCache<F> {
             }
         });
         self.next = self.scan_deadline();
+    }
+
+    /// Whether a new entry fits, evicting one if the cache is full: an
+    /// entry nothing was sent to since it was learned (a host that asked
+    /// for us and that we never answered with data), else a stale one
+    /// that is not being confirmed, the oldest first. Static entries,
+    /// pending ones (frames wait on them) and entries in use stay: a
+    /// flood of senders can take only what nobody uses.
+    fn make_room(&mut self, now: Instant) -> bool {
+        if self.entries.len() < self.cfg.capacity {
+            return true;
+        }
+        let victim = self
+            .entries
+            .iter()
+            .filter_map(|(ip, e)| match e {
+                Entry::Resolved {
+                    expires: Some(at),
+                    probe: None,
+                    used,
+                    ..
+                } if !*used || *at <= now => Some((*used, *at, *ip)),
+                _ => None,
+            })
+            .min();
+        let Some((_, _, ip)) = victim else {
+            return false;
+        };
+        self.entries.remove(&ip);
+        self.evicted += 1;
+        true
+    }
+
+    /// Entries evicted to make room.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     fn note_deadline(&mut self, at: Instant) {
@@ -359,6 +417,59 @@ mod tests {
             c.resolve(ip(5), 7, t),
             Resolution::QueuedSendRequest
         ));
+    }
+
+    // A full cache makes room by evicting what nobody uses: entries
+    // learned from senders we never sent to (the oldest first), then stale
+    // entries not being confirmed. Entries in use, pending ones and static
+    // ones stay; with only those, a new neighbour is refused.
+    #[test]
+    fn a_full_cache_evicts_only_entries_nobody_uses() {
+        let mut c = NeighborCache::new(
+            ArpConfig {
+                capacity: 3,
+                ..cfg()
+            },
+            [3; 16],
+        );
+        let ip = |n| Ipv4Addr::new(10, 0, 0, n);
+        let at = |ms| Instant::ZERO + Duration::from_millis(ms);
+        c.learn(ip(1), MAC, at(0), true);
+        assert!(matches!(c.resolve(ip(1), 1, at(0)), Resolution::Ready(..)));
+        c.learn(ip(2), MAC, at(1), true);
+        c.learn(ip(3), MAC, at(2), true);
+        // Full: the oldest unused entry (2) goes for a new sender.
+        c.learn(ip(4), MAC, at(3), true);
+        assert_eq!((c.lookup(ip(2)), c.lookup(ip(3))), (None, Some(MAC)));
+        // A neighbour we must reach takes the room of the next (3).
+        assert!(matches!(
+            c.resolve(ip(5), 2, at(4)),
+            Resolution::QueuedSendRequest
+        ));
+        assert_eq!(c.lookup(ip(3)), None);
+        assert_eq!(c.evicted(), 2);
+        // The entry in use and the pending one survive any number of
+        // senders; each new one takes the last unused one's place.
+        for n in 10..60 {
+            c.learn(ip(n), MAC, at(5), true);
+        }
+        assert_eq!(c.lookup(ip(1)), Some(MAC));
+        assert_eq!(c.lookup(ip(59)), Some(MAC));
+        assert_eq!(c.len(), 3);
+        c.learn(ip(5), MAC, at(6), false);
+        assert!(matches!(c.resolve(ip(5), 3, at(6)), Resolution::Ready(..)));
+        // Now every entry is in use: a newcomer is refused, not let in.
+        assert!(matches!(c.resolve(ip(59), 4, at(7)), Resolution::Ready(..)));
+        c.learn(ip(60), MAC, at(8), true);
+        assert_eq!(c.lookup(ip(60)), None);
+        assert!(matches!(
+            c.resolve(ip(61), 5, at(8)),
+            Resolution::Dropped(5)
+        ));
+        // Once stale and unused since, an entry may go (the oldest).
+        let later = at(8) + cfg().entry_ttl;
+        c.learn(ip(62), MAC, later, true);
+        assert_eq!((c.lookup(ip(1)), c.lookup(ip(62))), (None, Some(MAC)));
     }
 
     #[test]

@@ -115,7 +115,9 @@ pub struct ArpConfig {
     /// Packets queued for all unresolved neighbours together (each holds a
     /// buffer); more are dropped and counted. Default 256.
     pub pending_total: usize,
-    /// Most entries in the cache. Default 1024.
+    /// Most entries in the cache. When it is full, an entry nothing was
+    /// sent to, or a stale one not in use, makes room for a new one
+    /// (`arp_evictions`); entries in use are never evicted. Default 1024.
     pub capacity: usize,
 }
 

@@ -267,6 +267,9 @@ pub struct Stats {
     pub arp_replies_sent: u64,
     /// ARP packets received.
     pub arp_in: u64,
+    /// Neighbour cache entries evicted to make room for a new one (only
+    /// entries nothing was sent to, or stale ones not in use).
+    pub arp_evictions: u64,
     /// ARP packets whose sender claimed our own address (never learned).
     pub arp_own_address_claims: u64,
     /// ICMP messages received.

@@ -462,6 +462,7 @@ impl<P: BufferPool> Engine<P> {
             now,
             for_us,
         );
+        self.stats.arp_evictions = self.neighbors.evicted();
         for mut t in released {
             self.set_dst_mac(&mut t, repr.source_hardware_addr);
             self.control.push_back(t);

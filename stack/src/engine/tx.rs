@@ -323,7 +323,9 @@ impl<P: BufferPool> Engine<P> {
             self.stats.drop(DropReason::NeighborUnresolved);
             return None;
         };
-        match self.neighbors.resolve(next_hop, frame, self.now) {
+        let resolution = self.neighbors.resolve(next_hop, frame, self.now);
+        self.stats.arp_evictions = self.neighbors.evicted();
+        match resolution {
             Resolution::Ready(mac, f) => {
                 frame = f;
                 self.set_dst_mac(&mut frame, mac);
