@@ -115,7 +115,10 @@ pub struct Engine<P: BufferPool> {
     pool: P,
     secret: [u8; 16],
     now: Instant,
-    conns: Slab<ConnEntry<P::Buf>>,
+    /// Each connection in a box of its own: the table holds a pointer per
+    /// slot, so the memory of connections that went is the allocator's
+    /// again instead of staying in the table at its largest size.
+    conns: Slab<Box<ConnEntry<P::Buf>>>,
     flows: FlowTable,
     listeners: Slab<Listener>,
     handles: Slab<Target>,

@@ -286,7 +286,7 @@ impl<P: BufferPool> Engine<P> {
         let out = tcb.finish();
         let mut conn = ConnEntry::new(tcb);
         conn.listener = Some(lidx);
-        let (idx, _) = self.conns.insert(conn);
+        let (idx, _) = self.conns.insert(Box::new(conn));
         self.flows.insert(
             FlowKey {
                 local_port: p.dst_port,

@@ -241,7 +241,7 @@ impl<P: BufferPool> Engine<P> {
         let ctx = self.ctx();
         let mut tcb = Tcb::new_active(&ctx, local, remote, secrets);
         let out = tcb.finish();
-        let (idx, _) = self.conns.insert(ConnEntry::new(tcb));
+        let (idx, _) = self.conns.insert(Box::new(ConnEntry::new(tcb)));
         self.flows.insert(key, idx);
         let handle = self.new_handle(Target::Conn(idx));
         if let Some(conn) = self.conns.get_mut(idx) {
