@@ -1,4 +1,4 @@
-//! Memory under pressure, from a Linux namespace: `stackd echo` on
+//! Attacks from a Linux namespace: `stackd echo` on
 //! net_af_packet with the default configuration (16,383 mbufs) against the
 //! three ways a peer can try to take every packet buffer
 //! (`tests/peer/attack.py`):
@@ -11,7 +11,10 @@
 //!   400 kB each and never read;
 //!
 //! and a flood of spoofed SYNs, which fills the SYN queue (SYN cookies
-//! then answer, RFC 4987).
+//! then answer, RFC 4987); blind RST, SYN and data injection into a live
+//! kernel connection (RFC 5961); ARP requests from 150 senders against a
+//! 32-entry neighbour cache; and one host holding as many idle
+//! connections as `max_connections_per_source` lets it.
 //!
 //! Beside each attack a Linux client connects, echoes a line and closes
 //! every 50 ms, and a made-up host asks ARP and pings every 100 ms, from
@@ -37,6 +40,17 @@ fn attack_py() -> PathBuf {
 }
 
 impl Env {
+    /// Appends `toml` to stackd's configuration, whose last table is
+    /// `[engine]`.
+    fn engine_config(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        let last_table = text.lines().rfind(|l| l.starts_with('['));
+        assert_eq!(last_table, Some("[engine]"), "{text}");
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(&self.config, text).unwrap();
+    }
+
     /// An attack.py program in the namespace.
     fn attack(&self, what: &str, args: &[&str]) -> Proc {
         let mut c = self.netns_cmd("python3");
@@ -303,4 +317,101 @@ fn a_syn_flood_from_spoofed_sources() {
     // The queue stayed full of spoofed half-open connections: the client
     // got in through cookies.
     assert!(num(e, &["syn_cookies_accepted"]) >= 10, "{e}");
+}
+
+#[test]
+fn blind_injection_into_a_live_connection() {
+    let Some(env) = Env::new("inject", 24) else {
+        return;
+    };
+    let secs = 3;
+    let o = run_attack(
+        &env,
+        &[
+            "inject",
+            "--iface",
+            &env.peer_if,
+            "--seconds",
+            &secs.to_string(),
+        ],
+        secs,
+    );
+    print_outcome("blind injection", &o);
+    let a = &o.attacker;
+    let e = &o.stats["engine"];
+    let frames = &a["frames"];
+    assert_eq!(
+        a["victim_reset"],
+        Value::Bool(false),
+        "the victim was reset: {a}"
+    );
+    assert_eq!(
+        a["echo_intact"],
+        Value::Bool(true),
+        "injected bytes reached the victim's stream: {a}"
+    );
+    assert!(num(a, &["lines"]) >= 20, "{a}");
+    assert!(num(frames, &["window_rst"]) >= 20, "{a}");
+    // RFC 5961: nothing reset the connection, the old-ACK data was dropped,
+    // and challenge ACKs kept to one per connection per 500 ms (this
+    // connection's, plus one each for a few legit ones at most).
+    assert_eq!(num(e, &["resets_received"]), 0, "{e}");
+    assert!(num(e, &["drops", "ack_too_old"]) >= 1, "{e}");
+    let challenges = num(e, &["challenge_acks"]);
+    println!(
+        "blind injection: {challenges} challenge ACKs sent, {} held back; {} old-ACK segments \
+         dropped; {} out of window",
+        num(e, &["challenge_acks_suppressed"]),
+        num(e, &["drops", "ack_too_old"]),
+        num(e, &["drops", "out_of_window"])
+    );
+    assert!(
+        challenges <= 2 * (secs + 2),
+        "{challenges} challenge ACKs in {secs} s: {e}"
+    );
+    assert!(num(e, &["challenge_acks_suppressed"]) >= 10, "{e}");
+}
+
+#[test]
+fn arp_requests_from_many_senders_against_a_small_cache() {
+    let Some(env) = Env::new("arpfill", 25) else {
+        return;
+    };
+    env.engine_config("[engine.arp]\ncapacity = 32\n");
+    let o = run_attack(
+        &env,
+        &["arpfill", "--iface", &env.peer_if, "--seconds", "3"],
+        3,
+    );
+    print_outcome("ARP cache filling", &o);
+    let e = &o.stats["engine"];
+    // 150 senders through 32 entries: they push each other out, never
+    // the client's or the prober's entry, which are in use.
+    assert!(num(e, &["arp_evictions"]) >= 100, "{e}");
+    assert!(num(&o.attacker, &["requests"]) >= 1500, "{}", o.attacker);
+}
+
+#[test]
+fn idle_connections_from_one_host_are_bounded() {
+    let Some(env) = Env::new("idle_source", 26) else {
+        return;
+    };
+    env.engine_config("max_connections_per_source = 100\n");
+    let o = run_attack(
+        &env,
+        &[
+            "idle",
+            "--iface",
+            &env.peer_if,
+            "--conns",
+            "300",
+            "--seconds",
+            "3",
+        ],
+        3,
+    );
+    print_outcome("idle connections from one host", &o);
+    let e = &o.stats["engine"];
+    assert_eq!(num(&o.attacker, &["opened"]), 100, "{}", o.attacker);
+    assert!(num(e, &["drops", "source_limit"]) >= 200, "{e}");
 }

