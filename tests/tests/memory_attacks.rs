@@ -1,5 +1,5 @@
-//! Memory under pressure: three ways a peer can try to take every packet
-//! buffer of an echo server, each played against a victim with a small
+//! Attacks on an echo server. First, memory under pressure: three ways a
+//! peer can try to take every packet buffer of it, each played against a victim with a small
 //! pool, while a well-behaved client connects and echoes every 50 ms and a
 //! prober asks for ARP and pings every 100 ms.
 //!
@@ -12,6 +12,10 @@
 //! connections hold stays under its memory limit; afterwards every buffer
 //! is back in the pool. Each test prints the client's success rate during
 //! and after the attack and the peak memory held.
+//!
+//! Then a SYN flood from spoofed sources (SYN cookies, RFC 4987) and blind
+//! RST, SYN and data injection into a stream (RFC 5961), against the same
+//! victim with the same client and prober.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -442,4 +446,182 @@ fn a_hundred_clients_that_never_read() {
     bed.assert_served("during the never-reading clients", during);
     bed.assert_served("after the never-reading clients", after);
     bed.assert_recovered();
+}
+
+/// SYNs from spoofed sources across the subnet, `per_ms` each millisecond.
+struct SynFlood {
+    rng: integration_tests::rng::Rng,
+    tap_mac: EthernetAddress,
+    sent: u64,
+}
+
+impl SynFlood {
+    fn send(&mut self, sim: &mut Sim, per_ms: usize) {
+        for _ in 0..per_ms {
+            let host = RawHost {
+                mac: self.tap_mac,
+                ip: Ipv4Addr::new(10, 0, 0, 100 + (self.rng.next_u64() % 150) as u8),
+            };
+            let syn = TcpFields {
+                src_port: 1024 + (self.rng.next_u64() % 60_000) as u16,
+                dst_port: ECHO_PORT,
+                flags: TcpFlags::SYN,
+                seq: self.rng.next_u64() as u32,
+                window: 65_535,
+                mss: Some(1460),
+                ..TcpFields::default()
+            };
+            sim.send_raw(host.tcp(VICTIM_MAC, VICTIM_IP, &syn));
+            self.sent += 1;
+        }
+    }
+}
+
+// A SYN flood (RFC 4987): 100 SYNs a millisecond for three seconds from
+// spoofed sources that never complete the handshake. The SYN queue fills,
+// SYN cookies answer the rest, and the client keeps connecting; the
+// connection table stays within the SYN queue, and afterwards the
+// half-open connections time out and everything is released.
+#[test]
+fn a_syn_flood_from_spoofed_sources() {
+    let seed = seed_from_env(0x7004);
+    let mut bed = Bed::new(seed);
+    let tap_mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x55]);
+    let _tap = bed.sim.add_tap(tap_mac);
+    let mut flood = SynFlood {
+        rng: integration_tests::rng::Rng::new(seed ^ 0x5f10),
+        tap_mac,
+        sent: 0,
+    };
+    let syn_queue = bed.sim.nodes[bed.victim].engine.config().tcp.syn_queue;
+    let mut most = 0;
+    let during = bed.run(Duration::from_secs(3), &mut |sim| {
+        flood.send(sim, 100);
+        most = most.max(sim.nodes[0].engine.connection_count());
+    });
+    let stats = bed.sim.nodes[bed.victim].engine.stats().clone();
+    assert!(flood.sent >= 290_000, "seed {seed:#x}: {}", flood.sent);
+    assert!(stats.syn_cookies_sent > 0, "seed {seed:#x}: {stats:?}");
+    // The half-open connections of the queue, the client's and the
+    // prober's: the flood holds no more than the SYN queue.
+    assert!(most <= syn_queue + 16, "seed {seed:#x}: {most} connections");
+    // SYN-ACK retransmissions end (1+2+4+8+16+32 s) and the queue empties.
+    let after = bed.run(Duration::from_secs(70), &mut |_| {});
+    bed.report("SYN flood", during, after);
+    println!(
+        "SYN flood: {} SYNs, {} cookies sent, at most {most} connections",
+        flood.sent, stats.syn_cookies_sent
+    );
+    bed.assert_served("during the flood", during);
+    bed.assert_served("after the flood", after);
+    bed.assert_recovered();
+}
+
+// Blind injection (RFC 5961): while a client streams data through the
+// echo server, frames claiming to come from its connection carry RSTs,
+// SYNs and data at random sequence and acknowledgment numbers. The
+// connection is neither reset nor desynchronised: every byte echoed is a
+// byte the client sent.
+#[test]
+fn blind_injection_into_a_stream() {
+    let seed = seed_from_env(0x7005);
+    let mut bed = Bed::new(seed);
+    let (client, victim) = (bed.client, bed.victim);
+    let h = bed.sim.nodes[client]
+        .engine
+        .connect(SocketAddrV4::new(VICTIM_IP, ECHO_PORT))
+        .unwrap();
+    let (local, _) = bed.sim.nodes[client].engine.addresses(h).unwrap();
+    // The attack begins once the connection is open (before it, a forged
+    // SYN would simply be the first to open the 4-tuple).
+    bed.run(ms(50), &mut |_| {});
+    assert_eq!(
+        bed.sim.nodes[client].engine.state(h),
+        Ok(stack::State::Established),
+        "seed {seed:#x}"
+    );
+    let spoof = RawHost {
+        mac: bed.sim.nodes[client].mac,
+        ip: bed.sim.nodes[client].ip,
+    };
+    let mut rng = integration_tests::rng::Rng::new(seed ^ 0x5961);
+    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut written, mut echoed) = (0usize, Vec::new());
+    let mut injected = 0u64;
+    let mut buf = [0u8; 65_536];
+    let during = bed.run(Duration::from_secs(3), &mut |sim| {
+        let engine = &mut sim.nodes[client].engine;
+        if written < data.len() {
+            if let Ok(n) = engine.write(h, &data[written..(written + 65_536).min(data.len())]) {
+                written += n;
+            }
+        }
+        while let Ok(n @ 1..) = engine.read(h, &mut buf) {
+            echoed.extend_from_slice(&buf[..n]);
+        }
+        for flags in [
+            TcpFlags::RST,
+            TcpFlags::RST | TcpFlags::ACK,
+            TcpFlags::SYN,
+            TcpFlags::PSH | TcpFlags::ACK,
+        ] {
+            let f = TcpFields {
+                src_port: local.port(),
+                dst_port: ECHO_PORT,
+                flags,
+                seq: rng.next_u64() as u32,
+                ack: rng.next_u64() as u32,
+                window: 65_535,
+                mss: None,
+                payload: if flags.contains(TcpFlags::PSH) {
+                    b"BLIND-INJECT"
+                } else {
+                    &[]
+                },
+            };
+            for _ in 0..25 {
+                sim.send_raw(spoof.tcp(VICTIM_MAC, VICTIM_IP, &f));
+                injected += 1;
+            }
+        }
+    });
+    let finish = bed.sim.now + Duration::from_secs(20);
+    while echoed.len() < written && bed.sim.now < finish {
+        bed.sim.step(bed.sim.now + ms(1));
+        bed.echo.poll(&mut bed.sim.nodes[victim].engine);
+        while let Ok(n @ 1..) = bed.sim.nodes[client].engine.read(h, &mut buf) {
+            echoed.extend_from_slice(&buf[..n]);
+        }
+    }
+    let stats = bed.sim.nodes[victim].engine.stats().clone();
+    println!(
+        "blind injection: {injected} frames; {written} bytes written, {} echoed; \
+         {} out of the window; {} challenge ACKs, {} held back; resets received {}",
+        echoed.len(),
+        stats.drops.out_of_window,
+        stats.challenge_acks,
+        stats.challenge_acks_suppressed,
+        stats.resets_received
+    );
+    assert!(injected >= 300_000, "seed {seed:#x}");
+    assert!(
+        stats.drops.out_of_window >= 100_000,
+        "seed {seed:#x}: {stats:?}"
+    );
+    assert!(
+        written >= 1_000_000,
+        "seed {seed:#x}: {written} bytes written"
+    );
+    assert_eq!(stats.resets_received, 0, "seed {seed:#x}: {stats:?}");
+    assert_eq!(
+        bed.sim.nodes[client].engine.state(h),
+        Ok(stack::State::Established),
+        "seed {seed:#x}"
+    );
+    assert_eq!(echoed.len(), written, "seed {seed:#x}");
+    assert!(
+        echoed == data[..written],
+        "seed {seed:#x}: the echo differs from what was sent"
+    );
+    bed.assert_served("during the injection", during);
 }
