@@ -8,10 +8,11 @@
 //!   an established connection (checksums made right again half the time,
 //!   so mutations reach TCP); the engine's books stay straight, and once
 //!   everything is closed no connection, timer, handle or buffer is left.
-//! - [`targets::engine_ops`]: a connection driven by a script of API calls
-//!   (on live and stale handles), clock jumps, and a channel that drops,
-//!   duplicates and reorders as told; each side only ever reads a prefix of
-//!   what the other wrote.
+//! - [`targets::engine_ops`]: two engines and a connection between them
+//!   driven by a script of API calls (on live and stale handles; urgent
+//!   writes too), clock jumps, ICMP errors about frames in flight, and a
+//!   channel that drops, duplicates and reorders as told; each side only
+//!   ever reads a prefix of what the other wrote.
 
 pub mod mutate;
 pub mod targets;
@@ -47,6 +48,10 @@ pub fn corpus(name: &str) -> Vec<Vec<u8>> {
             .collect(),
         // Scripts: write, exchange, read, close, over and over.
         "engine_ops" => vec![
+            // Urgent writes, a "fragmentation needed" for the front frame.
+            vec![
+                0, 200, 13, 9, 3, 1, 14, 88, 3, 7, 2, 10, 3, 7, 0x81, 255, 2, 0x85, 3, 7,
+            ],
             vec![
                 0, 40, 3, 7, 2, 10, 3, 7, 0x81, 60, 3, 7, 1, 200, 8, 0, 3, 7, 2, 200,
             ],

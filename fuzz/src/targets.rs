@@ -369,6 +369,9 @@ pub fn fix_checksums(frame: &mut [u8]) {
         let mut tcp = TcpPacket::new_unchecked(&mut ip[ihl..total]);
         tcp.fill_checksum(src, dst);
     }
+    if proto == IpProtocol::Icmp && total - ihl >= 8 {
+        Icmpv4Packet::new_unchecked(&mut ip[ihl..total]).fill_checksum();
+    }
 }
 
 /// One mutated frame on an established connection: the first byte says
@@ -399,9 +402,11 @@ fn stream_byte(side: usize, offset: usize) -> u8 {
 }
 
 /// A connection driven by a sequence of operations decoded from `data`:
-/// writes, reads, shutdowns, closes and aborts (on live and, after close,
-/// stale handles), linger and Nagle settings, clock jumps, and a channel
-/// that delivers, drops, duplicates and reorders frames as told. Each
+/// writes (urgent ones too), reads, shutdowns, closes and aborts (on live
+/// and, after close, stale handles), linger and Nagle settings, clock
+/// jumps, ICMP errors from a router about frames in flight (fragmentation
+/// needed, unreachable), and a channel that delivers, drops, duplicates
+/// and reorders frames as told. Each
 /// side must only ever read a prefix of what the other wrote; the books
 /// stay straight; and once everything is closed nothing is left.
 pub fn engine_ops(data: &[u8]) {
@@ -503,6 +508,24 @@ pub fn engine_ops(data: &[u8]) {
             12 => {
                 let _ = e.set_cork(h, arg & 1 == 1);
             }
+            13 => {
+                let n = usize::from(arg) * 8 + 1;
+                let from = written[side].len();
+                let chunk: Vec<u8> = (from..from + n).map(|i| stream_byte(side, i)).collect();
+                if let Ok(k) = e.write_urgent(h, &chunk) {
+                    written[side].extend_from_slice(&chunk[..k]);
+                }
+            }
+            14 => {
+                // A router answers the frame at the front of the wire with
+                // an ICMP error: fragmentation needed (an MTU from the
+                // argument) or another unreachable code.
+                if let Some((to, f)) = wire.front() {
+                    if let Some(icmp) = icmp_error_for(1 - *to, f, arg) {
+                        pair.deliver(1 - *to, &icmp);
+                    }
+                }
+            }
             _ => {
                 // A small read, possibly of zero bytes.
                 let n = usize::from(arg) % 64;
@@ -562,7 +585,67 @@ pub fn engine_ops(data: &[u8]) {
     pair.finish();
 }
 
+/// An ICMP error from a router (10.0.0.254) to engine `to` about `frame`,
+/// which `to` sent: code 4 with a next-hop MTU of `300 + 8 * arg` when
+/// `arg` is even, else Destination Unreachable with code `arg % 16`.
+fn icmp_error_for(to: usize, frame: &[u8], arg: u8) -> Option<Vec<u8>> {
+    let quoted = frame.get(14..14 + 28)?;
+    let (code, mtu) = if arg % 2 == 0 {
+        (4, 300 + 8 * u16::from(arg))
+    } else {
+        (arg % 16, 0)
+    };
+    let body = Icmpv4Repr::DstUnreachable {
+        code,
+        original: quoted,
+    };
+    let n = to as u8 + 1;
+    let ip = Ipv4Repr {
+        src_addr: Ipv4Addr::new(10, 0, 0, 254),
+        dst_addr: Ipv4Addr::new(10, 0, 0, n),
+        protocol: IpProtocol::Icmp,
+        payload_len: body.buffer_len(),
+        ttl: 64,
+        dont_frag: false,
+        ident: 1,
+    };
+    let mut out = vec![0u8; 14 + ip.buffer_len()];
+    EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0, 3 - n]),
+        dst_addr: EthernetAddress([2, 0, 0, 0, 0, n]),
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut out[..]));
+    let mut packet = Ipv4Packet::new_unchecked(&mut out[14..]);
+    ip.emit(&mut packet, true);
+    let mut icmp = Icmpv4Packet::new_unchecked(packet.payload_mut());
+    body.emit(&mut icmp);
+    icmp.set_next_hop_mtu(mtu);
+    icmp.fill_checksum();
+    Some(out)
+}
+
 /// Frames a fresh pair's client sent, for the seed corpus.
 pub fn seed_frames() -> Vec<Vec<u8>> {
-    Pair::new().client_frames
+    let frames = Pair::new().client_frames;
+    // ICMP errors to the server quoting what it might have sent: a client
+    // frame with addresses and ports turned round.
+    let mut icmp = Vec::new();
+    for f in frames.iter().filter(|f| f.len() >= 14 + 28) {
+        let mut back = f.clone();
+        let (ip, tcp) = (14, 14 + 20);
+        let (src, dst) = (
+            back[ip + 12..ip + 16].to_vec(),
+            back[ip + 16..ip + 20].to_vec(),
+        );
+        back[ip + 12..ip + 16].copy_from_slice(&dst);
+        back[ip + 16..ip + 20].copy_from_slice(&src);
+        let (sport, dport) = (back[tcp..tcp + 2].to_vec(), back[tcp + 2..tcp + 4].to_vec());
+        back[tcp..tcp + 2].copy_from_slice(&dport);
+        back[tcp + 2..tcp + 4].copy_from_slice(&sport);
+        for arg in [0u8, 3, 130] {
+            icmp.extend(icmp_error_for(1, &back, arg));
+        }
+    }
+    frames.into_iter().chain(icmp).collect()
 }
