@@ -1,5 +1,6 @@
 //! Attacks from a Linux namespace: `stackd echo` on
-//! net_af_packet with the default configuration (16,383 mbufs) against the
+//! net_af_packet with the default configuration (16,383 mbufs; two tests
+//! change one setting) against the
 //! three ways a peer can try to take every packet buffer
 //! (`tests/peer/attack.py`):
 //!
@@ -13,8 +14,9 @@
 //! and a flood of spoofed SYNs, which fills the SYN queue (SYN cookies
 //! then answer, RFC 4987); blind RST, SYN and data injection into a live
 //! kernel connection (RFC 5961); ARP requests from 150 senders against a
-//! 32-entry neighbour cache; and one host holding as many idle
-//! connections as `max_connections_per_source` lets it.
+//! 32-entry neighbour cache; one host holding as many idle connections
+//! as `max_connections_per_source` lets it; and SYNs and pings from
+//! martian sources, the land attack among them (RFC 1122 3.2.1.3).
 //!
 //! Beside each attack a Linux client connects, echoes a line and closes
 //! every 50 ms, and a made-up host asks ARP and pings every 100 ms, from
@@ -414,4 +416,28 @@ fn idle_connections_from_one_host_are_bounded() {
     let e = &o.stats["engine"];
     assert_eq!(num(&o.attacker, &["opened"]), 100, "{}", o.attacker);
     assert!(num(e, &["drops", "source_limit"]) >= 200, "{e}");
+}
+
+#[test]
+fn martian_sources_and_the_land_attack() {
+    let Some(env) = Env::new("martian", 27) else {
+        return;
+    };
+    let o = run_attack(
+        &env,
+        &["martian", "--iface", &env.peer_if, "--seconds", "3"],
+        3,
+    );
+    print_outcome("martian sources", &o);
+    let e = &o.stats["engine"];
+    // Every one of them dropped as martian: no half-open connection, no
+    // SYN-ACK, no echo reply, no ARP request for an impossible address.
+    assert_eq!(
+        num(e, &["drops", "martian"]),
+        num(&o.attacker, &["frames"]),
+        "{e}"
+    );
+    assert_eq!(num(e, &["arp_requests_sent"]), 0, "{e}");
+    // The martian pings never reached ICMP; every other ping was answered.
+    assert_eq!(num(e, &["icmp_in"]), num(e, &["icmp_echo_replies"]), "{e}");
 }

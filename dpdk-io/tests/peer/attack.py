@@ -35,6 +35,10 @@ each prints one JSON line when it is done.
   idle   --iface IF --conns N --seconds S
       one made-up host (10.99.0.69) opens up to N connections, holds those
       that open idle for S seconds, then resets them.
+  martian --iface IF --seconds S
+      SYNs and pings from 255.255.255.255, 224.0.0.1, 0.0.0.0, 127.0.0.1,
+      the subnet's broadcast, 240.0.0.1 and the stack's own address and
+      port (the land attack), round after round.
   legit  --seconds S [--interval I]
       every I seconds (default 0.05): connect to the echo port, send a
       short message, read it back, close; each attempt bounded by 2 s.
@@ -450,6 +454,34 @@ def idle(a):
     say({"attack": "idle", "tried": a.conns, "opened": len(conns)})
 
 
+def martian(a):
+    """SYNs to the echo port and pings from sources no host may have (RFC
+    1122 3.2.1.3), the land attack (our own address and port) among them,
+    round after round."""
+    # It never answers ARP: its address changes to ones it must not claim.
+    host = RawHost(a.iface, "02:00:00:00:66:05", "10.99.0.70", answer_arp=False)
+    host.resolve()
+    sources = ["255.255.255.255", "224.0.0.1", "0.0.0.0", "127.0.0.1", "10.99.0.255",
+               "240.0.0.1", STACK_IP]
+    sent = 0
+    end = time.monotonic() + a.seconds
+    while time.monotonic() < end:
+        for src in sources:
+            host.ip = socket.inet_aton(src)
+            sport = ECHO_PORT if src == STACK_IP else 31337
+            host.send(host.tcp(sport, rnd_seq(sent), 0, SYN, 65535, mss=1460))
+            host.send(host.ping(0x4d41, sent & 0xFFFF))
+            sent += 2
+        host.pump()
+        host.segments.clear()
+        time.sleep(0.01)
+    say({"attack": "martian", "frames": sent})
+
+
+def rnd_seq(n):
+    return (n * 2654435761) & 0xFFFFFFFF
+
+
 def legit(a):
     attempts = []
     end = time.monotonic() + a.seconds
@@ -533,6 +565,9 @@ def main():
     q.add_argument("--iface", required=True)
     q.add_argument("--conns", type=int, default=300)
     q.add_argument("--seconds", type=float, default=3)
+    q = sub.add_parser("martian")
+    q.add_argument("--iface", required=True)
+    q.add_argument("--seconds", type=float, default=3)
     q = sub.add_parser("legit")
     q.add_argument("--seconds", type=float, required=True)
     q.add_argument("--interval", type=float, default=0.05)
@@ -542,7 +577,8 @@ def main():
     q.add_argument("--interval", type=float, default=0.1)
     a = p.parse_args()
     {"ooo": ooo, "tiny": tiny, "synflood": synflood, "noread": noread, "inject": inject,
-     "arpfill": arpfill, "idle": idle, "legit": legit, "probe": probe}[a.cmd](a)
+     "arpfill": arpfill, "idle": idle, "martian": martian, "legit": legit,
+     "probe": probe}[a.cmd](a)
 
 
 if __name__ == "__main__":
