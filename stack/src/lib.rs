@@ -22,7 +22,7 @@
 //! # let _ = (listener, client);
 //! ```
 //!
-//! See `SEMANTICS.md` for the connection contract the API implements, and
+//! See `docs/contract.md` for the connection contract the API implements, and
 //! the crate README for what is and is not implemented yet.
 
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! 10,000 concurrent connections between two engines, opened, used and
-//! closed with every close variant of SEMANTICS.md. Afterwards (once
+//! closed with every close variant of docs/contract.md. Afterwards (once
 //! TIME_WAIT has expired) every connection table, handle table, queue and
 //! timer is empty and both buffer pools are back to their initial count.
 

@@ -1,4 +1,4 @@
-//! Scenarios S1 and S2 of SEMANTICS.md (seed 000's two captures), end to
+//! Scenarios S1 and S2 of docs/contract.md (seed 000's two captures), end to
 //! end between two engines, asserting the exact segment sequence and what
 //! each side's application sees.
 

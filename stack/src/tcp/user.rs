@@ -1,5 +1,5 @@
 //! The application's calls on a connection: read, write, shutdown, close
-//! (SEMANTICS.md rules 1 to 13; RFC 9293 3.10.2-3.10.5).
+//! (docs/contract.md rules 1 to 13; RFC 9293 3.10.2-3.10.5).
 
 use crate::api::{CloseOutcome, Error, Result, Shutdown, State};
 use crate::buf::{BufferPool, PacketBuf};

@@ -1,6 +1,6 @@
 //! The simulator demo: two engines over simulated links.
 //!
-//! 1. Scenario S1 of SEMANTICS.md (close with a reply still coming), shown
+//! 1. Scenario S1 of docs/contract.md (close with a reply still coming), shown
 //!    as a tcpdump-style trace;
 //! 2. a bidirectional bulk transfer at several loss rates (with
 //!    duplication, reordering and corruption), SHA-256 checked, as a table;

@@ -48,7 +48,7 @@ fn recv_raw(t: &mut Harness, expected: Seg) -> Vec<u8> {
     frame
 }
 
-// RFC 1122 4.2.3.9: port unreachable is a hard error; while the open is
+// Contract 20; RFC 1122 4.2.3.9: port unreachable is a hard error; while the open is
 // in progress it aborts it, reported as ConnectionRefused. A report that
 // quotes a sequence number we did not send is ignored (RFC 5927 4.1).
 #[test]
@@ -81,7 +81,7 @@ fn a_hard_icmp_error_aborts_an_open_in_progress() {
     t.recv_nothing();
 }
 
-// A soft error (host unreachable) does not abort the open; when the SYN's
+// Contract 20: a soft error (host unreachable) does not abort the open; when the SYN's
 // retransmissions run out, the timeout reports it (HostUnreachable, not
 // TimedOut), as Linux reports its soft error.
 #[test]
@@ -106,7 +106,7 @@ fn a_soft_icmp_error_explains_the_timeout_of_an_open() {
     assert_eq!(t.engine.read(h, &mut [0; 8]), Err(Error::HostUnreachable));
 }
 
-// RFC 5927 7.2: once synchronized, even a hard error is only noted: data
+// Contract 20; RFC 5927 7.2: once synchronized, even a hard error is only noted: data
 // keeps flowing. If retransmissions later run out it names the cause; an
 // acknowledgment in between clears it (the path works).
 #[test]
@@ -159,7 +159,7 @@ fn icmp_errors_never_reset_an_established_connection() {
     );
 }
 
-// RFC 1191: "fragmentation needed" with a next-hop MTU of 1000 lowers the
+// Contract 20; RFC 1191: "fragmentation needed" with a next-hop MTU of 1000 lowers the
 // segment size to 960; what was in flight in larger segments goes again
 // at once in pieces that fit, without waiting for a timeout, and new data
 // follows at the new size. A report of a larger MTU changes nothing

@@ -4,7 +4,7 @@
 //! out with [`Harness::recv`] / [`Harness::recv_nothing`], and a virtual
 //! clock that moves only when a test says so.
 //!
-//! Test names say what they prove; comments cite the rule of SEMANTICS.md
+//! Test names say what they prove; comments cite the rule of docs/contract.md
 //! ("contract 8a") or the RFC section. The simulator crate (tests/) covers
 //! whole conversations between engines; this suite pins single segments.
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-// MUST-31/32/33: the pointer names the octet after the urgent data; the
+// Contract 19; RFC 9293 MUST-31/32/33: the pointer names the octet after the urgent data; the
 // application hears of it once per advance (Urgent) and learns how much
 // remains to be read up to the mark; the bytes themselves are read
 // inline, in order.
@@ -55,7 +55,7 @@ fn urgent_data_is_signalled_counted_and_read_inline() {
     assert_eq!(t.engine.urgent_pending(c.h), Ok(Some(98)));
 }
 
-// MUST-30, send side: `write_urgent` marks its last byte; the segment
+// Contract 19; RFC 9293 MUST-30, send side: `write_urgent` marks its last byte; the segment
 // carries URG with the pointer past it and leaves at once though Nagle
 // would hold a short segment; until the peer acknowledges the mark, every
 // segment before it (pure ACKs too) carries the pointer.
