@@ -7,31 +7,43 @@ use core::fmt;
 ///
 /// Handles are generational indices: once a handle is closed its slot may be
 /// reused, but the old value never reaches the new occupant; every call with
-/// it returns [`Error::InvalidHandle`] (the `EBADF` analogue).
+/// it returns [`Error::InvalidHandle`] (the `EBADF` analogue). A handle also
+/// names the engine that issued it: another engine (another core's) refuses
+/// it with the same error rather than reaching an unrelated connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Handle {
     pub(crate) index: u32,
     pub(crate) generation: u32,
+    /// The issuing engine's tag ([`crate::Engine::tag`]).
+    pub(crate) engine: u8,
 }
 
+/// Slot indices fit in 24 bits of [`Handle::to_raw`].
+pub(crate) const HANDLE_INDEX_BITS: u32 = 24;
+
 impl Handle {
-    /// The handle as one integer, for use as a map key or a C handle.
+    /// The handle as one integer, for use as a map key or a C handle: the
+    /// generation in the high 32 bits, the engine's tag in the next 8, the
+    /// slot in the low 24.
     pub fn to_raw(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
+        (u64::from(self.generation) << 32)
+            | (u64::from(self.engine) << HANDLE_INDEX_BITS)
+            | u64::from(self.index & ((1 << HANDLE_INDEX_BITS) - 1))
     }
 
     /// A handle from [`Handle::to_raw`]; a made-up value is merely invalid.
     pub fn from_raw(raw: u64) -> Handle {
         Handle {
-            index: raw as u32,
+            index: (raw as u32) & ((1 << HANDLE_INDEX_BITS) - 1),
             generation: (raw >> 32) as u32,
+            engine: (raw >> HANDLE_INDEX_BITS) as u8,
         }
     }
 }
 
 impl fmt::Display for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}.{}", self.index, self.generation)
+        write!(f, "#{}.{}.{}", self.engine, self.index, self.generation)
     }
 }
 
@@ -193,6 +205,10 @@ pub struct Event {
     pub handle: Handle,
     /// What happened.
     pub kind: EventKind,
+    /// The application's token for the connection or listener
+    /// ([`crate::Engine::set_token`]; 0 until set), as epoll returns
+    /// `epoll_data`: no map from handles to the application's state needed.
+    pub token: u64,
 }
 
 /// The kinds of [`Event`].
@@ -285,6 +301,57 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The `errno` Linux returns in the same situation (for a C ABI):
+    /// `EAGAIN`, `EPIPE`, `ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`,
+    /// `EHOSTUNREACH`, `ENETUNREACH`, `ENOTCONN`, `EADDRINUSE`,
+    /// `EADDRNOTAVAIL`, `EBADF`, `EINVAL`, `EMFILE` (the connection limit,
+    /// as a process's descriptor limit) and `ENOBUFS`.
+    pub fn errno(self) -> i32 {
+        match self {
+            Error::WouldBlock => 11,
+            Error::BrokenPipe => 32,
+            Error::ConnectionReset => 104,
+            Error::ConnectionRefused => 111,
+            Error::TimedOut => 110,
+            Error::HostUnreachable => 113,
+            Error::NetworkUnreachable => 101,
+            Error::NotConnected => 107,
+            Error::AddrInUse => 98,
+            Error::AddrNotAvailable => 99,
+            Error::InvalidHandle => 9,
+            Error::InvalidInput => 22,
+            Error::TooManyConnections => 24,
+            Error::NoBuffers => 105,
+        }
+    }
+}
+
+/// The matching [`std::io::ErrorKind`], with the engine's error as the
+/// source, so code written against `std::io` handles the stack's errors
+/// as it handles the kernel's.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        use std::io::ErrorKind as K;
+        let kind = match e {
+            Error::WouldBlock => K::WouldBlock,
+            Error::BrokenPipe => K::BrokenPipe,
+            Error::ConnectionReset => K::ConnectionReset,
+            Error::ConnectionRefused => K::ConnectionRefused,
+            Error::TimedOut => K::TimedOut,
+            Error::HostUnreachable => K::HostUnreachable,
+            Error::NetworkUnreachable => K::NetworkUnreachable,
+            Error::NotConnected => K::NotConnected,
+            Error::AddrInUse => K::AddrInUse,
+            Error::AddrNotAvailable => K::AddrNotAvailable,
+            Error::InvalidHandle | Error::InvalidInput => K::InvalidInput,
+            Error::TooManyConnections => K::QuotaExceeded,
+            Error::NoBuffers => K::OutOfMemory,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
 
 /// Result of the application API.
 pub type Result<T> = core::result::Result<T, Error>;

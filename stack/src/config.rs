@@ -502,6 +502,12 @@ impl EngineConfig {
             "icmp_error_burst",
             || "must be at least 1 when icmp_error_rate is set".into(),
         )?;
+        check(self.max_connections < 1 << 23, "max_connections", || {
+            format!(
+                "{} is above 8,388,607 (handles hold 24-bit slots)",
+                self.max_connections
+            )
+        })?;
         check(self.max_connections > 0, "max_connections", || {
             "must be at least 1".into()
         })?;

@@ -49,7 +49,7 @@ pub use config::{
     ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, MemoryConfig, OffloadConfig,
     StaticNeighbor, TcpConfig,
 };
-pub use engine::{Conn, Engine, PortSelector, Readiness, TcpInfo, Transmit};
+pub use engine::{Conn, Engine, PortSelector, Readiness, Stream, TcpInfo, Transmit};
 pub use memory::MemoryLevel;
 pub use stats::{DropReason, Drops, MemoryStats, Resets, RstReason, Stats};
 pub use tcp::cc::CongestionAlgorithm;

@@ -60,7 +60,7 @@ macro_rules! tcb_ctx {
 }
 pub(crate) use tcb_ctx;
 
-pub use owned::Conn;
+pub use owned::{Conn, Stream};
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
 pub use user::{PortSelector, Readiness, TcpInfo};
 
@@ -114,6 +114,9 @@ pub struct Engine<P: BufferPool> {
     mss: usize,
     pool: P,
     secret: [u8; 16],
+    /// Set in every handle this engine issues; a handle with another
+    /// engine's tag is refused ([`Engine::tag`]).
+    tag: u8,
     now: Instant,
     /// Each connection in a box of its own: the table holds a pointer per
     /// slot, so the memory of connections that went is the allocator's
@@ -162,7 +165,18 @@ pub struct Engine<P: BufferPool> {
     port_selector: Option<PortSelector>,
 }
 
+/// The tag the next engine takes: engines made in one process (the cores
+/// of a runtime) have distinct tags, up to 256 of them.
+static NEXT_TAG: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
 impl<P: BufferPool> Engine<P> {
+    /// The tag this engine sets in its handles: distinct among the first
+    /// 256 engines of a process, so a handle used on the wrong engine is
+    /// refused ([`crate::Error::InvalidHandle`]).
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+
     /// An engine with `config`, taking buffers from `pool`.
     ///
     /// `secret` keys the initial sequence numbers (RFC 6528), the ephemeral
@@ -195,6 +209,7 @@ impl<P: BufferPool> Engine<P> {
             cfg: config,
             pool,
             secret,
+            tag: NEXT_TAG.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             now,
             conns: Slab::with_capacity(capacity),
             flows: FlowTable::new(capacity, flow_key),
@@ -360,7 +375,14 @@ impl<P: BufferPool> Engine<P> {
     /// The next application event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let mut ev = self.events.pop_front()?;
+        // The token as it is now (it may have been set since the event was
+        // raised, e.g. right after `accept`); for a handle closed since,
+        // the token it had then.
+        if let Ok(token) = self.token(ev.handle) {
+            ev.token = token;
+        }
+        Some(ev)
     }
 
     /// The context a TCB call runs in.
@@ -458,10 +480,11 @@ impl<P: BufferPool> Engine<P> {
                     l.half_open = l.half_open.saturating_sub(1);
                     l.accept_queue.push_back(idx);
                     self.stats.established += 1;
-                    let handle = l.handle;
+                    let (handle, token) = (l.handle, l.token);
                     self.events.push_back(Event {
                         handle,
                         kind: EventKind::Acceptable,
+                        token,
                     });
                 }
             }
@@ -472,7 +495,14 @@ impl<P: BufferPool> Engine<P> {
         };
         let tcb = &conn.tcb;
         let orphan = conn.handles == 0;
-        let mut push = |kind| self.events.push_back(Event { handle, kind });
+        let token = conn.token;
+        let mut push = |kind| {
+            self.events.push_back(Event {
+                handle,
+                kind,
+                token,
+            })
+        };
         if bits.has(EventBits::CLOSED) {
             push(EventKind::Closed {
                 outcome: tcb.close_outcome.unwrap_or(CloseOutcome::Graceful),

@@ -78,6 +78,19 @@ impl Conn {
         Ok(engine.adopt(h))
     }
 
+    /// The connection as a non-blocking [`std::io::Read`] and
+    /// [`std::io::Write`] on `engine`: `WouldBlock` comes back as
+    /// [`std::io::ErrorKind::WouldBlock`], end of stream as `Ok(0)`, the
+    /// other errors as their kinds (`From<Error> for io::Error`). For code
+    /// on the engine's core; application threads use the runtime's
+    /// blocking stream instead.
+    pub fn io<'a, P: BufferPool>(&self, engine: &'a mut Engine<P>) -> Stream<'a, P> {
+        Stream {
+            engine,
+            handle: self.handle,
+        }
+    }
+
     /// Gives up ownership: the raw handle must then be closed by hand.
     pub fn into_raw(mut self) -> Handle {
         self.release = None;
@@ -99,7 +112,60 @@ impl core::fmt::Debug for Conn {
     }
 }
 
+/// A connection and its engine as a non-blocking byte stream
+/// ([`Conn::io`], [`Engine::io`]).
+pub struct Stream<'a, P: BufferPool> {
+    engine: &'a mut Engine<P>,
+    handle: Handle,
+}
+
+impl<P: BufferPool> std::io::Read for Stream<'_, P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Ok(self.engine.read(self.handle, buf)?)
+    }
+}
+
+impl<P: BufferPool> std::io::Write for Stream<'_, P> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(self.engine.write(self.handle, buf)?)
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        // One pass: what fits of each slice in turn, stopping at the
+        // first that does not fit whole (so the count stays a prefix).
+        let mut total = 0;
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            match self.engine.write(self.handle, b) {
+                Ok(n) => {
+                    total += n;
+                    if n < b.len() {
+                        break;
+                    }
+                }
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Nothing to do: the engine sends queued data as the windows allow
+    /// (`set_nodelay` and `set_cork` decide about small segments).
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl<P: BufferPool> Engine<P> {
+    /// The connection `h` as a non-blocking [`std::io::Read`] and
+    /// [`std::io::Write`] (see [`Conn::io`]).
+    pub fn io(&mut self, h: Handle) -> Stream<'_, P> {
+        Stream {
+            engine: self,
+            handle: h,
+        }
+    }
+
     fn adopt(&self, handle: Handle) -> Conn {
         Conn {
             handle,

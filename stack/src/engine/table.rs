@@ -112,6 +112,8 @@ pub(crate) struct ConnEntry<B> {
     /// Queued in the engine's list of connections holding out-of-order
     /// data (pruned first under memory pressure).
     pub in_ooo_list: bool,
+    /// The application's token, returned with the connection's events.
+    pub token: u64,
 }
 
 impl<B> ConnEntry<B> {
@@ -125,6 +127,7 @@ impl<B> ConnEntry<B> {
             timers: [None; TimerKind::COUNT],
             in_ready: false,
             in_ooo_list: false,
+            token: 0,
         }
     }
 }
@@ -146,6 +149,8 @@ pub(crate) struct Listener {
     /// Established connections waiting for `accept`.
     pub accept_queue: VecDeque<u32>,
     pub handle: Handle,
+    /// The application's token, returned with the listener's events.
+    pub token: u64,
 }
 
 /// What an application handle refers to.

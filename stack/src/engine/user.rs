@@ -91,6 +91,9 @@ pub struct TcpInfo {
 
 impl<P: BufferPool> Engine<P> {
     fn conn_index(&self, h: Handle) -> Result<u32> {
+        if h.engine != self.tag {
+            return Err(Error::InvalidHandle);
+        }
         match self.handles.get_gen(h.index, h.generation) {
             Some(Target::Conn(idx)) => Ok(*idx),
             _ => Err(Error::InvalidHandle),
@@ -98,6 +101,9 @@ impl<P: BufferPool> Engine<P> {
     }
 
     fn listener_index(&self, h: Handle) -> Result<u32> {
+        if h.engine != self.tag {
+            return Err(Error::InvalidHandle);
+        }
         match self.handles.get_gen(h.index, h.generation) {
             Some(Target::Listener(idx)) => Ok(*idx),
             _ => Err(Error::InvalidHandle),
@@ -106,7 +112,34 @@ impl<P: BufferPool> Engine<P> {
 
     fn new_handle(&mut self, target: Target) -> Handle {
         let (index, generation) = self.handles.insert(target);
-        Handle { index, generation }
+        Handle {
+            index,
+            generation,
+            engine: self.tag,
+        }
+    }
+
+    /// Sets the token the events of `h` (a connection or a listener) carry
+    /// from now on ([`crate::Event::token`]). Every handle of a connection
+    /// shares it.
+    pub fn set_token(&mut self, h: Handle, token: u64) -> Result<()> {
+        if let Ok(lidx) = self.listener_index(h) {
+            let l = self.listeners.get_mut(lidx).ok_or(Error::InvalidHandle)?;
+            l.token = token;
+            return Ok(());
+        }
+        let idx = self.conn_index(h)?;
+        self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?.token = token;
+        Ok(())
+    }
+
+    /// The token of `h` (0 until [`Engine::set_token`]).
+    pub fn token(&self, h: Handle) -> Result<u64> {
+        if let Ok(lidx) = self.listener_index(h) {
+            return Ok(self.listeners.get(lidx).ok_or(Error::InvalidHandle)?.token);
+        }
+        let idx = self.conn_index(h)?;
+        Ok(self.conns.get(idx).ok_or(Error::InvalidHandle)?.token)
     }
 
     /// Runs `f` on the TCB behind `h`, then settles the engine's books.
@@ -139,10 +172,8 @@ impl<P: BufferPool> Engine<P> {
             backlog: backlog.min(self.cfg.tcp.max_backlog),
             half_open: 0,
             accept_queue: VecDeque::new(),
-            handle: Handle {
-                index: 0,
-                generation: 0,
-            },
+            handle: Handle::from_raw(0),
+            token: 0,
         });
         let handle = self.new_handle(Target::Listener(lidx));
         if let Some(l) = self.listeners.get_mut(lidx) {

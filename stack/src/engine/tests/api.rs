@@ -113,3 +113,92 @@ fn dropping_an_owned_handle_closes_the_connection() {
     t.recv(c.ours(0, 6).flags(RST | ACK).win(0));
     t.recv_nothing();
 }
+
+// A handle names its engine: another engine (another core's) refuses it,
+// though the same slot and generation hold a connection there too; the
+// raw form keeps the engine.
+#[test]
+fn a_handle_from_another_engine_is_invalid() {
+    let mut a = Harness::new();
+    let mut b = Harness::new();
+    let ca = a.passive();
+    let cb = b.passive();
+    assert_ne!(ca.h, cb.h, "the engines' tags differ");
+    assert_eq!(a.engine.state(cb.h), Err(Error::InvalidHandle));
+    assert_eq!(b.engine.write(ca.h, b"x"), Err(Error::InvalidHandle));
+    assert_eq!(Handle::from_raw(ca.h.to_raw()), ca.h);
+    assert_eq!(
+        a.engine.state(Handle::from_raw(ca.h.to_raw())),
+        Ok(State::Established)
+    );
+    // Both are the first connection of their engine: the same slot and
+    // generation, told apart by the tag alone.
+    let retagged = (ca.h.to_raw() & !(0xff << 24)) | (u64::from(b.engine.tag()) << 24);
+    assert_eq!(Handle::from_raw(retagged), cb.h);
+}
+
+// Contract 17: every event carries the token the application set for the
+// connection or listener (epoll_data), so no map from handles is needed.
+#[test]
+fn events_carry_the_applications_token() {
+    let mut t = Harness::new();
+    let l = t.listen();
+    t.engine.set_token(l, 7).unwrap();
+    let c = t.syn_to_listener(l, PEER_PORT);
+    t.send(c.peer(0, 0));
+    let ev = t.engine.poll_event().expect("Acceptable");
+    assert_eq!(
+        (ev.handle, ev.kind, ev.token),
+        (l, EventKind::Acceptable, 7)
+    );
+    let (h, _) = t.engine.accept(l).unwrap();
+    assert_eq!(t.engine.token(h), Ok(0));
+    t.engine.set_token(h, 0xdead_beef).unwrap();
+    // Raised at `accept`, polled after the token was set: it carries it.
+    let ev = t.engine.poll_event().expect("Writable");
+    assert_eq!(
+        (ev.handle, ev.kind, ev.token),
+        (h, EventKind::Writable, 0xdead_beef)
+    );
+    t.send(c.peer(0, 0).flags(PSH | ACK).data(b"abc"));
+    let ev = t.engine.poll_event().expect("Readable");
+    assert_eq!(
+        (ev.handle, ev.kind, ev.token),
+        (h, EventKind::Readable, 0xdead_beef)
+    );
+    let h2 = t.engine.try_clone(h).unwrap();
+    assert_eq!(t.engine.token(h2), Ok(0xdead_beef), "clones share it");
+    t.engine.close(h).unwrap();
+    t.engine.close(h2).unwrap();
+    assert_eq!(t.engine.set_token(h, 1), Err(Error::InvalidHandle));
+    assert_eq!(t.engine.token(h), Err(Error::InvalidHandle));
+}
+
+// The connection as std::io: bytes both ways through Read and Write
+// (vectored too), WouldBlock and the contract's errors as io kinds.
+#[test]
+fn a_connection_reads_and_writes_through_std_io() {
+    use std::io::{ErrorKind, IoSlice, Read, Write};
+    let mut t = Harness::new();
+    let c = t.passive();
+    let n = t
+        .engine
+        .io(c.h)
+        .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cd")])
+        .unwrap();
+    assert_eq!(n, 4);
+    t.recv(c.ours(0, 0).flags(PSH | ACK).data(b"abcd"));
+    let mut buf = [0u8; 8];
+    let e = t.engine.io(c.h).read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    t.send(c.peer(0, 4).flags(PSH | ACK).data(b"xyz"));
+    assert_eq!(t.engine.io(c.h).read(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"xyz");
+    t.send(c.peer(3, 4).flags(RST | ACK));
+    let e = t.engine.io(c.h).read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    assert_eq!(e.get_ref().unwrap().to_string(), "connection reset by peer");
+    let e = t.engine.io(c.h).write(b"more").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BrokenPipe);
+    assert_eq!(Error::BrokenPipe.errno(), 32);
+}

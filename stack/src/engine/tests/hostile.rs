@@ -198,10 +198,7 @@ fn syn_ack_for(t: &mut Harness, peer_port: u16, syn: Seg) -> Seg {
 
 fn conn_for(peer_port: u16, iss: SeqNumber) -> Conn {
     Conn {
-        h: Handle {
-            index: 0,
-            generation: 0,
-        },
+        h: Handle::from_raw(0),
         port: LISTEN_PORT,
         peer_port,
         iss,
