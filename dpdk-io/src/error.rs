@@ -29,6 +29,9 @@ pub enum DpdkError {
     },
     /// No port has this name.
     NoSuchPort(String),
+    /// The port is already configured in this process: a [`crate::Port`]
+    /// of it is still alive.
+    PortInUse(u16),
     /// The port cannot do what was asked (more queues than it has, an
     /// offload it does not report).
     PortCapability {
@@ -124,6 +127,10 @@ impl fmt::Display for DpdkError {
                 write!(f, "creating mempool {name:?} failed: {}", strerror(*errno))
             }
             DpdkError::NoSuchPort(name) => write!(f, "no port named {name:?}"),
+            DpdkError::PortInUse(port) => write!(
+                f,
+                "port {port} is already in use: a Port of it is alive in this process"
+            ),
             DpdkError::PortCapability { port, what } => {
                 write!(f, "port {port} cannot do this: {what}")
             }

@@ -1,8 +1,9 @@
 //! Ethernet ports: configuration, start, link, bursts, stats, capabilities.
 
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
@@ -128,17 +129,54 @@ fn check(port: u16, op: &'static str, ret: i32) -> Result<(), DpdkError> {
     }
 }
 
-/// A configured port; dropping it stops and closes the device.
+/// Port ids with a live [`Port`] in this process. Two `Port`s on one
+/// device would configure it over each other and both close it.
+static CLAIMED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// The claim on a port id: taken before the device is touched, released
+/// when dropped (after the device is closed: see [`Port`]'s fields).
+#[derive(Debug)]
+struct PortClaim(u16);
+
+impl PortClaim {
+    /// Claims `id`, or [`DpdkError::PortInUse`] if it is claimed already.
+    fn take(id: u16) -> Result<PortClaim, DpdkError> {
+        let mut claimed = CLAIMED.lock().unwrap_or_else(PoisonError::into_inner);
+        if claimed.insert(id) {
+            Ok(PortClaim(id))
+        } else {
+            Err(DpdkError::PortInUse(id))
+        }
+    }
+}
+
+impl Drop for PortClaim {
+    fn drop(&mut self) {
+        CLAIMED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
+/// A configured port; dropping it stops and closes the device. One port id
+/// has at most one live `Port` in a process: [`Port::configure`] refuses a
+/// second one with [`DpdkError::PortInUse`].
 ///
 /// Bursts take `&mut self`: a DPDK queue is not thread-safe, so one owner
 /// polls it. (Per-queue handles for several lcores come with the runtime.)
 #[derive(Debug)]
 pub struct Port {
     id: u16,
-    pool: MbufPool,
     rx_queues: u16,
     tx_queues: u16,
     started: bool,
+    // The fields below are dropped after `Drop::drop` closed the device,
+    // in this order: the pool outlives the close (the driver frees what
+    // its rings hold into it); the claim lets the id go only once the
+    // device is closed; the EAL goes last.
+    pool: MbufPool,
+    _claim: PortClaim,
     _eal: Arc<EalToken>,
 }
 
@@ -195,8 +233,16 @@ impl Port {
 
     /// Configures port `id` with `config`, receiving into `pool`. The port
     /// is not started yet: see [`Port::start`].
+    ///
+    /// Fails with [`DpdkError::PortInUse`] while another `Port` of `id` is
+    /// alive in this process; the id is free again once that one is
+    /// dropped. (Dropping a port closes the device, and DPDK then releases
+    /// the id: it names a device again only when a new one takes it, e.g.
+    /// from [`create_ring_pair`].)
     pub fn configure(id: u16, config: &PortConfig, pool: &MbufPool) -> Result<Port, DpdkError> {
         let eal = Eal::token()?;
+        // Before any DPDK call: a live port's device must not be touched.
+        let claim = PortClaim::take(id)?;
         let info_raw = raw_info(id)?;
         let info = Port::info_of(id)?;
         let capability = |what: String| DpdkError::PortCapability { port: id, what };
@@ -296,6 +342,7 @@ impl Port {
             rx_queues: config.rx_queues,
             tx_queues: config.tx_queues,
             started: false,
+            _claim: claim,
             _eal: eal,
         })
     }
@@ -540,8 +587,9 @@ impl Port {
 impl Drop for Port {
     fn drop(&mut self) {
         let _ = self.stop();
-        // SAFETY: we configured the port and nothing else uses its id; the
-        // queues are released here, before the pool handle is dropped.
+        // SAFETY: we configured the port and nothing else uses its id (we
+        // hold its claim); the queues are released here, before the pool
+        // handle is dropped.
         unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
     }
 }
