@@ -43,20 +43,18 @@
 //! unregistered: mempools then bypass their cache, slower but correct.
 
 use std::net::SocketAddrV4;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam::queue::ArrayQueue;
-use dpdk_sys::rte_mbuf;
 use stack::Stats;
 
 use crate::config::RuntimeConfig;
 use crate::error::DpdkError;
 use crate::mbuf::{Mbuf, MbufPool};
-use crate::port::{Port, PortConfig, RssConfig};
-use crate::runtime::{App, FrameIo, LoopStats, Worker};
+use crate::port::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
+use crate::runtime::{App, DeviceFacts, FrameIo, LoopStats, Worker};
 use crate::steering::{Destination, Steering};
 
 /// Frames each core-to-core ring holds.
@@ -66,7 +64,8 @@ const RING_SLOTS: usize = 4096;
 /// full; beyond this the oldest are dropped.
 const TX_FORWARD_BACKLOG: usize = 2048;
 
-/// Frames moved per raw device call.
+/// Frames a burst from the device brings, at most (the scratch vector's
+/// starting size).
 const BURST: usize = 32;
 
 /// How frames reach their owning core.
@@ -131,11 +130,11 @@ type Ring = Arc<ArrayQueue<Mbuf>>;
 /// One core's frame I/O: its device queues (if any) and its rings.
 struct SteerIo {
     me: usize,
-    port: Arc<Port>,
     pool: MbufPool,
-    rx_queue: Option<u16>,
+    /// The device queue we poll; `None`: frames come only from `inbound`.
+    rx_queue: Option<RxQueue>,
     /// Our TX queue; `None`: hand frames to core 0 through `tx_out`.
-    tx_queue: Option<u16>,
+    tx_queue: Option<TxQueue>,
     steering: Arc<Steering>,
     /// Rings from each core to us (our own slot unused).
     inbound: Vec<Ring>,
@@ -151,7 +150,10 @@ struct SteerIo {
 
 impl SteerIo {
     /// Sends the frames other cores handed us (core 0, software mode).
-    fn send_for_others(&mut self, queue: u16) {
+    fn send_for_others(&mut self) {
+        let Some(queue) = &mut self.tx_queue else {
+            return;
+        };
         for ring in &self.tx_in {
             while self.tx_pending.len() < TX_FORWARD_BACKLOG {
                 match ring.pop() {
@@ -163,9 +165,7 @@ impl SteerIo {
         if self.tx_pending.is_empty() {
             return;
         }
-        // SAFETY: `queue` was configured on this port and exactly one
-        // `SteerIo` sends on it.
-        let n = unsafe { self.port.tx_burst_on(queue, &mut self.tx_pending) };
+        let n = queue.tx_burst(&mut self.tx_pending);
         Counters::add(&self.counters.tx_for_others, n);
     }
 
@@ -180,8 +180,8 @@ impl SteerIo {
 impl FrameIo for SteerIo {
     fn rx(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
         let start = out.len();
-        if let (Some(q), false) = (self.tx_queue, self.tx_in.is_empty()) {
-            self.send_for_others(q);
+        if !self.tx_in.is_empty() {
+            self.send_for_others();
         }
         for (from, ring) in self.inbound.iter().enumerate() {
             if from == self.me {
@@ -195,7 +195,7 @@ impl FrameIo for SteerIo {
             }
         }
         Counters::add(&self.counters.received_forwarded, out.len() - start);
-        let Some(q) = self.rx_queue else {
+        let Some(queue) = &mut self.rx_queue else {
             return out.len() - start;
         };
         let room = max.saturating_sub(out.len() - start);
@@ -203,7 +203,7 @@ impl FrameIo for SteerIo {
             return out.len() - start;
         }
         let mut frames = std::mem::take(&mut self.scratch);
-        let got = raw_rx_burst(&self.port, q, &mut frames, room);
+        let got = queue.rx_burst(&mut frames, room);
         Counters::add(&self.counters.device_rx, got);
         for m in frames.drain(..) {
             let dest = match m.segments().next() {
@@ -230,10 +230,8 @@ impl FrameIo for SteerIo {
     }
 
     fn tx(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
-        if let Some(q) = self.tx_queue {
-            // SAFETY: `q` was configured on this port and exactly one
-            // `SteerIo` sends on it.
-            return unsafe { self.port.tx_burst_on(q, pkts) };
+        if let Some(queue) = &mut self.tx_queue {
+            return queue.tx_burst(pkts);
         }
         let ring = self
             .tx_out
@@ -251,32 +249,6 @@ impl FrameIo for SteerIo {
         Counters::add(&self.counters.tx_forwarded, sent);
         sent
     }
-}
-
-/// `rte_eth_rx_burst` on a queue of a shared port.
-fn raw_rx_burst(port: &Port, queue: u16, out: &mut Vec<Mbuf>, max: usize) -> usize {
-    let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
-    let mut total = 0;
-    while total < max {
-        let want = (max - total).min(BURST);
-        // SAFETY: `queue` was configured on this port by `Runtime::start`,
-        // and exactly one `SteerIo` (one thread) polls it; raws has room
-        // for `want` pointers.
-        let got = usize::from(unsafe {
-            dpdk_sys::shim_rx_burst(port.id(), queue, raws.as_mut_ptr(), want as u16)
-        });
-        for &raw in &raws[..got] {
-            let raw = NonNull::new(raw).expect("rx_burst returns valid mbufs");
-            // SAFETY: a received mbuf from the pool the queue was set up
-            // with (the port's pool), now owned by us alone.
-            out.push(unsafe { port.pool().wrap(raw) });
-        }
-        total += got;
-        if got < want {
-            break;
-        }
-    }
-    total
 }
 
 /// What one core did, handed back by [`Runtime::join`].
@@ -391,7 +363,8 @@ impl Runtime {
             }),
             ..PortConfig::default()
         };
-        let port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let mut port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let mac = port.mac_addr()?;
         let steering = if rss {
             let (key, _) = port.rss_hash_conf()?;
             let reta = port.rss_reta()?;
@@ -402,7 +375,6 @@ impl Runtime {
             Steering::software(n)
         };
         let steering = Arc::new(steering);
-        let port = Arc::new(port);
         let ring = || Arc::new(ArrayQueue::new(RING_SLOTS));
         // links[from][to]
         let links: Vec<Vec<Ring>> = (0..n).map(|_| (0..n).map(|_| ring()).collect()).collect();
@@ -412,12 +384,14 @@ impl Runtime {
         let mut counters = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         for (core, app) in apps.into_iter().enumerate() {
+            // With RSS core k owns queue pair k; in software mode core 0
+            // owns the one pair and the other cores none.
+            let queue = (rss || core == 0).then_some(if rss { core as u16 } else { 0 });
             let io = SteerIo {
                 me: core,
-                port: port.clone(),
                 pool: pool.clone(),
-                rx_queue: (rss || core == 0).then_some(if rss { core as u16 } else { 0 }),
-                tx_queue: (rss || core == 0).then_some(if rss { core as u16 } else { 0 }),
+                rx_queue: queue.map(|q| port.take_rx_queue(q)).transpose()?,
+                tx_queue: queue.map(|q| port.take_tx_queue(q)).transpose()?,
                 steering: steering.clone(),
                 inbound: links.iter().map(|from| from[core].clone()).collect(),
                 outbound: links[core].clone(),
@@ -438,19 +412,23 @@ impl Runtime {
             if let Some(p) = &cfg.run.pcap {
                 core_cfg.run.pcap = Some(p.with_extension(format!("core{core}.pcap")));
             }
-            let (port, pool, stop, lcore) =
-                (port.clone(), pool.clone(), stop.clone(), lcores[core]);
+            let (info, pool, stop, lcore) =
+                (info.clone(), pool.clone(), stop.clone(), lcores[core]);
             let selector = steering.selector(core);
             let thread = std::thread::Builder::new()
                 .name(format!("stack-core{core}"))
                 .spawn(move || {
+                    let device = DeviceFacts { mac, info };
                     run_core(
-                        core, n, lcore, &core_cfg, port, pool, io, selector, app, &stop, &done,
+                        core, n, lcore, &core_cfg, device, pool, io, selector, app, &stop, &done,
                     )
                 })
                 .map_err(|e| DpdkError::Io(e.to_string()))?;
             threads.push(thread);
         }
+        // The cores hold the queues they poll, and those keep the device
+        // open until the last of them ends; the port itself is done with.
+        drop(port);
         Ok(Runtime {
             mode: if rss {
                 SteeringMode::Rss
@@ -549,7 +527,7 @@ fn run_core(
     engines: usize,
     eal_lcore: u32,
     cfg: &RuntimeConfig,
-    port: Arc<Port>,
+    device: DeviceFacts,
     pool: MbufPool,
     io: SteerIo,
     selector: stack::PortSelector,
@@ -564,7 +542,7 @@ fn run_core(
     let counters = io.counters.clone();
     let result = (|| {
         let mut worker =
-            Worker::with_io(cfg, port, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
+            Worker::with_io(cfg, device, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
         worker.engine.set_port_selector(Some(selector));
         let lcore_id = crate::eal::lcore_id();
         let result = app.start(&mut worker.engine);

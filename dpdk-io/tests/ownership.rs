@@ -1,7 +1,9 @@
-//! Who owns a device: a port id is configured once per process, and the
-//! device stays open while its port is alive. The EAL initialises once
-//! per process, so everything runs as sub-steps of one test, in order.
+//! Who owns a device: a port id is configured once per process, each
+//! queue has one owner, and the device stays open while its port or a
+//! queue handle is alive. The EAL initialises once per process, so
+//! everything runs as sub-steps of one test, in order.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use dpdk_io::{create_ring_pair, DpdkError, Eal, EalArgs, Mbuf, MbufPool, Port, PortConfig};
@@ -14,6 +16,8 @@ fn device_ownership() {
     let pool = MbufPool::new("own_pool", 1023, 32, 2176).expect("mbuf pool");
 
     port_claimed_once(&pool);
+    queue_handed_out_once(&pool);
+    handles_keep_the_device_open(&pool);
 
     assert_eq!(pool.direct().in_use(), 0, "every mbuf is back");
     drop(pool);
@@ -75,4 +79,116 @@ fn port_claimed_once(pool: &MbufPool) {
     let mut peer = started(d, pool);
     cross(&mut again, &mut peer, 8);
     drop((again, peer, other));
+}
+
+/// Each queue's handle is taken once; the port then neither polls that
+/// queue nor starts or stops the device until the handle is gone.
+fn queue_handed_out_once(pool: &MbufPool) {
+    let (a, _) = create_ring_pair("own_e", "own_f").expect("ring pair");
+    let mut port = started(a, pool);
+
+    let rx = port.take_rx_queue(0).expect("RX queue 0");
+    let tx = port.take_tx_queue(0).expect("TX queue 0");
+    assert_eq!((rx.port_id(), rx.queue_id()), (a, 0));
+    assert_eq!((tx.port_id(), tx.queue_id()), (a, 0));
+    for direction in ["RX", "TX"] {
+        let (again, missing) = if direction == "RX" {
+            (
+                port.take_rx_queue(0).map(drop),
+                port.take_rx_queue(1).map(drop),
+            )
+        } else {
+            (
+                port.take_tx_queue(0).map(drop),
+                port.take_tx_queue(1).map(drop),
+            )
+        };
+        let taken = DpdkError::QueueTaken {
+            port: a,
+            direction,
+            queue: 0,
+        };
+        assert_eq!(again.unwrap_err(), taken, "{direction}: a second handle");
+        assert!(taken.to_string().contains(&format!("{direction} queue 0")));
+        assert_eq!(
+            missing.unwrap_err(),
+            DpdkError::NoSuchQueue {
+                port: a,
+                direction,
+                queue: 1
+            },
+            "{direction}: a queue the port was not configured with"
+        );
+    }
+    // The port no longer polls the queues it handed out.
+    let polled = catch_unwind(AssertUnwindSafe(|| port.rx_burst(0, &mut Vec::new(), 1)));
+    assert!(polled.is_err(), "rx_burst on a taken queue panics");
+    let sent = catch_unwind(AssertUnwindSafe(|| port.tx_burst(0, &mut Vec::new())));
+    assert!(sent.is_err(), "tx_burst on a taken queue panics");
+    // A thread may be polling them: the device is neither stopped nor
+    // restarted under its feet.
+    assert_eq!(port.stop().unwrap_err(), DpdkError::QueuesInUse(a));
+    assert_eq!(port.start().unwrap_err(), DpdkError::QueuesInUse(a));
+    drop(tx);
+    assert_eq!(
+        port.stop().unwrap_err(),
+        DpdkError::QueuesInUse(a),
+        "the RX handle is still out"
+    );
+    drop(rx);
+    port.stop().expect("no handle out: stop");
+    port.start().expect("no handle out: start");
+    drop(port);
+}
+
+/// The handles outlive their port: they keep the device open and its id
+/// claimed, and they work from another thread.
+fn handles_keep_the_device_open(pool: &MbufPool) {
+    let (a, b) = create_ring_pair("own_g", "own_h").expect("ring pair");
+    let mut port = started(a, pool);
+    let mut peer = started(b, pool);
+    let mut rx = port.take_rx_queue(0).expect("RX queue 0");
+    let mut tx = port.take_tx_queue(0).expect("TX queue 0");
+    drop(port);
+    assert_eq!(
+        Port::configure(a, &PortConfig::default(), pool).unwrap_err(),
+        DpdkError::PortInUse(a),
+        "the handles hold the claim"
+    );
+
+    // The TX handle sends from its own thread...
+    let mut p = pool.clone();
+    let frames: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 60 + usize::from(i)]).collect();
+    let mut out: Vec<Mbuf> = frames.iter().map(|f| p.alloc_with(f).unwrap()).collect();
+    let tx_thread = std::thread::spawn(move || {
+        let sent = tx.tx_burst(&mut out);
+        (tx, sent)
+    });
+    let (tx, sent) = tx_thread.join().expect("TX thread");
+    assert_eq!(sent, frames.len());
+    // ... the peer echoes what arrives ...
+    let mut got = Vec::new();
+    assert_eq!(peer.rx_burst(0, &mut got, 64), frames.len());
+    assert_eq!(peer.tx_burst(0, &mut got), frames.len());
+    // ... and the RX handle receives it on another.
+    let rx_thread = std::thread::spawn(move || {
+        let mut back = Vec::new();
+        rx.rx_burst(&mut back, 64);
+        let bytes: Vec<Vec<u8>> = back.iter().map(|m| m.data().to_vec()).collect();
+        (rx, bytes)
+    });
+    let (rx, back) = rx_thread.join().expect("RX thread");
+    assert_eq!(back, frames);
+
+    drop(tx);
+    assert_eq!(
+        Port::configure(a, &PortConfig::default(), pool).unwrap_err(),
+        DpdkError::PortInUse(a),
+        "the RX handle still holds the claim"
+    );
+    drop(rx);
+    // The last handle closed the device and let the id go.
+    let err = Port::configure(a, &PortConfig::default(), pool).unwrap_err();
+    assert_ne!(err, DpdkError::PortInUse(a));
+    drop(peer);
 }
