@@ -41,6 +41,10 @@
 //! runtime works the same whether or not the caller is the main lcore.
 //! If registration fails (e.g. multi-process mode), the thread runs
 //! unregistered: mempools then bypass their cache, slower but correct.
+//! The registration is made first in the thread and undone last, and it
+//! holds the EAL alive until then: the worker may drop the last queue
+//! handle or pool, and with it every other hold on the EAL, and the
+//! thread still unregisters before `rte_eal_cleanup` runs.
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,6 +55,7 @@ use crossbeam::queue::ArrayQueue;
 use stack::Stats;
 
 use crate::config::RuntimeConfig;
+use crate::eal::{Eal, EalToken, ThreadRegistration};
 use crate::error::DpdkError;
 use crate::mbuf::{Mbuf, MbufPool};
 use crate::port::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
@@ -283,13 +288,14 @@ pub struct Runtime {
     threads: Vec<JoinHandle<Result<CoreReport, String>>>,
 }
 
-/// The EAL's lcores, in id order (main lcore included).
-fn eal_lcores() -> Vec<u32> {
+/// The EAL's lcores, in id order (main lcore included). `_eal` shows the
+/// EAL is alive.
+fn eal_lcores(_eal: &EalToken) -> Vec<u32> {
     let mut out = Vec::new();
     let mut i = u32::MAX;
     loop {
-        // SAFETY: a plain iterator over the EAL's lcore table; -1 (as
-        // u32::MAX) starts from the first lcore.
+        // SAFETY: a plain iterator over the live EAL's lcore table; -1
+        // (as u32::MAX) starts from the first lcore.
         i = unsafe { dpdk_sys::rte_get_next_lcore(i, 0, 0) };
         if i >= dpdk_sys::RTE_MAX_LCORE {
             return out;
@@ -331,8 +337,10 @@ impl Runtime {
         pool: MbufPool,
         apps: Vec<Box<dyn App + Send>>,
     ) -> Result<Runtime, DpdkError> {
+        // Held while we set up, and by each core's thread.
+        let eal = Eal::token()?;
         let n = apps.len();
-        let lcores = eal_lcores();
+        let lcores = eal_lcores(&eal);
         if n == 0 || n != lcores.len() {
             return Err(DpdkError::Config(format!(
                 "{n} applications for {} EAL lcores",
@@ -412,16 +420,26 @@ impl Runtime {
             if let Some(p) = &cfg.run.pcap {
                 core_cfg.run.pcap = Some(p.with_extension(format!("core{core}.pcap")));
             }
-            let (info, pool, stop, lcore) =
-                (info.clone(), pool.clone(), stop.clone(), lcores[core]);
+            let (eal, info, pool, stop, lcore) = (
+                eal.clone(),
+                info.clone(),
+                pool.clone(),
+                stop.clone(),
+                lcores[core],
+            );
             let selector = steering.selector(core);
             let thread = std::thread::Builder::new()
                 .name(format!("stack-core{core}"))
                 .spawn(move || {
+                    // First in, last out: whatever run_core drops, the
+                    // thread unregisters before the EAL can go.
+                    let registration = ThreadRegistration::register(eal);
                     let device = DeviceFacts { mac, info };
-                    run_core(
+                    let report = run_core(
                         core, n, lcore, &core_cfg, device, pool, io, selector, app, &stop, &done,
-                    )
+                    );
+                    drop(registration);
+                    report
                 })
                 .map_err(|e| DpdkError::Io(e.to_string()))?;
             threads.push(thread);
@@ -520,7 +538,8 @@ impl Runtime {
     }
 }
 
-/// One core's thread: register, pin, build the worker, loop until `stop`.
+/// One core's thread, registered with the EAL: pin, build the worker,
+/// loop until `stop`.
 #[allow(clippy::too_many_arguments)]
 fn run_core(
     core: usize,
@@ -535,9 +554,6 @@ fn run_core(
     stop: &AtomicBool,
     done: &AtomicBool,
 ) -> Result<CoreReport, String> {
-    // SAFETY: called on a thread the EAL does not know yet, after
-    // rte_eal_init (the runtime's port exists); undone below.
-    let registered = unsafe { dpdk_sys::rte_thread_register() } == 0;
     let pinned = pin_to_lcore_cpu(eal_lcore);
     let counters = io.counters.clone();
     let result = (|| {
@@ -580,10 +596,5 @@ fn run_core(
         })
     })();
     done.store(true, Ordering::Release);
-    if registered {
-        // SAFETY: this thread registered above and holds no lcore-bound
-        // state any more (its worker is dropped).
-        unsafe { dpdk_sys::rte_thread_unregister() };
-    }
     result
 }

@@ -1,13 +1,19 @@
 //! Who owns a device: a port id is configured once per process, each
 //! queue has one owner, and the device stays open while its port or a
-//! queue handle is alive. The EAL initialises once per process, so
-//! everything runs as sub-steps of one test, in order.
+//! queue handle is alive; a runtime's threads hold the EAL until they are
+//! done with it. The EAL initialises once per process, so everything runs
+//! as sub-steps of one test, in order.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant as Wall};
 
-use dpdk_io::{create_ring_pair, DpdkError, Eal, EalArgs, Mbuf, MbufPool, Port, PortConfig};
-use stack::PacketBuf;
+use dpdk_io::{
+    create_ring_pair, App, DpdkError, Eal, EalArgs, Mbuf, MbufPool, Mempool, Port, PortConfig,
+    Runtime, RuntimeConfig,
+};
+use stack::{Engine, Instant, PacketBuf};
 
 #[test]
 fn device_ownership() {
@@ -20,8 +26,14 @@ fn device_ownership() {
     handles_keep_the_device_open(&pool);
 
     assert_eq!(pool.direct().in_use(), 0, "every mbuf is back");
-    drop(pool);
-    drop(eal);
+
+    // Last: this hands a runtime's thread the last hold on the EAL.
+    runtime_outlives_the_eal_handle(eal, pool);
+    assert_eq!(
+        Mempool::new("after", 63, 0, 2176).unwrap_err(),
+        DpdkError::NotInitialized,
+        "the EAL was cleaned up once the runtime's thread let it go"
+    );
 }
 
 /// Configures and starts port `id` with one queue pair.
@@ -191,4 +203,77 @@ fn handles_keep_the_device_open(pool: &MbufPool) {
     let err = Port::configure(a, &PortConfig::default(), pool).unwrap_err();
     assert_ne!(err, DpdkError::PortInUse(a));
     drop(peer);
+}
+
+/// An application that counts its polls and tells when it is dropped.
+struct Probe {
+    polls: Arc<AtomicU64>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl App for Probe {
+    fn poll(&mut self, _engine: &mut Engine<MbufPool>, _now: Instant) {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A one-core runtime on port `port` running a [`Probe`], once it has
+/// polled; with the probe's counters.
+fn probed_runtime(port: u16, pool: &MbufPool) -> (Runtime, Arc<AtomicU64>, Arc<AtomicBool>) {
+    let mut cfg = RuntimeConfig::default();
+    cfg.eal.lcores = "0".into();
+    cfg.port.rx_ring = 256;
+    cfg.port.tx_ring = 256;
+    // The test's pool is small: give the engine a limit of its own rather
+    // than a share of the pool.
+    cfg.engine.memory.limit = Some(64 * 2176);
+    let polls = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let probe = Probe {
+        polls: polls.clone(),
+        dropped: dropped.clone(),
+    };
+    let rt = Runtime::start(&cfg, port, pool.clone(), vec![Box::new(probe)]).expect("runtime");
+    assert_eq!(rt.cores(), 1);
+    let start = Wall::now();
+    while polls.load(Ordering::Relaxed) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never polled");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        Port::configure(port, &PortConfig::default(), pool).unwrap_err(),
+        DpdkError::PortInUse(port),
+        "the core holds the port's queues"
+    );
+    (rt, polls, dropped)
+}
+
+/// A runtime whose thread holds the last hold on the EAL (through its
+/// queue handles, its pool and its registration) runs on and ends
+/// cleanly: the thread unregisters from the EAL before the EAL goes.
+fn runtime_outlives_the_eal_handle(eal: Eal, pool: MbufPool) {
+    let (a, _) = create_ring_pair("own_k", "own_l").expect("ring pair");
+    let (rt, polls, dropped) = probed_runtime(a, &pool);
+    drop((pool, eal));
+    let before = polls.load(Ordering::Relaxed);
+    let start = Wall::now();
+    while polls.load(Ordering::Relaxed) == before {
+        assert!(start.elapsed() < Duration::from_secs(10), "polls on");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let reports = rt.join().expect("the core ends cleanly");
+    assert_eq!(reports.len(), 1);
+    assert_ne!(reports[0].lcore_id, u32::MAX, "the core was registered");
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "the report holds the probe"
+    );
+    drop(reports);
+    assert!(dropped.load(Ordering::SeqCst));
 }
