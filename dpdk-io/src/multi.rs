@@ -279,6 +279,11 @@ pub struct CoreReport {
 }
 
 /// N workers on N lcores over one port; see the module documentation.
+///
+/// [`Runtime::join`] stops the workers, waits for them and hands back what
+/// each did. Dropping the runtime instead stops them too and waits for
+/// them, dropping their reports (and so the applications): no worker
+/// outlives its runtime.
 pub struct Runtime {
     mode: SteeringMode,
     steering: Arc<Steering>,
@@ -387,10 +392,20 @@ impl Runtime {
         // links[from][to]
         let links: Vec<Vec<Ring>> = (0..n).map(|_| (0..n).map(|_| ring()).collect()).collect();
         let tx_links: Vec<Ring> = (0..n).map(|_| ring()).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut finished = Vec::with_capacity(n);
-        let mut counters = Vec::with_capacity(n);
-        let mut threads = Vec::with_capacity(n);
+        // Made before the threads start: should one fail to start, the
+        // runtime's drop stops and joins those already running.
+        let mut runtime = Runtime {
+            mode: if rss {
+                SteeringMode::Rss
+            } else {
+                SteeringMode::Software
+            },
+            steering: steering.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+            finished: Vec::with_capacity(n),
+            counters: Vec::with_capacity(n),
+            threads: Vec::with_capacity(n),
+        };
         for (core, app) in apps.into_iter().enumerate() {
             // With RSS core k owns queue pair k; in software mode core 0
             // owns the one pair and the other cores none.
@@ -414,8 +429,8 @@ impl Runtime {
                 counters: Arc::new(Counters::default()),
             };
             let done = Arc::new(AtomicBool::new(false));
-            finished.push(done.clone());
-            counters.push(io.counters.clone());
+            runtime.finished.push(done.clone());
+            runtime.counters.push(io.counters.clone());
             let mut core_cfg = cfg.clone();
             if let Some(p) = &cfg.run.pcap {
                 core_cfg.run.pcap = Some(p.with_extension(format!("core{core}.pcap")));
@@ -424,7 +439,7 @@ impl Runtime {
                 eal.clone(),
                 info.clone(),
                 pool.clone(),
-                stop.clone(),
+                runtime.stop.clone(),
                 lcores[core],
             );
             let selector = steering.selector(core);
@@ -442,23 +457,12 @@ impl Runtime {
                     report
                 })
                 .map_err(|e| DpdkError::Io(e.to_string()))?;
-            threads.push(thread);
+            runtime.threads.push(thread);
         }
         // The cores hold the queues they poll, and those keep the device
         // open until the last of them ends; the port itself is done with.
         drop(port);
-        Ok(Runtime {
-            mode: if rss {
-                SteeringMode::Rss
-            } else {
-                SteeringMode::Software
-            },
-            steering,
-            stop,
-            finished,
-            counters,
-            threads,
-        })
+        Ok(runtime)
     }
 
     /// The port named by `cfg.port.device`, with a pool sized by
@@ -519,11 +523,13 @@ impl Runtime {
     /// Stops the workers and waits for them; the reports come in core
     /// order. An error names a core whose start failed or whose thread
     /// panicked.
-    pub fn join(self) -> Result<Vec<CoreReport>, String> {
+    pub fn join(mut self) -> Result<Vec<CoreReport>, String> {
         self.stop();
-        let mut reports = Vec::with_capacity(self.threads.len());
+        // Taken, so that the drop that follows has nothing left to join.
+        let threads = std::mem::take(&mut self.threads);
+        let mut reports = Vec::with_capacity(threads.len());
         let mut errors = Vec::new();
-        for (core, t) in self.threads.into_iter().enumerate() {
+        for (core, t) in threads.into_iter().enumerate() {
             match t.join() {
                 Ok(Ok(r)) => reports.push(r),
                 Ok(Err(e)) => errors.push(format!("core {core}: {e}")),
@@ -534,6 +540,16 @@ impl Runtime {
             Ok(reports)
         } else {
             Err(errors.join("; "))
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+        for t in self.threads.drain(..) {
+            // A core that failed or panicked has nothing left to stop.
+            let _ = t.join();
         }
     }
 }

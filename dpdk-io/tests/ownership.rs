@@ -1,8 +1,8 @@
 //! Who owns a device: a port id is configured once per process, each
 //! queue has one owner, and the device stays open while its port or a
-//! queue handle is alive; a runtime's threads hold the EAL until they are
-//! done with it. The EAL initialises once per process, so everything runs
-//! as sub-steps of one test, in order.
+//! queue handle is alive; a runtime's threads end with the runtime and
+//! hold the EAL until they are done with it. The EAL initialises once per
+//! process, so everything runs as sub-steps of one test, in order.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +25,7 @@ fn device_ownership() {
     queue_handed_out_once(&pool);
     handles_keep_the_device_open(&pool);
 
+    runtime_stops_when_dropped(&pool);
     assert_eq!(pool.direct().in_use(), 0, "every mbuf is back");
 
     // Last: this hands a runtime's thread the last hold on the EAL.
@@ -252,6 +253,29 @@ fn probed_runtime(port: u16, pool: &MbufPool) -> (Runtime, Arc<AtomicU64>, Arc<A
         "the core holds the port's queues"
     );
     (rt, polls, dropped)
+}
+
+/// Dropping a runtime without `join` stops its thread and waits for it:
+/// when the drop returns, the application is dropped and polled no more,
+/// and the queue handles went with the thread, closing the device.
+fn runtime_stops_when_dropped(pool: &MbufPool) {
+    let (a, _) = create_ring_pair("own_i", "own_j").expect("ring pair");
+    let (rt, polls, dropped) = probed_runtime(a, pool);
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(rt);
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the thread ended and its application was dropped"
+    );
+    let after = polls.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        after,
+        "nothing polls any more"
+    );
+    let err = Port::configure(a, &PortConfig::default(), pool).unwrap_err();
+    assert_ne!(err, DpdkError::PortInUse(a), "the device was closed");
 }
 
 /// A runtime whose thread holds the last hold on the EAL (through its
