@@ -1,6 +1,7 @@
 //! The Environment Abstraction Layer: initialised once per process.
 
 use std::ffi::{c_char, CString};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -99,6 +100,53 @@ impl Eal {
     pub fn main_lcore(&self) -> u32 {
         // SAFETY: the EAL is initialised (self exists); a plain getter.
         unsafe { dpdk_sys::rte_get_main_lcore() }
+    }
+}
+
+/// The calling thread's registration with the EAL as a non-EAL lcore
+/// (`rte_thread_register`, which gives it an lcore id of its own, so the
+/// mempools' per-lcore caches work), undone when dropped.
+///
+/// It holds a token on the EAL, so the thread unregisters before
+/// `rte_eal_cleanup` can run, whichever pools, ports and queue handles the
+/// thread dropped before: a registration made first in a thread and
+/// dropped last covers every DPDK call the thread makes.
+#[derive(Debug)]
+pub(crate) struct ThreadRegistration {
+    registered: bool,
+    /// Not `Send`: the registration is undone on the thread that made it.
+    _this_thread: PhantomData<*const ()>,
+    // Dropped after `Drop::drop` unregistered the thread.
+    _eal: Arc<EalToken>,
+}
+
+impl ThreadRegistration {
+    /// Registers the calling thread, unless the EAL knows it already (an
+    /// EAL lcore, or a thread registered before), which then stays as it
+    /// is. If the EAL refuses (multi-process mode, or every lcore id in
+    /// use) the thread runs unregistered: the mempools then bypass their
+    /// cache, slower but correct.
+    pub(crate) fn register(eal: Arc<EalToken>) -> ThreadRegistration {
+        let known = lcore_id() != u32::MAX;
+        // SAFETY: the EAL is initialised (we hold a token) and, if we get
+        // there, this thread is unknown to it; undone in drop.
+        let registered = !known && unsafe { dpdk_sys::rte_thread_register() } == 0;
+        ThreadRegistration {
+            registered,
+            _this_thread: PhantomData,
+            _eal: eal,
+        }
+    }
+}
+
+impl Drop for ThreadRegistration {
+    fn drop(&mut self) {
+        if self.registered {
+            // SAFETY: this thread registered in `register` (the handle is
+            // not Send), and the EAL is still alive: `_eal` is dropped only
+            // after this.
+            unsafe { dpdk_sys::rte_thread_unregister() };
+        }
     }
 }
 

@@ -29,6 +29,30 @@ pub enum DpdkError {
     },
     /// No port has this name.
     NoSuchPort(String),
+    /// The port is already configured in this process: a [`crate::Port`]
+    /// of it, or a queue handle taken from one, is still alive.
+    PortInUse(u16),
+    /// The port was not configured with this queue.
+    NoSuchQueue {
+        /// Port id.
+        port: u16,
+        /// `"RX"` or `"TX"`.
+        direction: &'static str,
+        /// Queue id.
+        queue: u16,
+    },
+    /// The queue's handle was already taken from its port.
+    QueueTaken {
+        /// Port id.
+        port: u16,
+        /// `"RX"` or `"TX"`.
+        direction: &'static str,
+        /// Queue id.
+        queue: u16,
+    },
+    /// The port cannot be started or stopped while a queue handle taken
+    /// from it is alive (another thread may be polling the queue).
+    QueuesInUse(u16),
     /// The port cannot do what was asked (more queues than it has, an
     /// offload it does not report).
     PortCapability {
@@ -124,6 +148,27 @@ impl fmt::Display for DpdkError {
                 write!(f, "creating mempool {name:?} failed: {}", strerror(*errno))
             }
             DpdkError::NoSuchPort(name) => write!(f, "no port named {name:?}"),
+            DpdkError::PortInUse(port) => write!(
+                f,
+                "port {port} is already in use: a Port or queue handle of it is alive"
+            ),
+            DpdkError::NoSuchQueue {
+                port,
+                direction,
+                queue,
+            } => write!(f, "port {port} has no {direction} queue {queue}"),
+            DpdkError::QueueTaken {
+                port,
+                direction,
+                queue,
+            } => write!(
+                f,
+                "port {port}: the handle of {direction} queue {queue} was already taken"
+            ),
+            DpdkError::QueuesInUse(port) => write!(
+                f,
+                "port {port} cannot be started or stopped while a queue handle taken from it is alive"
+            ),
             DpdkError::PortCapability { port, what } => {
                 write!(f, "port {port} cannot do this: {what}")
             }

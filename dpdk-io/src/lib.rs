@@ -4,7 +4,8 @@
 //!
 //! - [`Eal`] (once per process), [`Mempool`] and [`MbufPool`] (direct
 //!   mbufs plus the indirect mbufs [`stack::PacketBuf::share`] uses),
-//!   [`Mbuf`], [`Port`];
+//!   [`Mbuf`], [`Port`] (one per device in a process) and its queue
+//!   handles [`RxQueue`] and [`TxQueue`] (one owner per queue);
 //! - [`RuntimeConfig`]: the TOML configuration (`configs/*.toml`);
 //! - [`Worker`]: one engine on one queue in a run-to-completion loop, with
 //!   the application inside it ([`App`]); [`FaultInjector`] and
@@ -17,8 +18,9 @@
 //!   client of seed 000, bulk transfer).
 //!
 //! Lifetimes: DPDK frees every pool in `rte_eal_cleanup`, so the EAL is
-//! cleaned up only when the [`Eal`] handle and every pool and port are
-//! dropped. A pool dropped while some of its mbufs are still out (in an
+//! cleaned up only when the [`Eal`] handle and every pool, port and queue
+//! handle are dropped. A device is closed when its port and every queue
+//! handle taken from it are dropped. A pool dropped while some of its mbufs are still out (in an
 //! [`Mbuf`], or in a device ring) is leaked instead of freed, and then the
 //! EAL is never cleaned up: a leak, never a dangling mbuf.
 
@@ -50,7 +52,10 @@ pub use mbuf::{Mbuf, MbufPool};
 pub use mempool::Mempool;
 pub use multi::{CoreReport, Runtime, SteerCounts, SteeringMode};
 pub use pcap::PcapWriter;
-pub use port::{create_ring_pair, LinkStatus, Port, PortConfig, PortInfo, PortStats, RssConfig};
+pub use port::{
+    create_ring_pair, LinkStatus, Port, PortConfig, PortInfo, PortStats, RssConfig, RxQueue,
+    TxQueue,
+};
 pub use remote::{remote_pair, RemoteApp, RemoteEngine, RemoteError, RemoteResult};
 pub use runtime::{iterate_pair, random_secret, App, LoopStats, Worker};
 pub use steering::Steering;

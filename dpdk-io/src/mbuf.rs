@@ -24,6 +24,11 @@ use crate::mempool::Mempool;
 /// any other handle on the bytes exists, `data_mut`, `append` and `prepend`
 /// return `None` and `tailroom` is 0; `trim_front` and `trim_back` change
 /// only this handle's view.
+///
+/// An mbuf holds no handle on its pools, and may outlive every
+/// [`MbufPool`] handle: the pools are then leaked instead of freed, and
+/// the EAL is never cleaned up (see the crate documentation), so dropping
+/// the mbuf later still frees into a live pool.
 pub struct Mbuf {
     raw: NonNull<rte_mbuf>,
     /// Where `share` takes indirect mbufs from; outlives `raw` (see
@@ -39,7 +44,9 @@ impl Mbuf {
     /// Takes ownership of a raw mbuf.
     ///
     /// # Safety
-    /// `raw` must be a valid mbuf that nothing else will free, and
+    /// `raw` must be a valid mbuf that nothing else will free, from a pool
+    /// that stays alive as long as the mbuf does (dropping it frees into
+    /// that pool, so neither the pool nor the EAL may be gone by then), and
     /// `clone_pool` a pool of indirect-capable mbufs that stays alive as
     /// long as the mbuf (and every share of it) does. `None` if either
     /// pointer is null.

@@ -41,22 +41,25 @@
 //! runtime works the same whether or not the caller is the main lcore.
 //! If registration fails (e.g. multi-process mode), the thread runs
 //! unregistered: mempools then bypass their cache, slower but correct.
+//! The registration is made first in the thread and undone last, and it
+//! holds the EAL alive until then: the worker may drop the last queue
+//! handle or pool, and with it every other hold on the EAL, and the
+//! thread still unregisters before `rte_eal_cleanup` runs.
 
 use std::net::SocketAddrV4;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam::queue::ArrayQueue;
-use dpdk_sys::rte_mbuf;
 use stack::Stats;
 
 use crate::config::RuntimeConfig;
+use crate::eal::{Eal, EalToken, ThreadRegistration};
 use crate::error::DpdkError;
 use crate::mbuf::{Mbuf, MbufPool};
-use crate::port::{Port, PortConfig, RssConfig};
-use crate::runtime::{App, FrameIo, LoopStats, Worker};
+use crate::port::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
+use crate::runtime::{App, DeviceFacts, FrameIo, LoopStats, Worker};
 use crate::steering::{Destination, Steering};
 
 /// Frames each core-to-core ring holds.
@@ -66,7 +69,8 @@ const RING_SLOTS: usize = 4096;
 /// full; beyond this the oldest are dropped.
 const TX_FORWARD_BACKLOG: usize = 2048;
 
-/// Frames moved per raw device call.
+/// Frames a burst from the device brings, at most (the scratch vector's
+/// starting size).
 const BURST: usize = 32;
 
 /// How frames reach their owning core.
@@ -131,11 +135,11 @@ type Ring = Arc<ArrayQueue<Mbuf>>;
 /// One core's frame I/O: its device queues (if any) and its rings.
 struct SteerIo {
     me: usize,
-    port: Arc<Port>,
     pool: MbufPool,
-    rx_queue: Option<u16>,
+    /// The device queue we poll; `None`: frames come only from `inbound`.
+    rx_queue: Option<RxQueue>,
     /// Our TX queue; `None`: hand frames to core 0 through `tx_out`.
-    tx_queue: Option<u16>,
+    tx_queue: Option<TxQueue>,
     steering: Arc<Steering>,
     /// Rings from each core to us (our own slot unused).
     inbound: Vec<Ring>,
@@ -151,7 +155,10 @@ struct SteerIo {
 
 impl SteerIo {
     /// Sends the frames other cores handed us (core 0, software mode).
-    fn send_for_others(&mut self, queue: u16) {
+    fn send_for_others(&mut self) {
+        let Some(queue) = &mut self.tx_queue else {
+            return;
+        };
         for ring in &self.tx_in {
             while self.tx_pending.len() < TX_FORWARD_BACKLOG {
                 match ring.pop() {
@@ -163,9 +170,7 @@ impl SteerIo {
         if self.tx_pending.is_empty() {
             return;
         }
-        // SAFETY: `queue` was configured on this port and exactly one
-        // `SteerIo` sends on it.
-        let n = unsafe { self.port.tx_burst_on(queue, &mut self.tx_pending) };
+        let n = queue.tx_burst(&mut self.tx_pending);
         Counters::add(&self.counters.tx_for_others, n);
     }
 
@@ -180,8 +185,8 @@ impl SteerIo {
 impl FrameIo for SteerIo {
     fn rx(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
         let start = out.len();
-        if let (Some(q), false) = (self.tx_queue, self.tx_in.is_empty()) {
-            self.send_for_others(q);
+        if !self.tx_in.is_empty() {
+            self.send_for_others();
         }
         for (from, ring) in self.inbound.iter().enumerate() {
             if from == self.me {
@@ -195,7 +200,7 @@ impl FrameIo for SteerIo {
             }
         }
         Counters::add(&self.counters.received_forwarded, out.len() - start);
-        let Some(q) = self.rx_queue else {
+        let Some(queue) = &mut self.rx_queue else {
             return out.len() - start;
         };
         let room = max.saturating_sub(out.len() - start);
@@ -203,7 +208,7 @@ impl FrameIo for SteerIo {
             return out.len() - start;
         }
         let mut frames = std::mem::take(&mut self.scratch);
-        let got = raw_rx_burst(&self.port, q, &mut frames, room);
+        let got = queue.rx_burst(&mut frames, room);
         Counters::add(&self.counters.device_rx, got);
         for m in frames.drain(..) {
             let dest = match m.segments().next() {
@@ -230,10 +235,8 @@ impl FrameIo for SteerIo {
     }
 
     fn tx(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
-        if let Some(q) = self.tx_queue {
-            // SAFETY: `q` was configured on this port and exactly one
-            // `SteerIo` sends on it.
-            return unsafe { self.port.tx_burst_on(q, pkts) };
+        if let Some(queue) = &mut self.tx_queue {
+            return queue.tx_burst(pkts);
         }
         let ring = self
             .tx_out
@@ -251,32 +254,6 @@ impl FrameIo for SteerIo {
         Counters::add(&self.counters.tx_forwarded, sent);
         sent
     }
-}
-
-/// `rte_eth_rx_burst` on a queue of a shared port.
-fn raw_rx_burst(port: &Port, queue: u16, out: &mut Vec<Mbuf>, max: usize) -> usize {
-    let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
-    let mut total = 0;
-    while total < max {
-        let want = (max - total).min(BURST);
-        // SAFETY: `queue` was configured on this port by `Runtime::start`,
-        // and exactly one `SteerIo` (one thread) polls it; raws has room
-        // for `want` pointers.
-        let got = usize::from(unsafe {
-            dpdk_sys::shim_rx_burst(port.id(), queue, raws.as_mut_ptr(), want as u16)
-        });
-        for &raw in &raws[..got] {
-            let raw = NonNull::new(raw).expect("rx_burst returns valid mbufs");
-            // SAFETY: a received mbuf from the pool the queue was set up
-            // with (the port's pool), now owned by us alone.
-            out.push(unsafe { port.pool().wrap(raw) });
-        }
-        total += got;
-        if got < want {
-            break;
-        }
-    }
-    total
 }
 
 /// What one core did, handed back by [`Runtime::join`].
@@ -302,6 +279,11 @@ pub struct CoreReport {
 }
 
 /// N workers on N lcores over one port; see the module documentation.
+///
+/// [`Runtime::join`] stops the workers, waits for them and hands back what
+/// each did. Dropping the runtime instead stops them too and waits for
+/// them, dropping their reports (and so the applications): no worker
+/// outlives its runtime.
 pub struct Runtime {
     mode: SteeringMode,
     steering: Arc<Steering>,
@@ -311,13 +293,14 @@ pub struct Runtime {
     threads: Vec<JoinHandle<Result<CoreReport, String>>>,
 }
 
-/// The EAL's lcores, in id order (main lcore included).
-fn eal_lcores() -> Vec<u32> {
+/// The EAL's lcores, in id order (main lcore included). `_eal` shows the
+/// EAL is alive.
+fn eal_lcores(_eal: &EalToken) -> Vec<u32> {
     let mut out = Vec::new();
     let mut i = u32::MAX;
     loop {
-        // SAFETY: a plain iterator over the EAL's lcore table; -1 (as
-        // u32::MAX) starts from the first lcore.
+        // SAFETY: a plain iterator over the live EAL's lcore table; -1
+        // (as u32::MAX) starts from the first lcore.
         i = unsafe { dpdk_sys::rte_get_next_lcore(i, 0, 0) };
         if i >= dpdk_sys::RTE_MAX_LCORE {
             return out;
@@ -359,8 +342,10 @@ impl Runtime {
         pool: MbufPool,
         apps: Vec<Box<dyn App + Send>>,
     ) -> Result<Runtime, DpdkError> {
+        // Held while we set up, and by each core's thread.
+        let eal = Eal::token()?;
         let n = apps.len();
-        let lcores = eal_lcores();
+        let lcores = eal_lcores(&eal);
         if n == 0 || n != lcores.len() {
             return Err(DpdkError::Config(format!(
                 "{n} applications for {} EAL lcores",
@@ -391,7 +376,8 @@ impl Runtime {
             }),
             ..PortConfig::default()
         };
-        let port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let mut port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let mac = port.mac_addr()?;
         let steering = if rss {
             let (key, _) = port.rss_hash_conf()?;
             let reta = port.rss_reta()?;
@@ -402,22 +388,33 @@ impl Runtime {
             Steering::software(n)
         };
         let steering = Arc::new(steering);
-        let port = Arc::new(port);
         let ring = || Arc::new(ArrayQueue::new(RING_SLOTS));
         // links[from][to]
         let links: Vec<Vec<Ring>> = (0..n).map(|_| (0..n).map(|_| ring()).collect()).collect();
         let tx_links: Vec<Ring> = (0..n).map(|_| ring()).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut finished = Vec::with_capacity(n);
-        let mut counters = Vec::with_capacity(n);
-        let mut threads = Vec::with_capacity(n);
+        // Made before the threads start: should one fail to start, the
+        // runtime's drop stops and joins those already running.
+        let mut runtime = Runtime {
+            mode: if rss {
+                SteeringMode::Rss
+            } else {
+                SteeringMode::Software
+            },
+            steering: steering.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+            finished: Vec::with_capacity(n),
+            counters: Vec::with_capacity(n),
+            threads: Vec::with_capacity(n),
+        };
         for (core, app) in apps.into_iter().enumerate() {
+            // With RSS core k owns queue pair k; in software mode core 0
+            // owns the one pair and the other cores none.
+            let queue = (rss || core == 0).then_some(if rss { core as u16 } else { 0 });
             let io = SteerIo {
                 me: core,
-                port: port.clone(),
                 pool: pool.clone(),
-                rx_queue: (rss || core == 0).then_some(if rss { core as u16 } else { 0 }),
-                tx_queue: (rss || core == 0).then_some(if rss { core as u16 } else { 0 }),
+                rx_queue: queue.map(|q| port.take_rx_queue(q)).transpose()?,
+                tx_queue: queue.map(|q| port.take_tx_queue(q)).transpose()?,
                 steering: steering.clone(),
                 inbound: links.iter().map(|from| from[core].clone()).collect(),
                 outbound: links[core].clone(),
@@ -432,37 +429,40 @@ impl Runtime {
                 counters: Arc::new(Counters::default()),
             };
             let done = Arc::new(AtomicBool::new(false));
-            finished.push(done.clone());
-            counters.push(io.counters.clone());
+            runtime.finished.push(done.clone());
+            runtime.counters.push(io.counters.clone());
             let mut core_cfg = cfg.clone();
             if let Some(p) = &cfg.run.pcap {
                 core_cfg.run.pcap = Some(p.with_extension(format!("core{core}.pcap")));
             }
-            let (port, pool, stop, lcore) =
-                (port.clone(), pool.clone(), stop.clone(), lcores[core]);
+            let (eal, info, pool, stop, lcore) = (
+                eal.clone(),
+                info.clone(),
+                pool.clone(),
+                runtime.stop.clone(),
+                lcores[core],
+            );
             let selector = steering.selector(core);
             let thread = std::thread::Builder::new()
                 .name(format!("stack-core{core}"))
                 .spawn(move || {
-                    run_core(
-                        core, n, lcore, &core_cfg, port, pool, io, selector, app, &stop, &done,
-                    )
+                    // First in, last out: whatever run_core drops, the
+                    // thread unregisters before the EAL can go.
+                    let registration = ThreadRegistration::register(eal);
+                    let device = DeviceFacts { mac, info };
+                    let report = run_core(
+                        core, n, lcore, &core_cfg, device, pool, io, selector, app, &stop, &done,
+                    );
+                    drop(registration);
+                    report
                 })
                 .map_err(|e| DpdkError::Io(e.to_string()))?;
-            threads.push(thread);
+            runtime.threads.push(thread);
         }
-        Ok(Runtime {
-            mode: if rss {
-                SteeringMode::Rss
-            } else {
-                SteeringMode::Software
-            },
-            steering,
-            stop,
-            finished,
-            counters,
-            threads,
-        })
+        // The cores hold the queues they poll, and those keep the device
+        // open until the last of them ends; the port itself is done with.
+        drop(port);
+        Ok(runtime)
     }
 
     /// The port named by `cfg.port.device`, with a pool sized by
@@ -523,11 +523,13 @@ impl Runtime {
     /// Stops the workers and waits for them; the reports come in core
     /// order. An error names a core whose start failed or whose thread
     /// panicked.
-    pub fn join(self) -> Result<Vec<CoreReport>, String> {
+    pub fn join(mut self) -> Result<Vec<CoreReport>, String> {
         self.stop();
-        let mut reports = Vec::with_capacity(self.threads.len());
+        // Taken, so that the drop that follows has nothing left to join.
+        let threads = std::mem::take(&mut self.threads);
+        let mut reports = Vec::with_capacity(threads.len());
         let mut errors = Vec::new();
-        for (core, t) in self.threads.into_iter().enumerate() {
+        for (core, t) in threads.into_iter().enumerate() {
             match t.join() {
                 Ok(Ok(r)) => reports.push(r),
                 Ok(Err(e)) => errors.push(format!("core {core}: {e}")),
@@ -542,14 +544,25 @@ impl Runtime {
     }
 }
 
-/// One core's thread: register, pin, build the worker, loop until `stop`.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+        for t in self.threads.drain(..) {
+            // A core that failed or panicked has nothing left to stop.
+            let _ = t.join();
+        }
+    }
+}
+
+/// One core's thread, registered with the EAL: pin, build the worker,
+/// loop until `stop`.
 #[allow(clippy::too_many_arguments)]
 fn run_core(
     core: usize,
     engines: usize,
     eal_lcore: u32,
     cfg: &RuntimeConfig,
-    port: Arc<Port>,
+    device: DeviceFacts,
     pool: MbufPool,
     io: SteerIo,
     selector: stack::PortSelector,
@@ -557,14 +570,11 @@ fn run_core(
     stop: &AtomicBool,
     done: &AtomicBool,
 ) -> Result<CoreReport, String> {
-    // SAFETY: called on a thread the EAL does not know yet, after
-    // rte_eal_init (the runtime's port exists); undone below.
-    let registered = unsafe { dpdk_sys::rte_thread_register() } == 0;
     let pinned = pin_to_lcore_cpu(eal_lcore);
     let counters = io.counters.clone();
     let result = (|| {
         let mut worker =
-            Worker::with_io(cfg, port, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
+            Worker::with_io(cfg, device, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
         worker.engine.set_port_selector(Some(selector));
         let lcore_id = crate::eal::lcore_id();
         let result = app.start(&mut worker.engine);
@@ -602,10 +612,5 @@ fn run_core(
         })
     })();
     done.store(true, Ordering::Release);
-    if registered {
-        // SAFETY: this thread registered above and holds no lcore-bound
-        // state any more (its worker is dropped).
-        unsafe { dpdk_sys::rte_thread_unregister() };
-    }
     result
 }

@@ -1,8 +1,12 @@
 //! Ethernet ports: configuration, start, link, bursts, stats, capabilities.
 
+use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dpdk_sys::rte_mbuf;
@@ -11,7 +15,7 @@ use crate::eal::{Eal, EalToken};
 use crate::error::{rte_errno, DpdkError};
 use crate::mbuf::{Mbuf, MbufPool};
 
-/// Frames moved per DPDK call inside [`Port::rx_burst`] / [`Port::tx_burst`].
+/// Frames moved per DPDK call inside the bursts.
 const BURST: usize = 32;
 
 /// How to set a port up. `Default` gives one RX and one TX queue of 1024
@@ -128,18 +132,92 @@ fn check(port: u16, op: &'static str, ret: i32) -> Result<(), DpdkError> {
     }
 }
 
-/// A configured port; dropping it stops and closes the device.
+/// Port ids whose device is open in this process (a [`Port`] or a queue
+/// handle of it is alive). Two `Port`s on one device would configure it
+/// over each other and both close it.
+static CLAIMED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// The claim on a port id: taken before the device is touched, released
+/// when dropped (after the device is closed: see [`Device`]'s fields).
+#[derive(Debug)]
+struct PortClaim(u16);
+
+impl PortClaim {
+    /// Claims `id`, or [`DpdkError::PortInUse`] if it is claimed already.
+    fn take(id: u16) -> Result<PortClaim, DpdkError> {
+        let mut claimed = CLAIMED.lock().unwrap_or_else(PoisonError::into_inner);
+        if claimed.insert(id) {
+            Ok(PortClaim(id))
+        } else {
+            Err(DpdkError::PortInUse(id))
+        }
+    }
+}
+
+impl Drop for PortClaim {
+    fn drop(&mut self) {
+        CLAIMED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
+/// What a [`Port`] and the queue handles taken from it share: the
+/// configured device. The last of them to be dropped stops and closes it.
+#[derive(Debug)]
+struct Device {
+    id: u16,
+    /// Whether the device is started. Changed only by a [`Port`] whose
+    /// queue handles are all at home (see [`Port::queues_home`]).
+    started: AtomicBool,
+    /// Queue handles alive, the ones still held by the port included.
+    /// Each handle's drop decrements it with release ordering.
+    handles: AtomicUsize,
+    // Dropped after `Drop::drop` closed the device, in this order: the
+    // pool outlives the close (the driver frees what its rings hold into
+    // it); the claim lets the id go only once the device is closed; the
+    // EAL goes last.
+    pool: MbufPool,
+    _claim: PortClaim,
+    _eal: Arc<EalToken>,
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        if *self.started.get_mut() {
+            // SAFETY: we started the device; this is the last reference
+            // to it, so no queue handle is left to poll it.
+            unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
+        }
+        // SAFETY: we configured the device and nothing else uses its id
+        // (we hold its claim, and this is the last port or handle on it);
+        // the queues are released here, before the pool handle is dropped.
+        unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
+    }
+}
+
+/// A configured port; the device is stopped and closed when the port and
+/// every queue handle taken from it are dropped. One port id has at most
+/// one open device in a process: [`Port::configure`] refuses a second one
+/// with [`DpdkError::PortInUse`].
 ///
-/// Bursts take `&mut self`: a DPDK queue is not thread-safe, so one owner
-/// polls it. (Per-queue handles for several lcores come with the runtime.)
+/// A DPDK queue is not thread-safe, so each queue has one owner. The port
+/// owns them all at first and polls them with [`Port::rx_burst`] and
+/// [`Port::tx_burst`] (`&mut self`). To poll queues from other threads
+/// (one lcore per queue), take their handles: [`Port::take_rx_queue`] and
+/// [`Port::take_tx_queue`] hand each queue out once, as an [`RxQueue`] or
+/// a [`TxQueue`] that can move to another thread but not be shared by two.
+/// While a taken handle is alive the port cannot be started or stopped
+/// ([`DpdkError::QueuesInUse`]): start it first.
 #[derive(Debug)]
 pub struct Port {
     id: u16,
-    pool: MbufPool,
-    rx_queues: u16,
-    tx_queues: u16,
-    started: bool,
-    _eal: Arc<EalToken>,
+    dev: Arc<Device>,
+    /// The RX queues' handles not taken yet, by queue id.
+    rx: Vec<Option<RxQueue>>,
+    /// The TX queues' handles not taken yet, by queue id.
+    tx: Vec<Option<TxQueue>>,
 }
 
 impl Port {
@@ -195,8 +273,16 @@ impl Port {
 
     /// Configures port `id` with `config`, receiving into `pool`. The port
     /// is not started yet: see [`Port::start`].
+    ///
+    /// Fails with [`DpdkError::PortInUse`] while another `Port` of `id`, or
+    /// a queue handle taken from one, is alive in this process; the id is
+    /// free again once they are all dropped. (That closes the device, and
+    /// DPDK then releases the id: it names a device again only when a new
+    /// one takes it, e.g. from [`create_ring_pair`].)
     pub fn configure(id: u16, config: &PortConfig, pool: &MbufPool) -> Result<Port, DpdkError> {
         let eal = Eal::token()?;
+        // Before any DPDK call: a live port's device must not be touched.
+        let claim = PortClaim::take(id)?;
         let info_raw = raw_info(id)?;
         let info = Port::info_of(id)?;
         let capability = |what: String| DpdkError::PortCapability { port: id, what };
@@ -270,7 +356,7 @@ impl Port {
         rxconf.offloads = config.rx_offloads;
         for q in 0..config.rx_queues {
             // SAFETY: rxconf is valid; the pool is live and outlives the
-            // port (the Port keeps a clone of the MbufPool).
+            // device (the Device keeps a clone of the MbufPool).
             check(id, "rte_eth_rx_queue_setup", unsafe {
                 dpdk_sys::rte_eth_rx_queue_setup(
                     id,
@@ -290,13 +376,23 @@ impl Port {
                 dpdk_sys::rte_eth_tx_queue_setup(id, q, nb_txd, socket, &txconf)
             })?;
         }
+        let dev = Arc::new(Device {
+            id,
+            started: AtomicBool::new(false),
+            handles: AtomicUsize::new(0),
+            pool: pool.clone(),
+            _claim: claim,
+            _eal: eal,
+        });
         Ok(Port {
             id,
-            pool: pool.clone(),
-            rx_queues: config.rx_queues,
-            tx_queues: config.tx_queues,
-            started: false,
-            _eal: eal,
+            rx: (0..config.rx_queues)
+                .map(|q| Some(RxQueue::new(&dev, q)))
+                .collect(),
+            tx: (0..config.tx_queues)
+                .map(|q| Some(TxQueue::new(&dev, q)))
+                .collect(),
+            dev,
         })
     }
 
@@ -307,7 +403,7 @@ impl Port {
 
     /// The pool frames are received into.
     pub fn pool(&self) -> &MbufPool {
-        &self.pool
+        &self.dev.pool
     }
 
     /// This port's capabilities.
@@ -315,24 +411,89 @@ impl Port {
         Port::info_of(self.id)
     }
 
-    /// Starts the device.
+    /// Takes the handle of RX queue `queue`, to poll it from another
+    /// thread. Each queue's handle is handed out once:
+    /// [`DpdkError::QueueTaken`] the second time (and [`Port::rx_burst`]
+    /// on that queue panics from then on), [`DpdkError::NoSuchQueue`] for a
+    /// queue the port was not configured with.
+    pub fn take_rx_queue(&mut self, queue: u16) -> Result<RxQueue, DpdkError> {
+        let (port, direction) = (self.id, "RX");
+        self.rx
+            .get_mut(usize::from(queue))
+            .ok_or(DpdkError::NoSuchQueue {
+                port,
+                direction,
+                queue,
+            })?
+            .take()
+            .ok_or(DpdkError::QueueTaken {
+                port,
+                direction,
+                queue,
+            })
+    }
+
+    /// Takes the handle of TX queue `queue`, to send on it from another
+    /// thread; as [`Port::take_rx_queue`] for RX queues.
+    pub fn take_tx_queue(&mut self, queue: u16) -> Result<TxQueue, DpdkError> {
+        let (port, direction) = (self.id, "TX");
+        self.tx
+            .get_mut(usize::from(queue))
+            .ok_or(DpdkError::NoSuchQueue {
+                port,
+                direction,
+                queue,
+            })?
+            .take()
+            .ok_or(DpdkError::QueueTaken {
+                port,
+                direction,
+                queue,
+            })
+    }
+
+    /// [`DpdkError::QueuesInUse`] while a queue handle taken from this port
+    /// is alive. Starting or stopping the device swaps its burst functions
+    /// and may free what its rings hold: not under the feet of a thread
+    /// that polls one of its queues.
+    fn queues_home(&self) -> Result<(), DpdkError> {
+        let home = self.rx.iter().flatten().count() + self.tx.iter().flatten().count();
+        // Acquire: pairs with the release in each handle's drop, so the
+        // bursts of a handle dropped on another thread happened before.
+        // Only a port can hand out handles, and we hold it (&mut self at
+        // our callers): the count cannot grow meanwhile.
+        if self.dev.handles.load(Ordering::Acquire) == home {
+            Ok(())
+        } else {
+            Err(DpdkError::QueuesInUse(self.id))
+        }
+    }
+
+    /// Starts the device. [`DpdkError::QueuesInUse`] while a queue handle
+    /// taken from the port is alive.
     pub fn start(&mut self) -> Result<(), DpdkError> {
-        // SAFETY: the port is configured with its queues set up.
+        self.queues_home()?;
+        // SAFETY: the port is configured with its queues set up, and no
+        // other thread polls them (checked above).
         check(self.id, "rte_eth_dev_start", unsafe {
             dpdk_sys::rte_eth_dev_start(self.id)
         })?;
-        self.started = true;
+        self.dev.started.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     /// Stops the device (frames in flight stay in its rings).
+    /// [`DpdkError::QueuesInUse`] while a queue handle taken from the port
+    /// is alive: the device is then stopped when the last of them goes.
     pub fn stop(&mut self) -> Result<(), DpdkError> {
-        if self.started {
-            // SAFETY: the port was started by us.
+        if self.dev.started.load(Ordering::Relaxed) {
+            self.queues_home()?;
+            // SAFETY: the port was started by us, and no other thread
+            // polls its queues (checked above).
             check(self.id, "rte_eth_dev_stop", unsafe {
                 dpdk_sys::rte_eth_dev_stop(self.id)
             })?;
-            self.started = false;
+            self.dev.started.store(false, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -465,24 +626,101 @@ impl Port {
     /// returns how many arrived.
     ///
     /// # Panics
-    /// If `queue` is not a configured RX queue.
+    /// If `queue` is not a configured RX queue, or its handle was taken.
     pub fn rx_burst(&mut self, queue: u16, out: &mut Vec<Mbuf>, max: usize) -> usize {
-        assert!(queue < self.rx_queues, "RX queue {queue} not configured");
+        match self.rx.get_mut(usize::from(queue)) {
+            Some(Some(q)) => q.rx_burst(out, max),
+            Some(None) => panic!("RX queue {queue} of port {} was taken", self.id),
+            None => panic!("RX queue {queue} not configured"),
+        }
+    }
+
+    /// Sends frames from the front of `pkts` on `queue`; the sent ones are
+    /// removed (the driver owns them now), the rest stay in order. Returns
+    /// how many were sent.
+    ///
+    /// # Panics
+    /// If `queue` is not a configured TX queue, or its handle was taken.
+    pub fn tx_burst(&mut self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
+        match self.tx.get_mut(usize::from(queue)) {
+            Some(Some(q)) => q.tx_burst(pkts),
+            Some(None) => panic!("TX queue {queue} of port {} was taken", self.id),
+            None => panic!("TX queue {queue} not configured"),
+        }
+    }
+}
+
+/// One RX queue of a configured port, from [`Port::take_rx_queue`]. Its
+/// holder is the queue's only poller: the handle is [`Send`], to move to
+/// the thread that polls it, and not [`Sync`], so two threads never poll
+/// it at once (a DPDK queue is not thread-safe). The device stays open
+/// while the handle is alive.
+///
+/// ```
+/// fn to_another_thread<T: Send>() {}
+/// to_another_thread::<dpdk_io::RxQueue>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<dpdk_io::RxQueue>();
+/// ```
+#[derive(Debug)]
+pub struct RxQueue {
+    dev: Arc<Device>,
+    queue: u16,
+    /// `Cell` is `Send` but not `Sync`, and so is the handle.
+    _one_thread: PhantomData<Cell<()>>,
+}
+
+impl RxQueue {
+    /// The handle of queue `queue` of `dev`, counted in `dev.handles`.
+    /// Made once per configured queue, by [`Port::configure`].
+    fn new(dev: &Arc<Device>, queue: u16) -> RxQueue {
+        dev.handles.fetch_add(1, Ordering::Relaxed);
+        RxQueue {
+            dev: dev.clone(),
+            queue,
+            _one_thread: PhantomData,
+        }
+    }
+
+    /// The port's id.
+    pub fn port_id(&self) -> u16 {
+        self.dev.id
+    }
+
+    /// The queue's id.
+    pub fn queue_id(&self) -> u16 {
+        self.queue
+    }
+
+    /// The pool frames are received into.
+    pub fn pool(&self) -> &MbufPool {
+        &self.dev.pool
+    }
+
+    /// Receives up to `max` frames, appending them to `out`; returns how
+    /// many arrived.
+    pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
         let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
         let mut total = 0;
         while total < max {
             let want = (max - total).min(BURST);
-            // SAFETY: the queue exists (checked above, and DPDK swaps in a
-            // dummy burst function while the port is stopped); raws has
-            // room for `want` pointers; &mut self makes us its only poller.
+            // SAFETY: the queue was set up by Port::configure and the
+            // device is open while we hold it (DPDK swaps in a dummy burst
+            // function while it is stopped, and it is not started or
+            // stopped while a taken handle lives). This handle is the
+            // queue's only one and is not Sync, and we have &mut self: no
+            // other burst runs on the queue. raws has room for `want`.
             let got = usize::from(unsafe {
-                dpdk_sys::shim_rx_burst(self.id, queue, raws.as_mut_ptr(), want as u16)
+                dpdk_sys::shim_rx_burst(self.dev.id, self.queue, raws.as_mut_ptr(), want as u16)
             });
             for &raw in &raws[..got] {
                 let raw = NonNull::new(raw).expect("rx_burst returns valid mbufs");
                 // SAFETY: a received mbuf from the pool this queue was set
                 // up with, now owned by us.
-                out.push(unsafe { self.pool.wrap(raw) });
+                out.push(unsafe { self.dev.pool.wrap(raw) });
             }
             total += got;
             if got < want {
@@ -491,26 +729,62 @@ impl Port {
         }
         total
     }
+}
 
-    /// Sends frames from the front of `pkts` on `queue`; the sent ones are
-    /// removed (the driver owns them now), the rest stay in order. Returns
-    /// how many were sent.
-    ///
-    /// # Panics
-    /// If `queue` is not a configured TX queue.
-    pub fn tx_burst(&mut self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
-        assert!(queue < self.tx_queues, "TX queue {queue} not configured");
-        // SAFETY: `&mut self`: nothing else sends on this port's queues.
-        unsafe { self.tx_burst_on(queue, pkts) }
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        // Release: our bursts happen before whatever a port that sees the
+        // handle gone (acquire, in Port::queues_home) does next.
+        self.dev.handles.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// One TX queue of a configured port, from [`Port::take_tx_queue`]; like
+/// [`RxQueue`], [`Send`] and not [`Sync`], and it keeps the device open.
+///
+/// ```
+/// fn to_another_thread<T: Send>() {}
+/// to_another_thread::<dpdk_io::TxQueue>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<dpdk_io::TxQueue>();
+/// ```
+#[derive(Debug)]
+pub struct TxQueue {
+    dev: Arc<Device>,
+    queue: u16,
+    /// `Cell` is `Send` but not `Sync`, and so is the handle.
+    _one_thread: PhantomData<Cell<()>>,
+}
+
+impl TxQueue {
+    /// The handle of queue `queue` of `dev`, counted in `dev.handles`.
+    /// Made once per configured queue, by [`Port::configure`].
+    fn new(dev: &Arc<Device>, queue: u16) -> TxQueue {
+        dev.handles.fetch_add(1, Ordering::Relaxed);
+        TxQueue {
+            dev: dev.clone(),
+            queue,
+            _one_thread: PhantomData,
+        }
     }
 
-    /// [`Port::tx_burst`] through a shared reference, for a port whose TX
-    /// queues are divided among threads (the multi-core runtime).
-    ///
-    /// # Safety
-    /// `queue` must be a configured TX queue, and no other thread may send
-    /// on it while this call runs (DPDK's TX queues are not thread-safe).
-    pub(crate) unsafe fn tx_burst_on(&self, queue: u16, pkts: &mut Vec<Mbuf>) -> usize {
+    /// The port's id.
+    pub fn port_id(&self) -> u16 {
+        self.dev.id
+    }
+
+    /// The queue's id.
+    pub fn queue_id(&self) -> u16 {
+        self.queue
+    }
+
+    /// Sends frames from the front of `pkts`; the sent ones are removed
+    /// (the driver owns them now), the rest stay in order. Returns how
+    /// many were sent.
+    pub fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
         let mut raws = [std::ptr::null_mut::<rte_mbuf>(); BURST];
         let mut sent = 0;
         while sent < pkts.len() {
@@ -518,11 +792,17 @@ impl Port {
             for (slot, m) in raws.iter_mut().zip(chunk) {
                 *slot = m.as_ptr();
             }
-            // SAFETY: the caller guarantees the queue exists and is ours
-            // alone; raws holds chunk.len() valid mbufs we own; the ones the
-            // driver takes are forgotten below so they are not freed twice.
+            // SAFETY: as in RxQueue::rx_burst, the queue exists and this
+            // is its only sender. raws holds chunk.len() valid mbufs we
+            // own; the ones the driver takes are forgotten below so they
+            // are not freed twice.
             let n = usize::from(unsafe {
-                dpdk_sys::shim_tx_burst(self.id, queue, raws.as_mut_ptr(), chunk.len() as u16)
+                dpdk_sys::shim_tx_burst(
+                    self.dev.id,
+                    self.queue,
+                    raws.as_mut_ptr(),
+                    chunk.len() as u16,
+                )
             });
             sent += n;
             if n < chunk.len() {
@@ -537,14 +817,19 @@ impl Port {
     }
 }
 
-impl Drop for Port {
+impl Drop for TxQueue {
     fn drop(&mut self) {
-        let _ = self.stop();
-        // SAFETY: we configured the port and nothing else uses its id; the
-        // queues are released here, before the pool handle is dropped.
-        unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
+        // Release: as in RxQueue's drop.
+        self.dev.handles.fetch_sub(1, Ordering::Release);
     }
 }
+
+// The handles move to the threads that poll them.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<RxQueue>();
+    send::<TxQueue>();
+};
 
 fn raw_info(id: u16) -> Result<dpdk_sys::rte_eth_dev_info, DpdkError> {
     let mut info = dpdk_sys::rte_eth_dev_info::default();

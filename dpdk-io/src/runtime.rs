@@ -9,7 +9,6 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -21,7 +20,7 @@ use crate::error::DpdkError;
 use crate::fault::{FaultConfig, FaultInjector, FaultStats};
 use crate::mbuf::{Mbuf, MbufPool};
 use crate::pcap::PcapWriter;
-use crate::port::{Port, PortConfig};
+use crate::port::{Port, PortConfig, PortInfo};
 
 /// Application code that runs inside the engine's loop (run-to-completion
 /// integration). It owns no thread: the loop calls it once per iteration,
@@ -122,7 +121,7 @@ pub(crate) const TX_BACKLOG: usize = 1024;
 
 /// Where a worker's frames come from and go to when it does not poll a
 /// queue of a port it owns: the multi-core runtime's steering
-/// ([`crate::multi`]).
+/// ([`crate::multi`]), over the queue handles its core holds.
 pub(crate) trait FrameIo: Send {
     /// Appends up to `max` received frames to `out`; returns how many.
     fn rx(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize;
@@ -131,20 +130,35 @@ pub(crate) trait FrameIo: Send {
     fn tx(&mut self, pkts: &mut Vec<Mbuf>) -> usize;
 }
 
-/// The port a worker polls: its own, or one shared by the workers of a
-/// multi-core runtime (each on its own queue, or through steering).
-enum PortRef {
-    Owned(Port),
-    Shared(Arc<Port>),
+/// Where a worker's frames come from and go to.
+enum Io {
+    /// Queue 0 of a port the worker owns.
+    Port(Port),
+    /// A core of a multi-core runtime: its steering, over the queue
+    /// handles that core holds (if any).
+    Steered(Box<dyn FrameIo>),
+}
+
+/// Why a worker without a port of its own is never asked for it: the
+/// multi-core runtime makes such workers inside its threads and hands
+/// them to no one.
+const STEERED: &str = "a multi-core runtime's worker has no port and never leaves its thread";
+
+/// What a worker of a multi-core runtime, which holds no [`Port`], needs
+/// to know of the device to set its engine up.
+pub(crate) struct DeviceFacts {
+    /// The port's MAC address.
+    pub mac: [u8; 6],
+    /// The port's capabilities.
+    pub info: PortInfo,
 }
 
 /// One engine on one queue of one port.
 pub struct Worker {
     /// The engine (the application may also reach it through [`App`]).
     pub engine: Engine<MbufPool>,
-    port: PortRef,
-    /// Frame I/O replacing `port`'s queue `queue` (multi-core runtime).
-    io: Option<Box<dyn FrameIo>>,
+    io: Io,
+    /// The queue polled when `io` is a port.
     queue: u16,
     pool: MbufPool,
     clock: TscClock,
@@ -180,48 +194,47 @@ impl Worker {
     /// the port's MAC address if `port.use_port_mac`, and TX checksum
     /// offload if the port offers it.
     pub fn new(cfg: &RuntimeConfig, port: Port, pool: MbufPool) -> Result<Worker, DpdkError> {
-        Worker::build(cfg, PortRef::Owned(port), None, pool, 1)
+        let device = DeviceFacts {
+            mac: port.mac_addr()?,
+            info: port.info()?,
+        };
+        Worker::build(cfg, Io::Port(port), device, pool, 1)
     }
 
-    /// A worker of a multi-core runtime: `port` is shared with the other
-    /// workers and `io` moves its frames.
-    /// `engines` is how many workers share `pool` (each gets its share of
-    /// the memory limit).
+    /// A worker of a multi-core runtime: `io` moves its frames, over the
+    /// queue handles of `device` its core holds. `engines` is how many
+    /// workers share `pool` (each gets its share of the memory limit).
     pub(crate) fn with_io(
         cfg: &RuntimeConfig,
-        port: Arc<Port>,
+        device: DeviceFacts,
         io: Box<dyn FrameIo>,
         pool: MbufPool,
         engines: usize,
     ) -> Result<Worker, DpdkError> {
-        Worker::build(cfg, PortRef::Shared(port), Some(io), pool, engines)
+        Worker::build(cfg, Io::Steered(io), device, pool, engines)
     }
 
     fn build(
         cfg: &RuntimeConfig,
-        port: PortRef,
-        io: Option<Box<dyn FrameIo>>,
+        io: Io,
+        device: DeviceFacts,
         pool: MbufPool,
         engines: usize,
     ) -> Result<Worker, DpdkError> {
-        let port_ref = match &port {
-            PortRef::Owned(p) => p,
-            PortRef::Shared(p) => &**p,
-        };
         let direct = pool.direct();
         let mut engine_cfg: EngineConfig = cfg
             .engine_for(engines, direct.size() as usize, direct.data_room())
             .map_err(DpdkError::Config)?;
         if cfg.port.use_port_mac {
-            engine_cfg.mac = stack::wire::EthernetAddress(port_ref.mac_addr()?);
+            engine_cfg.mac = stack::wire::EthernetAddress(device.mac);
         }
-        let capa = port_ref.info()?.tx_offload_capa;
+        let capa = device.info.tx_offload_capa;
         let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
         let tx_offload = engine_cfg.offload.tx_checksum && capa & want == want;
         engine_cfg.offload.tx_checksum = tx_offload;
         // RX offload is decided per frame from the mbuf's flags (a device
         // may not check every frame), never for the engine as a whole.
-        let rx_capa = port_ref.info()?.rx_offload_capa;
+        let rx_capa = device.info.rx_offload_capa;
         let rx_offload = engine_cfg.offload.rx_checksum && rx_capa & RX_CKSUM == RX_CKSUM;
         engine_cfg.offload.rx_checksum = false;
         let secret = random_secret().map_err(|e| DpdkError::Io(e.to_string()))?;
@@ -242,7 +255,6 @@ impl Worker {
         let faulty = cfg.fault.is_some();
         Ok(Worker {
             engine,
-            port,
             io,
             queue: 0,
             pool,
@@ -314,20 +326,19 @@ impl Worker {
 
     /// The port.
     pub fn port(&self) -> &Port {
-        match &self.port {
-            PortRef::Owned(p) => p,
-            PortRef::Shared(p) => p,
+        match &self.io {
+            Io::Port(p) => p,
+            Io::Steered(_) => unreachable!("{STEERED}"),
         }
     }
 
     /// The port, for raw access between iterations (benchmark baselines).
-    ///
-    /// # Panics
-    /// On a worker of a multi-core runtime, whose port is shared.
+    /// Taking one of its queues' handles leaves the worker without it:
+    /// [`Worker::iterate`] then panics.
     pub fn port_mut(&mut self) -> &mut Port {
-        match &mut self.port {
-            PortRef::Owned(p) => p,
-            PortRef::Shared(_) => panic!("the port is shared by a multi-core runtime"),
+        match &mut self.io {
+            Io::Port(p) => p,
+            Io::Steered(_) => unreachable!("{STEERED}"),
         }
     }
 
@@ -357,15 +368,10 @@ impl Worker {
         if (self.pool.direct().available_here() as usize) < self.burst {
             self.stats.rx_pool_short += 1;
         }
-        match (&mut self.io, &mut self.port) {
-            (Some(io), _) => {
-                io.rx(&mut self.rx, self.burst);
-            }
-            (None, PortRef::Owned(p)) => {
-                p.rx_burst(self.queue, &mut self.rx, self.burst);
-            }
-            (None, PortRef::Shared(_)) => unreachable!("a shared port comes with its FrameIo"),
-        }
+        match &mut self.io {
+            Io::Port(p) => p.rx_burst(self.queue, &mut self.rx, self.burst),
+            Io::Steered(io) => io.rx(&mut self.rx, self.burst),
+        };
         let received = self.rx.len();
         self.stats.rx_frames += received as u64;
         if let Some(f) = &mut self.fault_rx {
@@ -502,10 +508,9 @@ impl Worker {
         if self.tx.is_empty() {
             return;
         }
-        let n = match (&mut self.io, &mut self.port) {
-            (Some(io), _) => io.tx(&mut self.tx),
-            (None, PortRef::Owned(p)) => p.tx_burst(self.queue, &mut self.tx),
-            (None, PortRef::Shared(_)) => unreachable!("a shared port comes with its FrameIo"),
+        let n = match &mut self.io {
+            Io::Port(p) => p.tx_burst(self.queue, &mut self.tx),
+            Io::Steered(io) => io.tx(&mut self.tx),
         };
         self.stats.tx_frames += n as u64;
         if self.tx.len() > TX_BACKLOG - self.burst {
