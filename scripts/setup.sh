@@ -5,6 +5,8 @@
 need_pkgs=()
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+# The C examples of the C ABI (capi/tests/c_programs.rs) need libc's headers.
+[ -e /usr/include/stdio.h ] || need_pkgs+=(libc6-dev)
 command -v clang >/dev/null 2>&1 || need_pkgs+=(clang)
 if ! pkg-config --exists libdpdk 2>/dev/null; then
   need_pkgs+=(dpdk dpdk-dev libdpdk-dev)

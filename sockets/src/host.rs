@@ -216,6 +216,7 @@ impl Host {
             return;
         };
         let (lh, listener) = (e.handle, Arc::clone(&e.shared));
+        listener.touch();
         let rx_chunks = self.inner.rx_chunks;
         while !listener.accepted.is_full() {
             let Ok((h, remote)) = engine.accept(lh) else {
@@ -312,6 +313,7 @@ impl Host {
         };
         let h = e.handle;
         let shared = Arc::clone(&e.shared);
+        shared.touch();
         // Send side.
         if shared.has(flag::CONNECTED) {
             loop {

@@ -276,12 +276,10 @@ impl Sockets {
         }
     }
 
-    /// Waits until `ready` holds or `deadline` passes (false).
-    pub(crate) fn wait_until(
-        &self,
-        deadline: Option<Instant>,
-        mut ready: impl FnMut() -> bool,
-    ) -> bool {
+    /// Waits until `ready` holds or `deadline` passes (false): `ready` is
+    /// checked again each time the engine's thread changes something (for
+    /// `poll` and `epoll` over several sockets).
+    pub fn wait_until(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
         loop {
             let seen = self.inner.notify.generation();
             if ready() {

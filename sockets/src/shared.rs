@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     pub accepted: ArrayQueue<(std::sync::Arc<Shared>, std::net::SocketAddrV4)>,
     /// Already in the kick queue: not pushed again.
     pub kicked: AtomicBool,
+    /// Moves whenever the engine's thread changes something about the
+    /// socket (bytes in or out, state): edge-triggered readiness.
+    pub changes: AtomicU32,
     /// The local and remote addresses, once known (packed, see
     /// [`pack_addr`]).
     pub local: std::sync::atomic::AtomicU64,
@@ -89,6 +92,7 @@ impl Shared {
             tx_limit: AtomicUsize::new(tx_limit),
             accepted: ArrayQueue::new(1),
             kicked: AtomicBool::new(false),
+            changes: AtomicU32::new(0),
             local: Default::default(),
             remote: Default::default(),
         }
@@ -105,9 +109,15 @@ impl Shared {
             tx_limit: AtomicUsize::new(0),
             accepted: ArrayQueue::new(backlog.max(1)),
             kicked: AtomicBool::new(false),
+            changes: AtomicU32::new(0),
             local: Default::default(),
             remote: Default::default(),
         }
+    }
+
+    /// Notes a change ([`Shared::changes`]).
+    pub fn touch(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
     pub fn has(&self, f: u32) -> bool {

@@ -184,6 +184,13 @@ impl TcpStream {
         self.sockets.call(&self.sock, Op::Close).map(drop)
     }
 
+    /// A counter that moves whenever the engine changes the stream (bytes
+    /// in or out, state): with [`TcpStream::ready`], edge-triggered
+    /// readiness.
+    pub fn changes(&self) -> u32 {
+        self.sock.changes.load(Ordering::Acquire)
+    }
+
     /// What the stream is ready for now.
     pub fn ready(&self) -> Ready {
         let s = &self.sock;
@@ -236,7 +243,18 @@ impl TcpStream {
         total
     }
 
-    fn read_any(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+    /// A read that waits (`block`) or not, whatever the stream's mode
+    /// (`MSG_DONTWAIT`).
+    pub fn read_with(&self, bufs: &mut [IoSliceMut<'_>], block: bool) -> io::Result<usize> {
+        self.read_any(bufs, !block)
+    }
+
+    /// A write that waits (`block`) or not, whatever the stream's mode.
+    pub fn write_with(&self, bufs: &[IoSlice<'_>], block: bool) -> io::Result<usize> {
+        self.write_any(bufs, !block)
+    }
+
+    fn read_any(&self, bufs: &mut [IoSliceMut<'_>], nonblocking: bool) -> io::Result<usize> {
         if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
@@ -260,7 +278,7 @@ impl TcpStream {
             if s.has(flag::EOF) && s.rx.is_empty() {
                 return Ok(0);
             }
-            if self.is_nonblocking() {
+            if nonblocking {
                 return Err(Error::WouldBlock.into());
             }
             let ready = self.sockets.wait_until(until, || {
@@ -272,7 +290,7 @@ impl TcpStream {
         }
     }
 
-    fn write_any(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    fn write_any(&self, bufs: &[IoSlice<'_>], nonblocking: bool) -> io::Result<usize> {
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         if want == 0 {
             return Ok(0);
@@ -299,7 +317,7 @@ impl TcpStream {
                     return Ok(n);
                 }
             }
-            if self.is_nonblocking() {
+            if nonblocking {
                 return Err(Error::WouldBlock.into());
             }
             let ready = self.sockets.wait_until(until, || {
@@ -355,11 +373,11 @@ impl TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_any(&mut [IoSliceMut::new(buf)])
+        self.read_any(&mut [IoSliceMut::new(buf)], self.is_nonblocking())
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_any(bufs)
+        self.read_any(bufs, self.is_nonblocking())
     }
 }
 
@@ -375,11 +393,11 @@ impl Read for TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_any(&[IoSlice::new(buf)])
+        self.write_any(&[IoSlice::new(buf)], self.is_nonblocking())
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_any(bufs)
+        self.write_any(bufs, self.is_nonblocking())
     }
 
     /// Nothing to do: queued bytes go to the engine as soon as its thread
@@ -442,10 +460,20 @@ impl TcpListener {
         self.nonblocking.store(on, Ordering::Relaxed);
     }
 
+    /// Whether `accept` is non-blocking.
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+
     /// The address listened on.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
         unpack_addr(self.sock.local.load(Ordering::Acquire))
             .ok_or_else(|| Error::NotConnected.into())
+    }
+
+    /// See [`TcpStream::changes`].
+    pub fn changes(&self) -> u32 {
+        self.sock.changes.load(Ordering::Acquire)
     }
 
     /// Whether a connection waits to be accepted.

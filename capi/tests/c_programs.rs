@@ -1,0 +1,282 @@
+//! The C examples (`capi/examples/*.c`), compiled against `stack.h` and
+//! linked with `libstackc.so`, run over DPDK's net_af_packet against Linux
+//! in a network namespace (`scripts/linux-peer.sh`): the epoll echo server
+//! serves a Linux client, and the blocking client talks to a Linux echo
+//! server. Bytes are checked on both sides.
+//!
+//! Needs root (namespaces, veth, af_packet) and a C compiler; without
+//! root the test says so and passes, unless `STACK_ROOT_TESTS=required`
+//! (the README's test command sets it), which makes it fail instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The directory holding `libstackc.so` for this build: beside the test
+/// binary in `target/<profile>/deps` (a test build leaves it there), or
+/// in `target/<profile>` after `cargo build`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    let profile = deps.parent().unwrap().to_path_buf();
+    [deps, profile]
+        .into_iter()
+        .find(|d| d.join("libstackc.so").exists())
+        .unwrap_or_else(|| panic!("no libstackc.so beside {}", exe.display()))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The namespace and veth pair, removed when dropped.
+struct Peer {
+    netns: String,
+    stk_if: String,
+    peer_if: String,
+    dir: PathBuf,
+}
+
+impl Peer {
+    fn up() -> Peer {
+        let suffix = format!("c{:x}", std::process::id() & 0xf_ffff);
+        let dir = std::env::temp_dir().join(format!("stack-capi-{suffix}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = Peer {
+            netns: format!("stkpeer{suffix}"),
+            stk_if: format!("stk0{suffix}"),
+            peer_if: format!("stk1{suffix}"),
+            dir,
+        };
+        let out = p.script("up");
+        assert!(
+            out.status.success(),
+            "linux-peer.sh up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let base = std::fs::read_to_string(repo().join("configs/linux-peer.toml")).unwrap();
+        std::fs::write(
+            p.config(),
+            base.replace("iface=stk0", &format!("iface={}", p.stk_if)),
+        )
+        .unwrap();
+        p
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.join("stack.toml")
+    }
+
+    fn script(&self, cmd: &str) -> Output {
+        Command::new("bash")
+            .arg(repo().join("scripts/linux-peer.sh"))
+            .arg(cmd)
+            .env("STK_NETNS", &self.netns)
+            .env("STK_IF", &self.stk_if)
+            .env("STK_PEER_IF", &self.peer_if)
+            .env("STK_PEER_ADDR", "10.99.0.2/24")
+            .output()
+            .unwrap()
+    }
+
+    fn in_netns(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, program]);
+        c
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.script("down");
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Compiles `capi/examples/NAME.c` with warnings as errors.
+fn compile(name: &str, out: &Path) -> PathBuf {
+    let lib = lib_dir();
+    let exe = out.join(name);
+    let status = Command::new("cc")
+        .args([
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-std=c11",
+            "-D_GNU_SOURCE",
+        ])
+        .arg("-I")
+        .arg(repo().join("capi/include"))
+        .arg(repo().join(format!("capi/examples/{name}.c")))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lstackc")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success(), "cc {name}.c failed");
+    exe
+}
+
+/// A Linux client in the namespace: `conns` connections, each sending
+/// `bytes` and reading the same bytes back.
+const LINUX_CLIENT: &str = r#"
+import socket, sys
+conns, size = int(sys.argv[1]), int(sys.argv[2])
+ok = 0
+for i in range(conns):
+    data = bytes((j * 7 + i) % 251 for j in range(size))
+    s = socket.create_connection(("10.99.0.1", 7), timeout=10)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        part = s.recv(65536)
+        if not part:
+            break
+        got += part
+    s.close()
+    ok += got == data
+print('{"linux_client": {"connections": %d, "echoed": %d}}' % (conns, ok), flush=True)
+sys.exit(0 if ok == conns else 1)
+"#;
+
+/// A Linux echo server in the namespace, for `seconds`.
+const LINUX_SERVER: &str = r#"
+import socket, sys, threading, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.99.0.2", 9000))
+l.listen(16)
+l.settimeout(0.2)
+end = time.monotonic() + float(sys.argv[1])
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        c, _ = l.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+fn wait_line(child: &mut std::process::Child, want: &str, limit: Duration) -> String {
+    use std::io::{BufRead, BufReader};
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let end = Instant::now() + limit;
+    let mut seen = String::new();
+    while Instant::now() < end {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(want) {
+                return seen;
+            }
+        }
+    }
+    panic!("no line with {want:?} within {limit:?}; saw:\n{seen}");
+}
+
+#[test]
+fn c_programs_over_the_stack_with_linux() {
+    if !is_root() {
+        assert_ne!(
+            std::env::var("STACK_ROOT_TESTS").as_deref(),
+            Ok("required"),
+            "the C programs test needs root (namespaces, veth, af_packet)"
+        );
+        println!("SKIPPED c_programs_over_the_stack_with_linux: needs root");
+        return;
+    }
+    let peer = Peer::up();
+    let server = compile("echo_server", &peer.dir);
+    let client = compile("client", &peer.dir);
+
+    // The epoll echo server on the stack; Linux connects 20 times.
+    let mut srv = Command::new(&server)
+        .arg(peer.config())
+        .args(["7", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_line(&mut srv, "listening", Duration::from_secs(20));
+    let mut ping = Command::new("ip");
+    ping.args([
+        "netns",
+        "exec",
+        &peer.netns,
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        "10.99.0.1",
+    ]);
+    assert!(
+        ping.output().unwrap().status.success(),
+        "the stack answers no ping"
+    );
+    let linux = peer
+        .in_netns("python3")
+        .args(["-c", LINUX_CLIENT, "20", "100000"])
+        .output()
+        .unwrap();
+    let linux_out = String::from_utf8_lossy(&linux.stdout).to_string();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    println!("{linux_out}");
+    assert!(
+        linux.status.success(),
+        "the Linux client's echoes: {linux_out}{}",
+        String::from_utf8_lossy(&linux.stderr)
+    );
+
+    // The blocking C client on the stack; a Linux echo server.
+    let mut lsrv = peer
+        .in_netns("python3")
+        .args(["-c", LINUX_SERVER, "30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_line(&mut lsrv, "ready", Duration::from_secs(10));
+    let out = Command::new(&client)
+        .arg(peer.config())
+        .args(["10.99.0.2", "9000", "500"])
+        .output()
+        .unwrap();
+    let _ = lsrv.kill();
+    let _ = lsrv.wait();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{text}");
+    assert!(
+        out.status.success() && text.contains("\"echoed\": 500"),
+        "the C client: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
