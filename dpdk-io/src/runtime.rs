@@ -74,7 +74,14 @@ pub struct LoopStats {
     pub raw_sunk: u64,
     /// Frames the device marked with a bad IPv4 or TCP checksum, dropped.
     pub rx_bad_checksum: u64,
+    /// Times the heap's free memory went back to the system after many
+    /// connections had gone (`malloc_trim`).
+    pub heap_trims: u64,
 }
+
+/// Connections the engine must have held before their going makes the
+/// loop hand freed heap memory back to the system.
+const TRIM_AFTER_CONNECTIONS: usize = 1024;
 
 /// The device's RX checksum offloads the worker uses when offered.
 const RX_CKSUM: u64 =
@@ -176,6 +183,8 @@ pub struct Worker {
     raw_ethertypes: Option<(u16, u16)>,
     rx: Vec<Mbuf>,
     tx: Vec<Mbuf>,
+    /// The most connections held since the heap was last trimmed.
+    conns_peak: usize,
     /// What the loop did.
     pub stats: LoopStats,
 }
@@ -267,6 +276,7 @@ impl Worker {
             rx_offload,
             idle_yield: cfg.run.idle_yield,
             raw_ethertypes: None,
+            conns_peak: 0,
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
             tx: Vec::with_capacity(TX_BACKLOG),
             stats: LoopStats::default(),
@@ -430,7 +440,26 @@ impl Worker {
             }
         }
         self.flush(now);
+        self.trim_heap();
         received + sent
+    }
+
+    /// Connections live in the heap (one allocation each, plus their
+    /// queues): after many have gone, the allocator keeps the pages unless
+    /// told. When the count falls to half a peak of at least
+    /// [`TRIM_AFTER_CONNECTIONS`], the free pages go back to the system
+    /// (a few milliseconds, once per such fall, never per connection).
+    fn trim_heap(&mut self) {
+        let n = self.engine.connection_count();
+        if n > self.conns_peak {
+            self.conns_peak = n;
+        } else if self.conns_peak >= TRIM_AFTER_CONNECTIONS && n <= self.conns_peak / 2 {
+            // SAFETY: malloc_trim only walks the allocator's own free
+            // lists; it takes no pointer of ours.
+            unsafe { libc::malloc_trim(0) };
+            self.stats.heap_trims += 1;
+            self.conns_peak = n;
+        }
     }
 
     /// Frames of EtherType `reflect` go straight back to their sender (MAC

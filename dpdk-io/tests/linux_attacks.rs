@@ -71,6 +71,21 @@ struct Outcome {
     stats: Value,
     /// What the attacker printed at the end.
     attacker: Value,
+    /// stackd's resident memory (kB): before the attack, its peak, and
+    /// the last sample before it stopped.
+    rss: [u64; 3],
+}
+
+/// Resident memory of process `pid` in kB (0 if gone).
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn num(v: &Value, path: &[&str]) -> u64 {
@@ -94,6 +109,24 @@ fn run_attack(env: &Env, attack: &[&str], attack_secs: u64) -> Outcome {
         &["probe", "--iface", &env.peer_if, "--seconds", &watch],
     );
     std::thread::sleep(Duration::from_secs(1));
+    let pid = stackd.child.id();
+    let rss_before = rss_kb(pid);
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let on = std::sync::Arc::clone(&sampling);
+        std::thread::spawn(move || {
+            let (mut peak, mut last) = (0, 0);
+            while on.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = rss_kb(pid);
+                if r > 0 {
+                    peak = peak.max(r);
+                    last = r;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (peak, last)
+        })
+    };
     let start = wall_secs();
     let mut attacker = env.attack("attacker", attack);
     let status = attacker.wait(Duration::from_secs(attack_secs + 60));
@@ -101,6 +134,8 @@ fn run_attack(env: &Env, attack: &[&str], attack_secs: u64) -> Outcome {
     let limit = Duration::from_secs(attack_secs + 30);
     client.wait(limit);
     prober.wait(limit);
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (rss_peak, rss_last) = sampler.join().unwrap();
     stackd.stop(Duration::from_secs(10));
     let rep = report(None, &[&stackd, &attacker, &client, &prober]);
     check!(
@@ -138,6 +173,7 @@ fn run_attack(env: &Env, attack: &[&str], attack_secs: u64) -> Outcome {
         probe,
         stats,
         attacker: attacker_out.unwrap(),
+        rss: [rss_before, rss_peak, rss_last],
     };
     check_survived(&out, &rep);
     out
@@ -196,7 +232,8 @@ fn print_outcome(name: &str, o: &Outcome) {
     let [_, during, after] = o.client;
     println!(
         "{name}: client {}/{} during the attack, {}/{} after; ARP {}/{} and ping {}/{}; \
-         peak held {peak} bytes ({} mbufs) of a {}-byte limit; attacker: {}; memory: {}",
+         peak held {peak} bytes ({} mbufs) of a {}-byte limit; stackd RSS {} MB before, {} MB \
+         at most, {} MB at the end; attacker: {}; memory: {}",
         during.1,
         during.0,
         after.1,
@@ -207,6 +244,9 @@ fn print_outcome(name: &str, o: &Outcome) {
         o.probe.0,
         peak / 2176,
         num(m, &["limit"]),
+        o.rss[0] / 1024,
+        o.rss[1] / 1024,
+        o.rss[2] / 1024,
         o.attacker,
         m
     );
@@ -440,4 +480,32 @@ fn martian_sources_and_the_land_attack() {
     assert_eq!(num(e, &["arp_requests_sent"]), 0, "{e}");
     // The martian pings never reached ICMP; every other ping was answered.
     assert_eq!(num(e, &["icmp_in"]), num(e, &["icmp_echo_replies"]), "{e}");
+}
+
+#[test]
+fn three_thousand_connections_come_and_go() {
+    let Some(env) = Env::new("conn_churn", 28) else {
+        return;
+    };
+    let o = run_attack(
+        &env,
+        &[
+            "idle",
+            "--iface",
+            &env.peer_if,
+            "--conns",
+            "3000",
+            "--seconds",
+            "2",
+        ],
+        2,
+    );
+    print_outcome("3,000 connections held, then reset", &o);
+    assert_eq!(num(&o.attacker, &["opened"]), 3000, "{}", o.attacker);
+    // Once they are gone, the loop gives the freed heap back.
+    assert!(
+        num(&o.stats, &["loop", "heap_trims"]) >= 1,
+        "{}",
+        o.stats["loop"]
+    );
 }
