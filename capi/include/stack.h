@@ -117,9 +117,10 @@ int stack_shutdown(int fd, int how);
 int stack_close(int fd);
 
 /*
- `fcntl` with `F_GETFL` (`O_RDWR`, and `O_NONBLOCK` if set) or
- `F_SETFL` (`O_NONBLOCK`); `F_GETFD`/`F_SETFD` apply to the reserved
- descriptor itself.
+ `fcntl` with `F_GETFL` (`O_RDWR`, and `O_NONBLOCK` if set), `F_SETFL`
+ (`O_NONBLOCK`), `F_GETFD` (`FD_CLOEXEC`: the descriptors are
+ close-on-exec, a stack socket being of no use to another program) and
+ `F_SETFD` (accepted).
  */
 int stack_fcntl(int fd, int cmd, long arg);
 

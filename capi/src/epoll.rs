@@ -54,7 +54,7 @@ pub(crate) fn forget(fd: c_int) {
 }
 
 /// The events `fd` is ready for, and its change count.
-fn readiness(fd: c_int) -> Option<(u32, u32)> {
+pub(crate) fn readiness(fd: c_int) -> Option<(u32, u32)> {
     let (ready, changes) = match fds::get(fd).ok()? {
         Object::Stream(s) => (s.ready(), s.changes()),
         Object::Listener(l) => (l.ready(), l.changes()),

@@ -107,6 +107,39 @@ pub(crate) fn insert(obj: Object) -> Result<c_int, c_int> {
     Ok(fd)
 }
 
+/// Files `obj` under `fd`, a number the caller holds (a kernel socket the
+/// stack takes over): the number now stands for a reserved eventfd, the
+/// kernel socket behind it is closed.
+pub(crate) fn insert_at(fd: c_int, obj: Object) -> Result<(), c_int> {
+    // SAFETY: eventfd and dup2 take no pointers; dup2 atomically replaces
+    // what `fd` stood for (the caller's socket, which it gives up).
+    unsafe {
+        let e = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+        if e < 0 {
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EMFILE));
+        }
+        let r = libc::dup3(e, fd, libc::O_CLOEXEC);
+        libc::close(e);
+        if r < 0 {
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EBADF));
+        }
+    }
+    let mut table = TABLE.write().unwrap_or_else(PoisonError::into_inner);
+    let i = usize::try_from(fd).map_err(|_| libc::EBADF)?;
+    if table.len() <= i {
+        table.resize(i + 1, None);
+    }
+    table[i] = Some(Arc::new(Entry {
+        obj: Mutex::new(obj),
+        opts: Mutex::new(Options::default()),
+    }));
+    Ok(())
+}
+
 /// Takes `fd` out of the table and gives its number back to the kernel.
 pub(crate) fn remove(fd: c_int) -> Result<Object, c_int> {
     let e = {

@@ -556,9 +556,10 @@ pub extern "C" fn stack_close(fd: c_int) -> c_int {
     }
 }
 
-/// `fcntl` with `F_GETFL` (`O_RDWR`, and `O_NONBLOCK` if set) or
-/// `F_SETFL` (`O_NONBLOCK`); `F_GETFD`/`F_SETFD` apply to the reserved
-/// descriptor itself.
+/// `fcntl` with `F_GETFL` (`O_RDWR`, and `O_NONBLOCK` if set), `F_SETFL`
+/// (`O_NONBLOCK`), `F_GETFD` (`FD_CLOEXEC`: the descriptors are
+/// close-on-exec, a stack socket being of no use to another program) and
+/// `F_SETFD` (accepted).
 #[no_mangle]
 pub extern "C" fn stack_fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
     match cmd {
@@ -573,14 +574,9 @@ pub extern "C" fn stack_fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int
                 Err(e) => fail(e),
             }
         }
-        libc::F_GETFD | libc::F_SETFD => {
-            if fds::exists(fd) {
-                // SAFETY: fcntl on a descriptor we reserved.
-                unsafe { libc::fcntl(fd, cmd, arg) }
-            } else {
-                fail(libc::EBADF)
-            }
-        }
+        libc::F_GETFD if fds::exists(fd) => libc::FD_CLOEXEC,
+        libc::F_SETFD if fds::exists(fd) => 0,
+        libc::F_GETFD | libc::F_SETFD => fail(libc::EBADF),
         _ => fail(libc::EINVAL),
     }
 }
@@ -753,3 +749,52 @@ pub extern "C" fn stack_is_socket(fd: c_int) -> c_int {
 }
 
 pub use epoll::{stack_epoll_create1, stack_epoll_ctl, stack_epoll_wait};
+
+/// What a library that interposes on libc (`LD_PRELOAD`) needs beyond the
+/// C functions: taking a kernel socket's number over, the readiness of one
+/// descriptor for `poll`, and the running stack's sockets.
+pub mod interpose {
+    use std::os::raw::c_int;
+
+    use stack_sockets::Sockets;
+
+    use crate::fds::{self, Object, Pending};
+
+    /// Whether `fd` is the stack's.
+    pub fn owns(fd: c_int) -> bool {
+        fds::exists(fd)
+    }
+
+    /// Makes `fd` (a kernel TCP socket neither bound nor connected) a
+    /// stack socket under the same number.
+    pub fn take_over(fd: c_int, nonblocking: bool) -> Result<(), c_int> {
+        fds::insert_at(
+            fd,
+            Object::Pending(Pending {
+                nonblocking,
+                port: 0,
+            }),
+        )
+    }
+
+    /// The `poll` events (`POLLIN`, `POLLOUT`, `POLLRDHUP`, `POLLERR`,
+    /// `POLLHUP`) of `fd`, of those asked for and the ones always reported.
+    pub fn poll_events(fd: c_int, asked: i16) -> i16 {
+        let Some((ev, _)) = crate::epoll::readiness(fd) else {
+            return libc::POLLNVAL;
+        };
+        // epoll's bits and poll's agree for these.
+        let ev = ev as i16;
+        ev & (asked | libc::POLLERR | libc::POLLHUP)
+    }
+
+    /// Bytes that a read would return now (`FIONREAD`).
+    pub fn readable_bytes(fd: c_int) -> Result<usize, c_int> {
+        Ok(fds::stream(fd)?.readable_bytes())
+    }
+
+    /// The running stack's sockets, if it runs.
+    pub fn sockets() -> Option<Sockets> {
+        crate::runtime::sockets()
+    }
+}

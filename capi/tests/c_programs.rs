@@ -9,104 +9,17 @@
 //! (the README's test command sets it), which makes it fail instead.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+#[path = "common/peer.rs"]
+mod peer;
 
-/// The directory holding `libstackc.so` for this build: beside the test
-/// binary in `target/<profile>/deps` (a test build leaves it there), or
-/// in `target/<profile>` after `cargo build`.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    let profile = deps.parent().unwrap().to_path_buf();
-    [deps, profile]
-        .into_iter()
-        .find(|d| d.join("libstackc.so").exists())
-        .unwrap_or_else(|| panic!("no libstackc.so beside {}", exe.display()))
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// The namespace and veth pair, removed when dropped.
-struct Peer {
-    netns: String,
-    stk_if: String,
-    peer_if: String,
-    dir: PathBuf,
-}
-
-impl Peer {
-    fn up() -> Peer {
-        let suffix = format!("c{:x}", std::process::id() & 0xf_ffff);
-        let dir = std::env::temp_dir().join(format!("stack-capi-{suffix}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = Peer {
-            netns: format!("stkpeer{suffix}"),
-            stk_if: format!("stk0{suffix}"),
-            peer_if: format!("stk1{suffix}"),
-            dir,
-        };
-        let out = p.script("up");
-        assert!(
-            out.status.success(),
-            "linux-peer.sh up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let base = std::fs::read_to_string(repo().join("configs/linux-peer.toml")).unwrap();
-        std::fs::write(
-            p.config(),
-            base.replace("iface=stk0", &format!("iface={}", p.stk_if)),
-        )
-        .unwrap();
-        p
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.join("stack.toml")
-    }
-
-    fn script(&self, cmd: &str) -> Output {
-        Command::new("bash")
-            .arg(repo().join("scripts/linux-peer.sh"))
-            .arg(cmd)
-            .env("STK_NETNS", &self.netns)
-            .env("STK_IF", &self.stk_if)
-            .env("STK_PEER_IF", &self.peer_if)
-            .env("STK_PEER_ADDR", "10.99.0.2/24")
-            .output()
-            .unwrap()
-    }
-
-    fn in_netns(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.netns, program]);
-        c
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.script("down");
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+use peer::*;
 
 /// Compiles `capi/examples/NAME.c` with warnings as errors.
 fn compile(name: &str, out: &Path) -> PathBuf {
-    let lib = lib_dir();
+    let lib = lib_dir("libstackc.so");
     let exe = out.join(name);
     let status = Command::new("cc")
         .args([
@@ -180,38 +93,9 @@ while time.monotonic() < end:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
 
-fn wait_line(child: &mut std::process::Child, want: &str, limit: Duration) -> String {
-    use std::io::{BufRead, BufReader};
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let end = Instant::now() + limit;
-    let mut seen = String::new();
-    while Instant::now() < end {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains(want) {
-                return seen;
-            }
-        }
-    }
-    panic!("no line with {want:?} within {limit:?}; saw:\n{seen}");
-}
-
 #[test]
 fn c_programs_over_the_stack_with_linux() {
-    if !is_root() {
-        assert_ne!(
-            std::env::var("STACK_ROOT_TESTS").as_deref(),
-            Ok("required"),
-            "the C programs test needs root (namespaces, veth, af_packet)"
-        );
-        println!("SKIPPED c_programs_over_the_stack_with_linux: needs root");
+    if !may_run("c_programs_over_the_stack_with_linux") {
         return;
     }
     let peer = Peer::up();

@@ -247,7 +247,9 @@ impl Host {
         let h = e.handle;
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             engine.shutdown(h, Shutdown::Read)?;
-            while e.shared.rx.pop().is_some() {}
+            while let Some(c) = e.shared.rx.pop() {
+                e.shared.rx_bytes.fetch_sub(c.len(), Ordering::AcqRel);
+            }
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             e.shut_write = true;
@@ -372,6 +374,7 @@ impl Host {
                     break;
                 }
                 Ok(n) => {
+                    shared.rx_bytes.fetch_add(n, Ordering::AcqRel);
                     // Room was checked above, and only this thread pushes.
                     let _ = shared.rx.push(self.scratch[..n].to_vec());
                 }

@@ -138,6 +138,21 @@ pub struct Sockets {
     inner: Arc<Inner>,
 }
 
+/// A thread waits outside the sockets ([`Sockets::external_wait`]).
+pub struct ExternalWait<'a> {
+    sockets: &'a Sockets,
+}
+
+impl Drop for ExternalWait<'_> {
+    fn drop(&mut self) {
+        self.sockets
+            .inner
+            .notify
+            .external_waiters
+            .fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// An `io::Error` from an errno, with the engine's error as its source
 /// where one matches.
 pub(crate) fn errno_error(errno: i32) -> io::Error {
@@ -274,6 +289,31 @@ impl Sockets {
             s = back;
             std::thread::yield_now();
         }
+    }
+
+    /// Sets how to wake threads that wait outside these sockets (in a
+    /// kernel `epoll_wait` or `poll` that also watches the program's own
+    /// descriptors): called on every change while such a thread waits
+    /// ([`Sockets::external_wait`]). Set once; false if it was set.
+    pub fn set_external_waker(&self, wake: Box<dyn Fn() + Send + Sync>) -> bool {
+        self.inner.notify.external.set(wake).is_ok()
+    }
+
+    /// A counter that moves on every change the engine's thread makes.
+    pub fn generation(&self) -> u32 {
+        self.inner.notify.generation()
+    }
+
+    /// Marks the calling thread as about to wait outside (see
+    /// [`Sockets::set_external_waker`]) until the guard is dropped. Check
+    /// [`Sockets::generation`] again after taking it: a change between the
+    /// last check and the guard is not signalled.
+    pub fn external_wait(&self) -> ExternalWait<'_> {
+        self.inner
+            .notify
+            .external_waiters
+            .fetch_add(1, Ordering::SeqCst);
+        ExternalWait { sockets: self }
     }
 
     /// Waits until `ready` holds or `deadline` passes (false): `ready` is

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub rx: ArrayQueue<Vec<u8>>,
     /// Bytes to send, oldest first (connections).
     pub tx: ArrayQueue<Vec<u8>>,
+    /// Bytes in `rx` (`FIONREAD`).
+    pub rx_bytes: AtomicUsize,
     /// Bytes in `tx`, for the send-buffer limit.
     pub tx_bytes: AtomicUsize,
     /// The send-buffer limit in bytes (`SO_SNDBUF`).
@@ -88,6 +90,7 @@ impl Shared {
             error: AtomicI32::new(0),
             rx: ArrayQueue::new(rx_chunks.max(1)),
             tx: ArrayQueue::new(tx_limit.div_ceil(CHUNK).max(1) + 1),
+            rx_bytes: AtomicUsize::new(0),
             tx_bytes: AtomicUsize::new(0),
             tx_limit: AtomicUsize::new(tx_limit),
             accepted: ArrayQueue::new(1),
@@ -105,6 +108,7 @@ impl Shared {
             error: AtomicI32::new(0),
             rx: ArrayQueue::new(1),
             tx: ArrayQueue::new(1),
+            rx_bytes: AtomicUsize::new(0),
             tx_bytes: AtomicUsize::new(0),
             tx_limit: AtomicUsize::new(0),
             accepted: ArrayQueue::new(backlog.max(1)),
@@ -156,6 +160,10 @@ pub(crate) struct Notifier {
     waiters: AtomicUsize,
     lock: Mutex<()>,
     cond: Condvar,
+    /// Threads blocked somewhere else (a kernel `epoll_wait` or `poll`
+    /// over the program's own descriptors too) that `external` wakes.
+    pub external_waiters: AtomicUsize,
+    pub external: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Notifier {
@@ -172,6 +180,11 @@ impl Notifier {
         if self.waiters.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
             self.cond.notify_all();
+        }
+        if self.external_waiters.load(Ordering::SeqCst) > 0 {
+            if let Some(wake) = self.external.get() {
+                wake();
+            }
         }
     }
 

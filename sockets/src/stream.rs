@@ -160,10 +160,16 @@ impl TcpStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             self.sock.set(flag::READ_SHUT);
-            *self
+            let dropped = self
                 .rx_partial
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = None;
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some((chunk, off)) = dropped {
+                self.sock
+                    .rx_bytes
+                    .fetch_sub(chunk.len() - off, Ordering::AcqRel);
+            }
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             self.sock.set(flag::WRITE_SHUT);
@@ -182,6 +188,11 @@ impl TcpStream {
     pub fn close(self) -> io::Result<()> {
         self.closed.store(true, Ordering::Relaxed);
         self.sockets.call(&self.sock, Op::Close).map(drop)
+    }
+
+    /// Bytes a read would return now (`FIONREAD`).
+    pub fn readable_bytes(&self) -> usize {
+        self.sock.rx_bytes.load(Ordering::Acquire)
     }
 
     /// A counter that moves whenever the engine changes the stream (bytes
@@ -230,6 +241,7 @@ impl TcpStream {
                 };
                 let n = (chunk.len() - off).min(buf.len() - filled);
                 buf[filled..filled + n].copy_from_slice(&chunk[off..off + n]);
+                self.sock.rx_bytes.fetch_sub(n, Ordering::AcqRel);
                 filled += n;
                 if off + n < chunk.len() {
                     *partial = Some((chunk, off + n));
