@@ -24,6 +24,11 @@ command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
 command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
 command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+# Unmodified programs over the stack (preload/tests/nginx.rs): a Debian
+# nginx, and curl and wrk as its clients.
+command -v nginx >/dev/null 2>&1 || need_pkgs+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing packages (${need_pkgs[*]}); run as root or install them" >&2
@@ -33,6 +38,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Debian starts the nginx it installs; the tests run their own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    systemctl stop nginx || true
+  fi
 fi
 
 for tool in cargo rustfmt cargo-clippy; do
