@@ -60,6 +60,9 @@ pub(crate) fn start(path: &Path) -> Result<(), (i32, String)> {
         return Err((libc::EALREADY, "the stack runs already".into()));
     }
     let cfg = RuntimeConfig::from_file(path).map_err(|e| (libc::EINVAL, e.to_string()))?;
+    if std::env::var_os("RUST_LOG").is_some() {
+        dpdk_io::init_logging();
+    }
     let (sockets, host) = Sockets::new();
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();

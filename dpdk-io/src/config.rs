@@ -142,7 +142,8 @@ pub struct LoopConfig {
     pub burst: u16,
     /// Write every frame in and out to this pcap file. Default: none.
     pub pcap: Option<PathBuf>,
-    /// Print counters this often, in ms; 0 never. Default 0.
+    /// Print the engine's and the loop's counters as one JSON line on
+    /// standard error this often, in ms; 0 never. Default 0.
     pub stats_interval_ms: u64,
     /// Yield the core (`sched_yield`) after an iteration that moved no
     /// frame. Nearly free when nothing else wants the core, and it lets

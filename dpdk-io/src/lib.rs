@@ -42,6 +42,21 @@ pub mod remote;
 mod runtime;
 pub mod steering;
 
+/// Logs the stack's and the runtime's `tracing` events on standard error,
+/// filtered by `RUST_LOG` (`RUST_LOG=stack=debug`: connections opened and
+/// reset, retransmission timeouts; `stack::drop=trace`: every drop with its
+/// reason); without `RUST_LOG`, warnings only. Does nothing if a
+/// subscriber is installed already. Without a subscriber the events cost a
+/// branch each.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub use clock::TscClock;
 pub use config::{ConfigError, EalConfig, LoopConfig, MempoolConfig, PortSection, RuntimeConfig};
 pub use dpdk_sys as sys;

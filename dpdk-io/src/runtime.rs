@@ -185,6 +185,8 @@ pub struct Worker {
     tx: Vec<Mbuf>,
     /// The most connections held since the heap was last trimmed.
     conns_peak: usize,
+    /// `loop.stats_interval_ms`, if not 0.
+    stats_every: Option<Duration>,
     /// What the loop did.
     pub stats: LoopStats,
 }
@@ -277,6 +279,8 @@ impl Worker {
             idle_yield: cfg.run.idle_yield,
             raw_ethertypes: None,
             conns_peak: 0,
+            stats_every: (cfg.run.stats_interval_ms > 0)
+                .then(|| Duration::from_millis(cfg.run.stats_interval_ms)),
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
             tx: Vec::with_capacity(TX_BACKLOG),
             stats: LoopStats::default(),
@@ -458,6 +462,12 @@ impl Worker {
             // lists; it takes no pointer of ours.
             unsafe { libc::malloc_trim(0) };
             self.stats.heap_trims += 1;
+            tracing::debug!(
+                target: "dpdk_io::loop",
+                connections = n,
+                peak = self.conns_peak,
+                "heap trimmed"
+            );
             self.conns_peak = n;
         }
     }
@@ -553,11 +563,26 @@ impl Worker {
     /// (a poll-mode loop uses its core fully). Calls `app.start` first.
     pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), String> {
         app.start(&mut self.engine)?;
+        tracing::info!(
+            target: "dpdk_io::loop",
+            address = %self.engine.config().address,
+            mac = %self.engine.config().mac,
+            "loop running"
+        );
+        let mut next_stats = self.stats_every.map(|d| self.clock.now() + d);
         while !stop.load(Ordering::Relaxed) && !app.finished() {
             if self.iterate(app) == 0 && self.idle_yield {
                 std::thread::yield_now();
             }
+            if let (Some(at), Some(every)) = (next_stats, self.stats_every) {
+                let now = self.clock.now();
+                if now >= at {
+                    self.print_stats();
+                    next_stats = Some(now + every);
+                }
+            }
         }
+        tracing::info!(target: "dpdk_io::loop", iterations = self.stats.iterations, "loop stopping");
         // Keep the loop alive a little: the last frames (an ACK of the
         // peer's FIN, a RST) must leave, and a device that goes away with
         // the process (a memif client) must not take them with it before
@@ -572,6 +597,15 @@ impl Worker {
             let _ = p.flush();
         }
         Ok(())
+    }
+
+    /// One JSON line on standard error with the engine's and the loop's
+    /// counters (`loop.stats_interval_ms`).
+    fn print_stats(&self) {
+        let line = serde_json::json!({
+            "stats": { "engine": self.engine.stats(), "loop": &self.stats }
+        });
+        eprintln!("{line}");
     }
 
     /// Runs iterations for `d` of wall time (tests and tools).

@@ -411,6 +411,7 @@ impl MemoryStats {
 impl Stats {
     /// Counts a dropped frame or segment.
     pub fn drop(&mut self, reason: DropReason) {
+        tracing::trace!(target: "stack::drop", ?reason, "dropped");
         self.drops.count(reason);
     }
 

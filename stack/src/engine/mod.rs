@@ -471,6 +471,15 @@ impl<P: BufferPool> Engine<P> {
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
+        if bits.has(EventBits::CONNECTED) {
+            tracing::debug!(
+                target: "stack::conn",
+                local = %conn.tcb.local,
+                remote = %conn.tcb.remote,
+                passive = conn.tcb.passive,
+                "connection established"
+            );
+        }
         if let Some(lidx) = conn.listener {
             // Not accepted yet: the listener hears of it, the connection's
             // own events start with `accept`.
@@ -494,6 +503,15 @@ impl<P: BufferPool> Engine<P> {
             return;
         };
         let tcb = &conn.tcb;
+        if bits.has(EventBits::CLOSED) {
+            tracing::debug!(
+                target: "stack::conn",
+                local = %tcb.local,
+                remote = %tcb.remote,
+                outcome = ?tcb.close_outcome,
+                "linger outcome"
+            );
+        }
         let orphan = conn.handles == 0;
         let token = conn.token;
         let mut push = |kind| {

@@ -618,6 +618,14 @@ impl<B: PacketBuf> Tcb<B> {
     pub fn reset_with(&mut self, cause: ResetCause) {
         if self.reset.is_none() {
             self.reset = Some(cause);
+            tracing::debug!(
+                target: "stack::conn",
+                local = %self.local,
+                remote = %self.remote,
+                state = ?self.state,
+                ?cause,
+                "connection ends with a reset"
+            );
         }
         self.report_close(CloseOutcome::Reset);
         self.raise(EventBits::RESET | EventBits::READABLE);

@@ -183,6 +183,15 @@ impl<B: PacketBuf> Tcb<B> {
             return;
         }
         self.retries += 1;
+        tracing::debug!(
+            target: "stack::rto",
+            local = %self.local,
+            remote = %self.remote,
+            state = ?self.state,
+            retries = self.retries,
+            rto_ms = self.rtt.rto().as_millis() as u64,
+            "retransmission timeout"
+        );
         self.rtt.back_off();
         // Karn: the SYN sent before the timeout may not be timed.
         self.rtt_probe = None;
