@@ -7,15 +7,20 @@
 //! [`RemoteApp::COMMANDS_PER_POLL`] commands, so a flood cannot starve the
 //! network), runs each command on the engine, and sends the answer back;
 //! then it forwards every engine event. Nothing on the engine's path
-//! takes a lock: the queues are crossbeam channels (lock-free for the
-//! bounded reply queues and the unbounded command and event queues alike,
-//! except when a receiver blocks, which only application threads do).
+//! takes a lock or waits: the queues are bounded crossbeam channels, the
+//! engine only `try_send`s, and an event that finds its queue full is
+//! dropped and counted ([`RemoteApp::events_dropped`]; `readiness` still
+//! tells the state).
 //!
 //! An application thread holds a [`RemoteEngine`]: each call sends one
-//! command and blocks until the engine thread answers, so calls behave
-//! exactly as the same calls on [`stack::Engine`] do (the same contract,
-//! the same errors), only later. Data crosses as `Vec<u8>` (one copy each
-//! way, made by the engine thread's `read`/`write`).
+//! command, numbered, and blocks until the answer with its number comes
+//! back (a late answer to a call that gave up is recognised and thrown
+//! away, never taken for another call's), so calls behave exactly as the
+//! same calls on [`stack::Engine`] do (the same contract, the same
+//! errors), only later. Data crosses as `Vec<u8>` (one copy each way, made
+//! by the engine thread's `read`/`write`), or as the packet buffers
+//! themselves with `read_buf`/`write_buf`. For socket-style threads
+//! (blocking `std::io::Read`/`Write`), see the `stack-sockets` crate.
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -31,21 +36,31 @@ use crate::runtime::App;
 pub enum RemoteError {
     /// The engine refused, as [`stack::Engine`] would have.
     Stack(Error),
-    /// The engine thread is gone (its [`RemoteApp`] was dropped) or did
-    /// not answer within the handle's timeout.
+    /// The engine thread is gone (its [`RemoteApp`] was dropped).
     Disconnected,
+    /// The engine thread did not take the command or answer it within the
+    /// handle's timeout (it may still run it later).
+    TimedOut,
 }
 
 impl std::fmt::Display for RemoteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RemoteError::Stack(e) => write!(f, "{e}"),
-            RemoteError::Disconnected => write!(f, "the engine thread does not answer"),
+            RemoteError::Disconnected => write!(f, "the engine thread is gone"),
+            RemoteError::TimedOut => write!(f, "the engine thread did not answer in time"),
         }
     }
 }
 
-impl std::error::Error for RemoteError {}
+impl std::error::Error for RemoteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RemoteError::Stack(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<Error> for RemoteError {
     fn from(e: Error) -> Self {
@@ -71,6 +86,14 @@ enum Command {
     State(Handle),
     Readiness(Handle),
     Addresses(Handle),
+    ConnectFrom(u16, SocketAddrV4),
+    ReadBuf(Handle),
+    WriteBuf(Handle, crate::mbuf::Mbuf),
+    TryClone(Handle),
+    SetCork(Handle, bool),
+    SetKeepalive(Handle, bool),
+    SetToken(Handle, u64),
+    TcpInfo(Handle),
 }
 
 /// The engine thread's answer.
@@ -83,13 +106,22 @@ enum Reply {
     State(stack::Result<State>),
     Readiness(stack::Result<Readiness>),
     Addresses(stack::Result<(SocketAddrV4, SocketAddrV4)>),
+    Buf(stack::Result<Option<crate::mbuf::Mbuf>>),
+    WriteBuf(Result<(), (Error, crate::mbuf::Mbuf)>),
+    TcpInfo(stack::Result<stack::TcpInfo>),
 }
 
-/// A command and where to answer it.
+/// A command, its number, and where to answer it.
 struct Request {
+    id: u64,
     command: Command,
-    reply: Sender<Reply>,
+    reply: Sender<(u64, Reply)>,
 }
+
+/// Commands waiting for the engine thread, over all handles.
+const COMMAND_QUEUE: usize = 4096;
+/// Events waiting for application threads.
+const EVENT_QUEUE: usize = 65_536;
 
 /// The engine-thread side: an [`App`] that executes the commands of
 /// [`RemoteEngine`]s and forwards the engine's events. It never reports
@@ -99,6 +131,8 @@ pub struct RemoteApp {
     events: Sender<Event>,
     /// Commands executed so far.
     pub executed: u64,
+    /// Events dropped because the event queue was full.
+    pub events_dropped: u64,
     read_scratch: Vec<u8>,
 }
 
@@ -108,24 +142,27 @@ pub struct RemoteApp {
 /// has its own answer queue, so clones may be used from different threads.
 pub struct RemoteEngine {
     commands: Sender<Request>,
-    reply_tx: Sender<Reply>,
-    reply_rx: Receiver<Reply>,
+    reply_tx: Sender<(u64, Reply)>,
+    reply_rx: Receiver<(u64, Reply)>,
     events: Receiver<Event>,
     timeout: Duration,
+    /// The number of the next call.
+    next_id: std::cell::Cell<u64>,
 }
 
 /// Makes a connected pair: the [`RemoteApp`] for the engine thread's loop
 /// and the [`RemoteEngine`] for application threads. Calls give up with
 /// [`RemoteError::Disconnected`] after `timeout` without an answer.
 pub fn remote_pair(timeout: Duration) -> (RemoteApp, RemoteEngine) {
-    let (cmd_tx, cmd_rx) = channel::unbounded();
-    let (ev_tx, ev_rx) = channel::unbounded();
-    let (reply_tx, reply_rx) = channel::bounded(1);
+    let (cmd_tx, cmd_rx) = channel::bounded(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = channel::bounded(EVENT_QUEUE);
+    let (reply_tx, reply_rx) = channel::bounded(4);
     (
         RemoteApp {
             commands: cmd_rx,
             events: ev_tx,
             executed: 0,
+            events_dropped: 0,
             read_scratch: Vec::new(),
         },
         RemoteEngine {
@@ -134,6 +171,7 @@ pub fn remote_pair(timeout: Duration) -> (RemoteApp, RemoteEngine) {
             reply_rx,
             events: ev_rx,
             timeout,
+            next_id: std::cell::Cell::new(0),
         },
     )
 }
@@ -164,6 +202,14 @@ impl RemoteApp {
             Command::State(h) => Reply::State(engine.state(h)),
             Command::Readiness(h) => Reply::Readiness(engine.readiness(h)),
             Command::Addresses(h) => Reply::Addresses(engine.addresses(h)),
+            Command::ConnectFrom(port, remote) => Reply::Handle(engine.connect_from(port, remote)),
+            Command::ReadBuf(h) => Reply::Buf(engine.read_buf(h)),
+            Command::WriteBuf(h, buf) => Reply::WriteBuf(engine.write_buf(h, buf)),
+            Command::TryClone(h) => Reply::Handle(engine.try_clone(h)),
+            Command::SetCork(h, on) => Reply::Unit(engine.set_cork(h, on)),
+            Command::SetKeepalive(h, on) => Reply::Unit(engine.set_keepalive(h, on)),
+            Command::SetToken(h, t) => Reply::Unit(engine.set_token(h, t)),
+            Command::TcpInfo(h) => Reply::TcpInfo(engine.tcp_info(h)),
         }
     }
 }
@@ -176,12 +222,18 @@ impl App for RemoteApp {
             };
             let reply = self.execute(engine, req.command);
             self.executed += 1;
-            // The asker may have given up (timeout) and gone: not an error.
-            let _ = req.reply.try_send(reply);
+            // The asker may have given up (timeout) and gone, or have a
+            // late answer waiting still: not an error either way.
+            let _ = req.reply.try_send((req.id, reply));
         }
         while let Some(ev) = engine.poll_event() {
-            // No receiver left: events are dropped, as nobody can ask.
-            let _ = self.events.send(ev);
+            match self.events.try_send(ev) {
+                Ok(()) => {}
+                // Nobody reads the events (or nobody is left): the engine
+                // does not wait for them.
+                Err(channel::TrySendError::Full(_)) => self.events_dropped += 1,
+                Err(channel::TrySendError::Disconnected(_)) => {}
+            }
         }
     }
 }
@@ -197,18 +249,32 @@ macro_rules! expect_reply {
 
 impl RemoteEngine {
     fn call(&self, command: Command) -> RemoteResult<Reply> {
-        // A previous call that timed out may have left its late answer.
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        // Whatever waits in the answer queue now is late, for calls that
+        // gave up: room for this call's answer.
         while self.reply_rx.try_recv().is_ok() {}
+        let deadline = std::time::Instant::now() + self.timeout;
         self.commands
-            .send(Request {
-                command,
-                reply: self.reply_tx.clone(),
-            })
-            .map_err(|_| RemoteError::Disconnected)?;
-        match self.reply_rx.recv_timeout(self.timeout) {
-            Ok(r) => Ok(r),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                Err(RemoteError::Disconnected)
+            .send_deadline(
+                Request {
+                    id,
+                    command,
+                    reply: self.reply_tx.clone(),
+                },
+                deadline,
+            )
+            .map_err(|e| match e {
+                channel::SendTimeoutError::Timeout(_) => RemoteError::TimedOut,
+                channel::SendTimeoutError::Disconnected(_) => RemoteError::Disconnected,
+            })?;
+        loop {
+            match self.reply_rx.recv_deadline(deadline) {
+                Ok((got, r)) if got == id => return Ok(r),
+                // The late answer of an earlier call that gave up.
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => return Err(RemoteError::TimedOut),
+                Err(RecvTimeoutError::Disconnected) => return Err(RemoteError::Disconnected),
             }
         }
     }
@@ -286,6 +352,61 @@ impl RemoteEngine {
         expect_reply!(self.call(Command::Addresses(h))?, Addresses)
     }
 
+    /// How long calls wait for the engine thread from now on.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// [`stack::Engine::connect_from`].
+    pub fn connect_from(&self, local_port: u16, remote: SocketAddrV4) -> RemoteResult<Handle> {
+        expect_reply!(self.call(Command::ConnectFrom(local_port, remote))?, Handle)
+    }
+
+    /// [`stack::Engine::read_buf`]: the received buffer itself.
+    pub fn read_buf(&self, h: Handle) -> RemoteResult<Option<crate::mbuf::Mbuf>> {
+        expect_reply!(self.call(Command::ReadBuf(h))?, Buf)
+    }
+
+    /// [`stack::Engine::write_buf`]: queues `buf` whole, or hands it back
+    /// with the reason (a timeout loses it: the engine may still queue
+    /// it).
+    pub fn write_buf(
+        &self,
+        h: Handle,
+        buf: crate::mbuf::Mbuf,
+    ) -> Result<(), (RemoteError, Option<crate::mbuf::Mbuf>)> {
+        match self.call(Command::WriteBuf(h, buf)) {
+            Ok(Reply::WriteBuf(r)) => r.map_err(|(e, b)| (RemoteError::Stack(e), Some(b))),
+            Ok(_) => unreachable!("the engine answers each command with its own kind"),
+            Err(e) => Err((e, None)),
+        }
+    }
+
+    /// [`stack::Engine::try_clone`].
+    pub fn try_clone(&self, h: Handle) -> RemoteResult<Handle> {
+        expect_reply!(self.call(Command::TryClone(h))?, Handle)
+    }
+
+    /// [`stack::Engine::set_cork`].
+    pub fn set_cork(&self, h: Handle, cork: bool) -> RemoteResult<()> {
+        expect_reply!(self.call(Command::SetCork(h, cork))?, Unit)
+    }
+
+    /// [`stack::Engine::set_keepalive`].
+    pub fn set_keepalive(&self, h: Handle, on: bool) -> RemoteResult<()> {
+        expect_reply!(self.call(Command::SetKeepalive(h, on))?, Unit)
+    }
+
+    /// [`stack::Engine::set_token`]: events of `h` carry `token`.
+    pub fn set_token(&self, h: Handle, token: u64) -> RemoteResult<()> {
+        expect_reply!(self.call(Command::SetToken(h, token))?, Unit)
+    }
+
+    /// [`stack::Engine::tcp_info`].
+    pub fn tcp_info(&self, h: Handle) -> RemoteResult<stack::TcpInfo> {
+        expect_reply!(self.call(Command::TcpInfo(h))?, TcpInfo)
+    }
+
     /// The next engine event, without waiting.
     pub fn poll_event(&self) -> Option<Event> {
         self.events.try_recv().ok()
@@ -299,13 +420,14 @@ impl RemoteEngine {
 
 impl Clone for RemoteEngine {
     fn clone(&self) -> Self {
-        let (reply_tx, reply_rx) = channel::bounded(1);
+        let (reply_tx, reply_rx) = channel::bounded(4);
         RemoteEngine {
             commands: self.commands.clone(),
             reply_tx,
             reply_rx,
             events: self.events.clone(),
             timeout: self.timeout,
+            next_id: std::cell::Cell::new(0),
         }
     }
 }

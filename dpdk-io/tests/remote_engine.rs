@@ -223,6 +223,7 @@ fn remote_engine_over_net_ring() {
     let mut b = Worker::open(&config(2), pb, pool_b.clone()).expect("worker b");
 
     let (mut remote_app, handle) = remote_pair(Duration::from_secs(5));
+    let spare = handle.clone();
     let mut server = EchoServer::default();
     remote_app.start(&mut a.engine).unwrap();
     server.start(&mut b.engine).unwrap();
@@ -244,6 +245,35 @@ fn remote_engine_over_net_ring() {
     for _ in 0..2000 {
         iterate_pair((&mut a, &mut remote_app), (&mut b, &mut server));
     }
+    // A call that gives up while the engine thread is busy: its answer
+    // comes late and is thrown away, never taken for the next call's.
+    let (paused_tx, paused_rx) = std::sync::mpsc::channel();
+    let late = std::thread::spawn(move || {
+        let mut r = spare;
+        r.set_timeout(Duration::from_millis(20));
+        assert_eq!(r.listen(9100, 4), Err(RemoteError::TimedOut));
+        paused_tx.send(()).unwrap();
+        // The engine runs again: the listen happens, its answer arrives
+        // here late.
+        std::thread::sleep(Duration::from_millis(200));
+        r.set_timeout(Duration::from_secs(5));
+        assert_eq!(
+            r.state(Handle::from_raw(u64::MAX)),
+            Err(RemoteError::Stack(Error::InvalidHandle)),
+            "the answer to this call, not the late one"
+        );
+        assert_eq!(
+            r.listen(9100, 4),
+            Err(RemoteError::Stack(Error::AddrInUse)),
+            "the late listen did run"
+        );
+    });
+    paused_rx.recv().unwrap();
+    while !late.is_finished() {
+        iterate_pair((&mut a, &mut remote_app), (&mut b, &mut server));
+    }
+    late.join()
+        .expect("the late answer was taken for another call's");
     assert!(remote_app.executed > 10);
     assert_eq!(a.engine.stats().resets_sent.abort, 1);
     assert_eq!(b.engine.stats().resets_received, 1);
