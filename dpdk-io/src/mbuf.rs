@@ -81,14 +81,14 @@ impl Mbuf {
     /// This segment's reference count (a direct mbuf with clones counts
     /// itself and each clone).
     pub fn refcnt(&self) -> u16 {
-        // SAFETY: raw is valid; an atomic read.
-        unsafe { dpdk_sys::shim_mbuf_refcnt_read(self.raw.as_ptr()) }
+        // SAFETY: raw is valid.
+        unsafe { refcnt_acquire(self.raw.as_ptr()) }
     }
 
     /// Whether this mbuf owns its data buffer (not an indirect clone).
     pub fn is_direct(&self) -> bool {
-        // SAFETY: raw is valid; reads ol_flags.
-        unsafe { dpdk_sys::shim_mbuf_is_direct(self.raw.as_ptr()) != 0 }
+        // SAFETY: raw is valid.
+        unsafe { is_direct(self.raw.as_ptr()) }
     }
 
     /// Whether another handle may see these bytes, which makes them
@@ -102,13 +102,13 @@ impl Mbuf {
         while !seg.is_null() {
             // SAFETY: seg is a segment of our valid chain.
             let exclusive = unsafe {
-                if dpdk_sys::shim_mbuf_refcnt_read_acquire(seg) != 1 {
+                if refcnt_acquire(seg) != 1 {
                     false
-                } else if dpdk_sys::shim_mbuf_is_direct(seg) != 0 {
+                } else if is_direct(seg) {
                     true
                 } else if (*seg).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0 {
                     let direct = dpdk_sys::shim_mbuf_from_indirect(seg);
-                    dpdk_sys::shim_mbuf_refcnt_read_acquire(direct) == 1
+                    refcnt_acquire(direct) == 1
                 } else {
                     false // external buffer: its users are not counted here
                 }
@@ -165,7 +165,7 @@ impl Mbuf {
             // one writes while &self exists (as in `data`).
             unsafe {
                 let len = usize::from((*seg).data_len);
-                let p = dpdk_sys::shim_pktmbuf_mtod(seg).cast::<u8>();
+                let p = mtod(seg);
                 let bytes = std::slice::from_raw_parts(p, len);
                 seg = (*seg).next;
                 Some(bytes)
@@ -219,18 +219,57 @@ impl Drop for Mbuf {
     }
 }
 
+/// The segment's data start (`rte_pktmbuf_mtod`).
+///
+/// # Safety
+/// `m` is a valid mbuf.
+#[inline]
+unsafe fn mtod(m: *const rte_mbuf) -> *mut u8 {
+    // SAFETY: buf_addr + data_off stays inside the segment's buffer.
+    unsafe { (*m).buf_addr.cast::<u8>().add(usize::from((*m).data_off)) }
+}
+
+/// The reference count, read with acquire ordering (as
+/// `rte_mbuf_refcnt_read` with `__ATOMIC_ACQUIRE`): when it says the
+/// buffer is ours alone, what the holders of dropped references wrote is
+/// visible.
+///
+/// # Safety
+/// `m` is a valid mbuf.
+#[inline]
+unsafe fn refcnt_acquire(m: *mut rte_mbuf) -> u16 {
+    // SAFETY: the field is a properly aligned u16 that DPDK only ever
+    // changes atomically.
+    unsafe { std::sync::atomic::AtomicU16::from_ptr(std::ptr::addr_of_mut!((*m).refcnt)) }
+        .load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Owns its data buffer: neither indirect nor external
+/// (`RTE_MBUF_DIRECT`).
+///
+/// # Safety
+/// `m` is a valid mbuf.
+#[inline]
+unsafe fn is_direct(m: *const rte_mbuf) -> bool {
+    // SAFETY: a plain read of our mbuf's flags.
+    unsafe { (*m).ol_flags & (dpdk_sys::RTE_MBUF_F_INDIRECT | dpdk_sys::RTE_MBUF_F_EXTERNAL) == 0 }
+}
+
+// The accessors below do in Rust what DPDK's inline functions do in C
+// (`rte_pktmbuf_prepend`, `_append`, `_adj`, `_trim`, `_headroom`,
+// `_tailroom`), field for field, so that the per-segment work of the
+// engine costs no call across the language boundary.
 impl PacketBuf for Mbuf {
+    #[inline]
     fn data(&self) -> &[u8] {
         let len = usize::from(self.m().data_len);
         // SAFETY: mtod points at data_len initialised bytes inside the
         // segment's buffer, which lives while self does; nobody writes them
         // while &self exists (writers need &mut and an unshared buffer).
-        unsafe {
-            let p = dpdk_sys::shim_pktmbuf_mtod(self.raw.as_ptr()).cast::<u8>();
-            std::slice::from_raw_parts(p, len)
-        }
+        unsafe { std::slice::from_raw_parts(mtod(self.raw.as_ptr()), len) }
     }
 
+    #[inline]
     fn data_mut(&mut self) -> Option<&mut [u8]> {
         if self.is_shared() {
             return None;
@@ -238,77 +277,89 @@ impl PacketBuf for Mbuf {
         let len = usize::from(self.m().data_len);
         // SAFETY: as in data(), and no other handle sees these bytes
         // (is_shared is false), so a unique borrow is sound.
-        unsafe {
-            let p = dpdk_sys::shim_pktmbuf_mtod(self.raw.as_ptr()).cast::<u8>();
-            Some(std::slice::from_raw_parts_mut(p, len))
-        }
+        unsafe { Some(std::slice::from_raw_parts_mut(mtod(self.raw.as_ptr()), len)) }
     }
 
+    #[inline]
     fn len(&self) -> usize {
         usize::from(self.m().data_len)
     }
 
+    #[inline]
     fn headroom(&self) -> usize {
-        // SAFETY: raw is valid; reads data_off.
-        usize::from(unsafe { dpdk_sys::shim_pktmbuf_headroom(self.raw.as_ptr()) })
+        usize::from(self.m().data_off)
     }
 
+    #[inline]
     fn tailroom(&self) -> usize {
         if self.is_shared() {
             return 0;
         }
         // SAFETY: last_seg is a valid segment of our chain.
-        usize::from(unsafe { dpdk_sys::shim_pktmbuf_tailroom(self.last_seg()) })
+        let last = unsafe { &*self.last_seg() };
+        usize::from(last.buf_len)
+            .saturating_sub(usize::from(last.data_off) + usize::from(last.data_len))
     }
 
+    #[inline]
     fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
         let n16 = u16::try_from(n).ok()?;
-        if self.is_shared() {
+        if self.is_shared() || n16 > self.m().data_off {
             return None;
         }
-        // SAFETY: raw is valid and unshared; DPDK checks the headroom and
-        // returns NULL (changing nothing) when it is too small.
-        let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.raw.as_ptr(), n16) };
-        if p.is_null() {
-            return None;
+        let m = self.raw.as_ptr();
+        // SAFETY: m is valid and unshared, and n <= data_off: the bytes
+        // before the data are inside its buffer. As rte_pktmbuf_prepend.
+        unsafe {
+            (*m).data_off -= n16;
+            (*m).data_len += n16;
+            (*m).pkt_len += u32::from(n16);
+            Some(std::slice::from_raw_parts_mut(mtod(m), n))
         }
-        // SAFETY: p points at n bytes of this unshared buffer, now part of
-        // the data; borrowed mutably through &mut self.
-        Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), n) })
     }
 
+    #[inline]
     fn append(&mut self, n: usize) -> Option<&mut [u8]> {
         let n16 = u16::try_from(n).ok()?;
-        if self.is_shared() {
+        if self.is_shared() || n > self.tailroom() {
             return None;
         }
-        // SAFETY: raw is valid and unshared; DPDK checks the tailroom of
-        // the last segment and returns NULL (changing nothing) when short.
-        let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.raw.as_ptr(), n16) };
-        if p.is_null() {
-            return None;
+        let m = self.raw.as_ptr();
+        let last = self.last_seg();
+        // SAFETY: m and last are valid and unshared, and n fits in the last
+        // segment's tailroom. As rte_pktmbuf_append.
+        unsafe {
+            let tail = mtod(last).add(usize::from((*last).data_len));
+            (*last).data_len += n16;
+            (*m).pkt_len += u32::from(n16);
+            Some(std::slice::from_raw_parts_mut(tail, n))
         }
-        // SAFETY: p points at n bytes of this unshared buffer, now part of
-        // the data; borrowed mutably through &mut self.
-        Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), n) })
     }
 
+    #[inline]
     fn trim_front(&mut self, n: usize) {
         let n = n.min(usize::from(self.m().data_len)) as u16;
-        // SAFETY: raw is valid and n <= data_len, so rte_pktmbuf_adj
-        // succeeds; it changes only this mbuf's data_off and lengths, never
-        // another handle's view or the bytes.
-        unsafe { dpdk_sys::shim_pktmbuf_adj(self.raw.as_ptr(), n) };
+        let m = self.raw.as_ptr();
+        // SAFETY: m is valid and n <= data_len. As rte_pktmbuf_adj: only
+        // this handle's view moves (a shared buffer's bytes are untouched).
+        unsafe {
+            (*m).data_len -= n;
+            (*m).data_off += n;
+            (*m).pkt_len -= u32::from(n);
+        }
     }
 
+    #[inline]
     fn trim_back(&mut self, n: usize) {
+        let m = self.raw.as_ptr();
         let last = self.last_seg();
-        // SAFETY: last is a valid segment of our chain.
-        let last_len = usize::from(unsafe { (*last).data_len });
-        let n = n.min(last_len) as u16;
-        // SAFETY: raw is valid and n <= the last segment's data_len, so
-        // rte_pktmbuf_trim succeeds; it changes only lengths of this handle.
-        unsafe { dpdk_sys::shim_pktmbuf_trim(self.raw.as_ptr(), n) };
+        // SAFETY: m and last are valid; n is cut to the last segment's
+        // data_len. As rte_pktmbuf_trim.
+        unsafe {
+            let n = n.min(usize::from((*last).data_len)) as u16;
+            (*last).data_len -= n;
+            (*m).pkt_len -= u32::from(n);
+        }
     }
 
     fn share(&self) -> Option<Mbuf> {
