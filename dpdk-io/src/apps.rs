@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use crossbeam::channel::{Receiver, TryRecvError};
 use sha2::{Digest, Sha256};
-use stack::{Engine, Error, EventKind, Handle, Instant, PacketBuf, Shutdown};
+use stack::{BufferPool, Engine, Error, EventKind, Handle, Instant, PacketBuf, Shutdown};
 
 use crate::mbuf::{Mbuf, MbufPool};
 use crate::runtime::App;
 
-type Eng = Engine<MbufPool>;
-
-fn listen(engine: &mut Eng, port: u16) -> Result<Handle, String> {
+fn listen<P: BufferPool>(engine: &mut Engine<P>, port: u16) -> Result<Handle, String> {
     engine
         .listen(port, 1024)
         .map_err(|e| format!("listen on port {port}: {e}"))
@@ -24,10 +22,13 @@ fn listen(engine: &mut Eng, port: u16) -> Result<Handle, String> {
 /// Echoes every byte back, zero copy: received buffers are queued for
 /// sending as they arrived. Closes when the peer has closed and everything
 /// was echoed.
-pub struct Echo {
+///
+/// Generic over the buffers of the engine it runs on (`Echo` alone is the
+/// DPDK runtime's, on mbufs); the same code runs on any engine.
+pub struct Echo<B = Mbuf> {
     port: u16,
     listener: Option<Handle>,
-    pending: HashMap<Handle, VecDeque<Mbuf>>,
+    pending: HashMap<Handle, VecDeque<B>>,
     /// Bytes echoed so far.
     pub bytes: u64,
     /// Connections accepted so far.
@@ -35,8 +36,15 @@ pub struct Echo {
 }
 
 impl Echo {
-    /// An echo server on `port`.
+    /// An echo server on `port`, for the DPDK runtime.
     pub fn new(port: u16) -> Echo {
+        Echo::for_buffers(port)
+    }
+}
+
+impl<B: PacketBuf> Echo<B> {
+    /// An echo server on `port` for engines whose buffers are `B`.
+    pub fn for_buffers(port: u16) -> Echo<B> {
         Echo {
             port,
             listener: None,
@@ -51,7 +59,7 @@ impl Echo {
         self.pending.len()
     }
 
-    fn service(&mut self, engine: &mut Eng, h: Handle) {
+    fn service<P: BufferPool<Buf = B>>(&mut self, engine: &mut Engine<P>, h: Handle) {
         let Some(queue) = self.pending.get_mut(&h) else {
             return;
         };
@@ -91,13 +99,13 @@ impl Echo {
     }
 }
 
-impl App for Echo {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for Echo<P::Buf> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         self.listener = Some(listen(engine, self.port)?);
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, _now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, _now: Instant) {
         while let Some(ev) = engine.poll_event() {
             if Some(ev.handle) == self.listener {
                 while let Ok((h, _)) = engine.accept(ev.handle) {
@@ -131,13 +139,13 @@ impl Discard {
     }
 }
 
-impl App for Discard {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for Discard {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         self.listener = Some(listen(engine, self.port)?);
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, _now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, _now: Instant) {
         while let Some(ev) = engine.poll_event() {
             if Some(ev.handle) == self.listener {
                 while engine.accept(ev.handle).is_ok() {}
@@ -185,7 +193,7 @@ impl SeedServer {
     /// Reads what `h` has, as seed 000's server does: one message, then a
     /// reply after the delay, and only then the next read (so end of
     /// stream is seen after the reply went out, as in the captures).
-    fn read_from(&mut self, engine: &mut Eng, h: Handle, now: Instant) {
+    fn read_from<P: BufferPool>(&mut self, engine: &mut Engine<P>, h: Handle, now: Instant) {
         if self.replies.iter().any(|r| r.1 == h) {
             return;
         }
@@ -211,14 +219,14 @@ impl SeedServer {
     }
 }
 
-impl App for SeedServer {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for SeedServer {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         self.listener = Some(listen(engine, self.port)?);
         (self.out)(format!("listening on port {}", self.port));
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant) {
         while let Some(ev) = engine.poll_event() {
             if Some(ev.handle) == self.listener {
                 while let Ok((_, peer)) = engine.accept(ev.handle) {
@@ -303,7 +311,13 @@ impl SeedClient {
         }
     }
 
-    fn command(&mut self, engine: &mut Eng, h: Handle, cmd: ClientCommand, now: Instant) {
+    fn command<P: BufferPool>(
+        &mut self,
+        engine: &mut Engine<P>,
+        h: Handle,
+        cmd: ClientCommand,
+        now: Instant,
+    ) {
         match cmd {
             ClientCommand::Send(text) => {
                 (self.out)(format!("now sending {text}"));
@@ -328,8 +342,8 @@ impl SeedClient {
     }
 }
 
-impl App for SeedClient {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for SeedClient {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         let h = engine
             .connect(self.server)
             .map_err(|e| format!("connect to {}: {e}", self.server))?;
@@ -337,7 +351,7 @@ impl App for SeedClient {
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant) {
         if let Some(t) = self.closed_at {
             self.done = now >= t + self.linger_after_close;
             while engine.poll_event().is_some() {}
@@ -505,7 +519,7 @@ impl Bulk {
         }
     }
 
-    fn pump(&mut self, engine: &mut Eng, h: Handle, now: Instant) {
+    fn pump<P: BufferPool>(&mut self, engine: &mut Engine<P>, h: Handle, now: Instant) {
         while self.sent < self.to_send {
             if self.chunk_off == self.chunk.len() {
                 let n = (self.to_send - self.sent).min(self.chunk.len() as u64) as usize;
@@ -562,8 +576,8 @@ impl Bulk {
     }
 }
 
-impl App for Bulk {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for Bulk {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         match self.role {
             BulkRole::Listen(port) => self.listener = Some(listen(engine, port)?),
             BulkRole::Connect(addr) => {
@@ -577,7 +591,7 @@ impl App for Bulk {
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant) {
         while let Some(ev) = engine.poll_event() {
             if Some(ev.handle) == self.listener && self.conn.is_none() {
                 if let Ok((h, _)) = engine.accept(ev.handle) {
@@ -676,7 +690,7 @@ impl Closer {
         }
     }
 
-    fn close_now(&mut self, engine: &mut Eng, h: Handle, now: Instant) {
+    fn close_now<P: BufferPool>(&mut self, engine: &mut Engine<P>, h: Handle, now: Instant) {
         let unread = engine.readiness(h).map(|r| r.readable_bytes).unwrap_or(0);
         let result = match self.mode {
             CloseMode::Unread => {
@@ -714,8 +728,8 @@ impl Closer {
     }
 }
 
-impl App for Closer {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for Closer {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         self.conn = Some(
             engine
                 .connect(self.server)
@@ -724,7 +738,7 @@ impl App for Closer {
         Ok(())
     }
 
-    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant) {
         self.now = Some(now);
         while let Some(ev) = engine.poll_event() {
             match ev.kind {
@@ -802,16 +816,16 @@ impl App for Closer {
 /// would otherwise end the process with data or its FIN still
 /// unacknowledged, which a lossy link then never gets. `stackd
 /// --settle-ms N` wraps the chosen application in it.
-pub struct Settle {
-    inner: Box<dyn App>,
+pub struct Settle<P: BufferPool = MbufPool> {
+    inner: Box<dyn App<P>>,
     limit: Duration,
     inner_done_at: Option<Instant>,
     settled: bool,
 }
 
-impl Settle {
+impl<P: BufferPool> Settle<P> {
     /// Wraps `inner`, waiting at most `limit` for its connections.
-    pub fn new(inner: Box<dyn App>, limit: Duration) -> Settle {
+    pub fn new(inner: Box<dyn App<P>>, limit: Duration) -> Settle<P> {
         Settle {
             inner,
             limit,
@@ -821,12 +835,12 @@ impl Settle {
     }
 }
 
-impl App for Settle {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+impl<P: BufferPool> App<P> for Settle<P> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         self.inner.start(engine)
     }
 
-    fn poll(&mut self, engine: &mut Eng, now: Instant) {
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant) {
         self.inner.poll(engine, now);
         if !self.inner.finished() {
             return;
@@ -845,5 +859,74 @@ impl App for Settle {
 
     fn report(&self) -> Option<String> {
         self.inner.report()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use stack::wire::{EthernetAddress, Ipv4Cidr};
+    use stack::{EngineConfig, HeapBuf, HeapPool, StaticNeighbor};
+
+    use super::*;
+
+    fn engine(me: u8, peer: u8) -> Engine<HeapPool> {
+        let cfg = EngineConfig {
+            mac: EthernetAddress([2, 0, 0, 0, 0, me]),
+            address: Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, me), 24).unwrap(),
+            neighbors: vec![StaticNeighbor {
+                ip: Ipv4Addr::new(10, 0, 0, peer),
+                mac: EthernetAddress([2, 0, 0, 0, 0, peer]),
+            }],
+            ..EngineConfig::default()
+        };
+        let pool = HeapPool::new(1024, 2176, 128);
+        Engine::new(cfg, pool, [me; 16], Instant::ZERO).unwrap()
+    }
+
+    // The echo server stackd runs on DPDK, here on engines over heap
+    // buffers: the same application code, another kind of buffer.
+    #[test]
+    fn the_echo_app_runs_on_heap_buffers_too() {
+        let mut server = engine(1, 2);
+        let mut client = engine(2, 1);
+        let mut echo: Echo<HeapBuf> = Echo::for_buffers(7);
+        App::<HeapPool>::start(&mut echo, &mut server).unwrap();
+        let h = client
+            .connect(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 7))
+            .unwrap();
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut now = Instant::ZERO;
+        let mut buf = [0u8; 4096];
+        for _ in 0..10_000 {
+            now += Duration::from_micros(100);
+            if sent < data.len() {
+                if let Ok(n) = client.write(h, &data[sent..]) {
+                    sent += n;
+                }
+            }
+            while let Ok(n @ 1..) = client.read(h, &mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            echo.poll(&mut server, now);
+            while let Some(f) = client.poll_transmit(now) {
+                let b = server.pool_mut().alloc_with(&f.to_vec()).unwrap();
+                server.handle_rx(now, b);
+            }
+            while let Some(f) = server.poll_transmit(now) {
+                let b = client.pool_mut().alloc_with(&f.to_vec()).unwrap();
+                client.handle_rx(now, b);
+            }
+            client.handle_timeouts(now);
+            server.handle_timeouts(now);
+            while client.poll_event().is_some() {}
+            if got.len() == data.len() {
+                break;
+            }
+        }
+        assert!(got == data, "{} of {} bytes echoed", got.len(), data.len());
+        assert_eq!((echo.accepted, echo.bytes), (1, data.len() as u64));
     }
 }

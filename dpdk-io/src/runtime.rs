@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use stack::{Engine, EngineConfig, Instant, Transmit};
+use stack::{BufferPool, Engine, EngineConfig, Instant, Transmit};
 
 use crate::clock::TscClock;
 use crate::config::RuntimeConfig;
@@ -26,15 +26,19 @@ use crate::port::{Port, PortConfig, PortInfo};
 /// integration). It owns no thread: the loop calls it once per iteration,
 /// after received frames and timers were handled, and it reacts to
 /// `engine.poll_event()` and calls the engine's API directly.
-pub trait App {
+///
+/// Generic over the engine's buffers: the DPDK loop runs `App` (on
+/// mbufs), and an application written for any `P` runs as well on an
+/// engine over heap buffers (a simulator, a test).
+pub trait App<P: BufferPool = MbufPool> {
     /// Called once before the first iteration (listen, connect ...).
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
         let _ = engine;
         Ok(())
     }
 
     /// Called every iteration with the iteration's time.
-    fn poll(&mut self, engine: &mut Engine<MbufPool>, now: Instant);
+    fn poll(&mut self, engine: &mut Engine<P>, now: Instant);
 
     /// Whether the application has finished (the loop then stops).
     fn finished(&self) -> bool {
