@@ -407,7 +407,10 @@ fn client(args: &ClientArgs) -> Result<(), String> {
     for (dir, server, label) in [
         (Direction::OneWay, discard, "bulk one way"),
         (Direction::BothWays, echo, "bulk both ways"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| wants(Group::Bulk))
+    {
         let mut rates = Vec::new();
         for _ in 0..reps {
             let mut app = BulkFlow::new(server, dir, measure);
