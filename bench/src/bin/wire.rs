@@ -37,6 +37,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bench::wire::client::{BulkFlow, ConnectRequestResponse, Direction, IdleHold, RequestResponse};
+use bench::wire::provenance;
 use bench::wire::server::{WireServer, DISCARD_PORT, ECHO_PORT};
 use bench::wire::{latency_figures, linux, raw, Figure, Report};
 use dpdk_io::{App, Eal, RuntimeConfig, TscClock, Worker};
@@ -270,25 +271,6 @@ fn measuring(
     (reps, secs)
 }
 
-fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn date() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
 fn stop_flag() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -441,8 +423,8 @@ fn client(args: &ClientArgs) -> Result<(), String> {
         figures.extend(linux);
     }
     let report = Report {
-        commit: commit(),
-        date: date(),
+        commit: provenance::commit(),
+        date: provenance::now(),
         device: cfg.port.device.clone(),
         repetitions: reps,
         seconds_each: secs,
@@ -551,8 +533,8 @@ fn linux_baseline(args: &LinuxArgs) -> Result<(), String> {
         .map_err(io)?;
     figures.push(Figure::new(sys, "crr", "conn/s", crr));
     let report = Report {
-        commit: commit(),
-        date: date(),
+        commit: provenance::commit(),
+        date: provenance::now(),
         device: format!("{sys} (kernel TCP)"),
         repetitions: reps,
         seconds_each: secs,
@@ -612,8 +594,8 @@ fn idle(args: &IdleArgs) -> Result<(), String> {
         ),
     ];
     let report = Report {
-        commit: commit(),
-        date: date(),
+        commit: provenance::commit(),
+        date: provenance::now(),
         device: cfg.port.device.clone(),
         repetitions: 1,
         seconds_each: 0.0,
@@ -745,8 +727,8 @@ fn loss(args: &LossArgs) -> Result<(), String> {
     l::set_loss(netns, peer_if, 0.0, &scratch)?;
 
     let report = LossReport {
-        commit: commit(),
-        date: date(),
+        commit: provenance::commit(),
+        date: provenance::now(),
         linux_settings: format!(
             "sender in the root namespace over the same veth, offloads off on both ends \
              (real MTU frames); congestion control per row (system default {system_cc}); \
