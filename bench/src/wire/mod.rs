@@ -5,6 +5,7 @@
 pub mod client;
 pub mod linux;
 pub mod loss;
+pub mod provenance;
 pub mod raw;
 pub mod server;
 

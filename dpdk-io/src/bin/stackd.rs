@@ -4,27 +4,19 @@
 //! ```text
 //! stackd --config FILE [--stats] [--duration-ms N] [--settle-ms N] COMMAND [OPTIONS]
 //!
-//!   echo        [--port 7]               echo server (zero copy)
-//!   discard     [--port 9]               discard server
+//!   echo        [--port 7]
+//!   discard     [--port 9]
 //!   seed-server [--port 9527] [--delay-ms 3000]
-//!                                        seed 000's server: replies "Hi, <msg>"
-//!   seed-client --to IP:PORT             seed 000's client: stdin lines are
-//!                                        sent; "shutdown" half-closes,
-//!                                        "close" closes
+//!   seed-client --to IP:PORT
 //!   bulk        (--listen PORT | --connect IP:PORT) [--bytes N] [--seed N]
-//!                                        send N bytes while receiving, then
-//!                                        print both SHA-256 hashes
-//!   closer      --to IP:PORT --mode (unread|abort|linger) [--linger-ms N]
-//!               [--fill true|false]      open one connection and end it one
-//!                                        way: close with unread data,
-//!                                        abort, or close with linger N ms
-//!                                        (after filling the send buffer,
-//!                                        with --fill true)
+//!   closer      --to IP:PORT --mode (unread|abort|linger) [--linger-ms N] [--fill [true|false]]
 //! ```
 //!
-//! `--settle-ms N`: when the application has finished, keep the loop
-//! running until every connection is in TIME_WAIT or CLOSED (what was
-//! sent, FIN included, is acknowledged), for at most N ms.
+//! `stackd --help` and `stackd COMMAND --help` describe every command and
+//! option (the doc comments of [`Cli`] and [`Command`] below). Wrong
+//! arguments are rejected before the EAL starts, with exit status 2; a
+//! failure while running (configuration, EAL, port) prints `stackd: ...`
+//! and exits with status 1.
 //!
 //! With several EAL lcores (`eal.lcores = "0-1"`), the servers (echo,
 //! discard) run one engine per core on the multi-core runtime; the other
@@ -40,63 +32,178 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{ArgAction, ArgGroup, CommandFactory, Parser, Subcommand, ValueEnum};
+
 use dpdk_io::apps::{Bulk, BulkRole, ClientCommand, Discard, Echo, SeedClient, SeedServer};
 use dpdk_io::apps::{CloseMode, Closer, Settle};
 use dpdk_io::{App, Eal, Runtime, RuntimeConfig, Worker};
 
-struct Args {
-    config: PathBuf,
+/// Runs one stack engine on a DPDK port with one of the example
+/// applications.
+///
+/// The port, the EAL and the engine come from the configuration file
+/// (--config, required). With several EAL lcores (eal.lcores = "0-1"),
+/// echo and discard run one engine per core on the multi-core runtime;
+/// the other commands need a single lcore.
+///
+/// SIGINT or SIGTERM stops the loop cleanly. The global options may come
+/// before or after the command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackd",
+    version,
+    arg_required_else_help = true,
+    override_usage = "stackd --config <FILE> [GLOBAL OPTIONS] <COMMAND> [OPTIONS]"
+)]
+struct Cli {
+    /// The runtime configuration (TOML: EAL arguments, port, engine; see
+    /// configs/). Required.
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        help_heading = "Global options"
+    )]
+    config: Option<PathBuf>,
+
+    /// Print the engine's, the loop's and the port's counters as JSON on
+    /// exit.
+    #[arg(long, global = true, help_heading = "Global options")]
     stats: bool,
-    duration: Option<Duration>,
-    command: String,
-    opts: Vec<(String, String)>,
+
+    /// Stop after N milliseconds, as SIGINT would.
+    #[arg(long, value_name = "N", global = true, help_heading = "Global options")]
+    duration_ms: Option<u64>,
+
+    /// When the application has finished, keep the loop running until
+    /// every connection is in TIME_WAIT or CLOSED (what was sent, FIN
+    /// included, is acknowledged), for at most N milliseconds.
+    #[arg(long, value_name = "N", global = true, help_heading = "Global options")]
+    settle_ms: Option<u64>,
+
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn usage() -> String {
-    "usage: stackd --config FILE [--stats] [--duration-ms N] [--settle-ms N] \
-     (echo|discard|seed-server|seed-client|bulk|closer) [--port N] [--delay-ms N] \
-     [--to IP:PORT] [--listen PORT|--connect IP:PORT] [--bytes N] [--seed N] \
-     [--mode unread|abort|linger] [--linger-ms N] [--fill true|false]"
-        .into()
+/// The application the engine runs.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Echo server: sends every byte back
+    ///
+    /// Zero copy: the received mbufs are queued back as they are.
+    Echo {
+        /// TCP port to listen on.
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+    },
+
+    /// Discard server: reads and drops every byte
+    Discard {
+        /// TCP port to listen on.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+    },
+
+    /// Seed 000's server: reads a message, waits, replies "Hi, MESSAGE"
+    ///
+    /// Prints what happens, one line each; closes when the client has
+    /// closed or reset the connection.
+    SeedServer {
+        /// TCP port to listen on.
+        #[arg(long, default_value_t = 9527)]
+        port: u16,
+        /// How long to wait before replying, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 3000)]
+        delay_ms: u64,
+    },
+
+    /// Seed 000's client: sends the lines typed on stdin
+    ///
+    /// Each line on stdin is sent; "shutdown" half-closes the connection,
+    /// "close" closes it (then the loop runs 6 s more, so a reset can go
+    /// out). What the server sends is printed.
+    SeedClient {
+        /// The server's address.
+        #[arg(long, value_name = "IP:PORT")]
+        to: SocketAddrV4,
+    },
+
+    /// Bulk transfer both ways at once, checked by SHA-256
+    ///
+    /// Sends N bytes of seeded pseudo-random data (then half-closes) while
+    /// reading everything the peer sends until end of stream, then prints
+    /// the byte counts and the SHA-256 of both directions as JSON. Needs
+    /// exactly one of --listen and --connect.
+    #[command(group(ArgGroup::new("role").required(true).args(["listen", "connect"])))]
+    Bulk {
+        /// Accept one connection on this TCP port.
+        #[arg(long, value_name = "PORT")]
+        listen: Option<u16>,
+        /// Connect to this address.
+        #[arg(long, value_name = "IP:PORT")]
+        connect: Option<SocketAddrV4>,
+        /// How many bytes to send.
+        #[arg(long, value_name = "N", default_value_t = 64 << 20)]
+        bytes: u64,
+        /// Seed of the pseudo-random data sent.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+    },
+
+    /// Opens one connection and ends it one way: unread data, abort, linger
+    ///
+    /// Prints what happens, one line each (connected, received N bytes,
+    /// closing, and for linger the outcome), then a JSON summary.
+    Closer {
+        /// The server's address.
+        #[arg(long, value_name = "IP:PORT")]
+        to: SocketAddrV4,
+        /// How the connection ends.
+        #[arg(long, value_enum)]
+        mode: CloseKind,
+        /// The linger time for --mode linger, in milliseconds (0 is
+        /// abortive).
+        #[arg(long, value_name = "MS", required_if_eq("mode", "linger"))]
+        linger_ms: Option<u64>,
+        /// Fill the send buffer before a linger close, so a peer that
+        /// does not read makes the linger time run out (--fill alone is
+        /// --fill true).
+        #[arg(
+            long,
+            value_name = "BOOL",
+            action = ArgAction::Set,
+            num_args = 0..=1,
+            default_value_t = false,
+            default_missing_value = "true"
+        )]
+        fill: bool,
+    },
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let (mut config, mut stats, mut duration, mut command) = (None, false, None, None);
-    let mut opts = Vec::new();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config" => config = Some(PathBuf::from(it.next().ok_or("--config needs a file")?)),
-            "--stats" => stats = true,
-            "--duration-ms" => {
-                let v = it.next().ok_or("--duration-ms needs a number")?;
-                duration =
-                    Some(Duration::from_millis(v.parse().map_err(|_| {
-                        format!("--duration-ms: `{v}` is not a number")
-                    })?));
-            }
-            "-h" | "--help" => return Err(usage()),
-            flag if flag.starts_with("--") => {
-                let v = it.next().ok_or(format!("{flag} needs a value"))?;
-                opts.push((flag.to_string(), v));
-            }
-            cmd if command.is_none() => command = Some(cmd.to_string()),
-            other => return Err(format!("unexpected argument `{other}`\n{}", usage())),
+/// How `closer` ends its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CloseKind {
+    /// Close once the peer's data has arrived, without reading it: RST.
+    Unread,
+    /// Send "hello", read the reply, then abort: RST.
+    Abort,
+    /// Send "hello", read the reply, then close with linger set to
+    /// --linger-ms: RST if the data and FIN are not acknowledged by then.
+    Linger,
+}
+
+impl Command {
+    /// The command's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Echo { .. } => "echo",
+            Command::Discard { .. } => "discard",
+            Command::SeedServer { .. } => "seed-server",
+            Command::SeedClient { .. } => "seed-client",
+            Command::Bulk { .. } => "bulk",
+            Command::Closer { .. } => "closer",
         }
-    }
-    Ok(Args {
-        config: config.ok_or_else(|| format!("--config is required\n{}", usage()))?,
-        stats,
-        duration,
-        command: command.ok_or_else(usage)?,
-        opts,
-    })
-}
-
-fn opt<T: std::str::FromStr>(args: &Args, name: &str, default: Option<T>) -> Result<T, String> {
-    match args.opts.iter().find(|(k, _)| k == name) {
-        Some((_, v)) => v.parse().map_err(|_| format!("{name}: `{v}` is not valid")),
-        None => default.ok_or(format!("{name} is required")),
     }
 }
 
@@ -104,17 +211,16 @@ fn print_line(line: String) {
     println!("{line}");
 }
 
-fn app_for(args: &Args) -> Result<Box<dyn App>, String> {
-    Ok(match args.command.as_str() {
-        "echo" => Box::new(Echo::new(opt(args, "--port", Some(7))?)),
-        "discard" => Box::new(Discard::new(opt(args, "--port", Some(9))?)),
-        "seed-server" => Box::new(SeedServer::new(
-            opt(args, "--port", Some(9527))?,
-            Duration::from_millis(opt(args, "--delay-ms", Some(3000))?),
+fn app_for(command: &Command) -> Box<dyn App> {
+    match *command {
+        Command::Echo { port } => Box::new(Echo::new(port)),
+        Command::Discard { port } => Box::new(Discard::new(port)),
+        Command::SeedServer { port, delay_ms } => Box::new(SeedServer::new(
+            port,
+            Duration::from_millis(delay_ms),
             Box::new(print_line),
         )),
-        "seed-client" => {
-            let to: SocketAddrV4 = opt(args, "--to", None)?;
+        Command::SeedClient { to } => {
             let (tx, rx) = crossbeam::channel::unbounded();
             // stdin is read on its own thread; lines reach the engine loop
             // through a lock-free channel.
@@ -134,78 +240,64 @@ fn app_for(args: &Args) -> Result<Box<dyn App>, String> {
                 Box::new(print_line),
             ))
         }
-        "bulk" => {
-            let role = match (
-                args.opts.iter().find(|o| o.0 == "--listen"),
-                args.opts.iter().find(|o| o.0 == "--connect"),
-            ) {
-                (Some(_), None) => BulkRole::Listen(opt(args, "--listen", None)?),
-                (None, Some(_)) => BulkRole::Connect(opt(args, "--connect", None)?),
-                _ => {
-                    return Err(
-                        "bulk needs exactly one of --listen PORT and --connect IP:PORT".into(),
-                    )
-                }
+        Command::Bulk {
+            listen,
+            connect,
+            bytes,
+            seed,
+        } => {
+            let role = match (listen, connect) {
+                (Some(port), _) => BulkRole::Listen(port),
+                (None, Some(to)) => BulkRole::Connect(to),
+                (None, None) => unreachable!("clap requires one of --listen and --connect"),
             };
-            Box::new(Bulk::new(
-                role,
-                opt(args, "--bytes", Some(64 << 20))?,
-                opt(args, "--seed", Some(1))?,
-            ))
+            Box::new(Bulk::new(role, bytes, seed))
         }
-        "closer" => {
-            let mode = match opt::<String>(args, "--mode", None)?.as_str() {
-                "unread" => CloseMode::Unread,
-                "abort" => CloseMode::Abort,
-                "linger" => {
-                    CloseMode::Linger(Duration::from_millis(opt(args, "--linger-ms", None)?))
-                }
-                other => {
-                    return Err(format!(
-                        "--mode: `{other}` is not one of unread, abort, linger"
-                    ))
-                }
+        Command::Closer {
+            to,
+            mode,
+            linger_ms,
+            fill,
+        } => {
+            let mode = match mode {
+                CloseKind::Unread => CloseMode::Unread,
+                CloseKind::Abort => CloseMode::Abort,
+                CloseKind::Linger => CloseMode::Linger(Duration::from_millis(
+                    linger_ms.expect("clap requires --linger-ms with --mode linger"),
+                )),
             };
-            Box::new(Closer::new(
-                opt(args, "--to", None)?,
-                mode,
-                opt(args, "--fill", Some(false))?,
-                Box::new(print_line),
-            ))
+            Box::new(Closer::new(to, mode, fill, Box::new(print_line)))
         }
-        other => return Err(format!("unknown command `{other}`\n{}", usage())),
-    })
+    }
 }
 
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    let cfg = RuntimeConfig::from_file(&args.config).map_err(|e| e.to_string())?;
-    let mut app = app_for(&args)?;
-    if args.opts.iter().any(|(k, _)| k == "--settle-ms") {
-        let limit = Duration::from_millis(opt(&args, "--settle-ms", None)?);
-        app = Box::new(Settle::new(app, limit));
+fn run(cli: Cli, config: PathBuf) -> Result<(), String> {
+    let cfg = RuntimeConfig::from_file(&config).map_err(|e| e.to_string())?;
+    let mut app = app_for(&cli.command);
+    if let Some(ms) = cli.settle_ms {
+        app = Box::new(Settle::new(app, Duration::from_millis(ms)));
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| format!("signal handler: {e}"))?;
     }
-    if let Some(d) = args.duration {
+    if let Some(ms) = cli.duration_ms {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
-            std::thread::sleep(d);
+            std::thread::sleep(Duration::from_millis(ms));
             stop.store(true, Ordering::Relaxed);
         });
     }
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| format!("EAL: {e}"))?;
     if eal.lcore_count() > 1 {
-        return run_multicore(&args, &cfg, eal.lcore_count() as usize, &stop);
+        return run_multicore(&cli, &cfg, eal.lcore_count() as usize, &stop);
     }
     let mut worker =
         Worker::from_config(&cfg).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
     eprintln!(
         "stackd: {} on {} as {} ({}), link {}",
-        args.command,
+        cli.command.name(),
         cfg.port.device,
         cfg.engine.address,
         worker.engine.config().mac,
@@ -219,7 +311,7 @@ fn run() -> Result<(), String> {
     if let Some(report) = app.report() {
         println!("{report}");
     }
-    if args.stats {
+    if cli.stats {
         let out = serde_json::json!({
             "engine": worker.engine.stats(),
             "loop": worker.stats,
@@ -237,19 +329,20 @@ fn run() -> Result<(), String> {
 /// One engine per lcore (servers only): each core runs its own instance
 /// of the application, and every core listens.
 fn run_multicore(
-    args: &Args,
+    cli: &Cli,
     cfg: &RuntimeConfig,
     cores: usize,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let apps: Vec<Box<dyn App + Send>> = (0..cores)
         .map(|_| -> Result<Box<dyn App + Send>, String> {
-            Ok(match args.command.as_str() {
-                "echo" => Box::new(Echo::new(opt(args, "--port", Some(7))?)),
-                "discard" => Box::new(Discard::new(opt(args, "--port", Some(9))?)),
-                other => {
+            Ok(match cli.command {
+                Command::Echo { port } => Box::new(Echo::new(port)),
+                Command::Discard { port } => Box::new(Discard::new(port)),
+                ref other => {
                     return Err(format!(
-                        "`{other}` runs on one lcore: set eal.lcores to a single core"
+                        "`{}` runs on one lcore: set eal.lcores to a single core",
+                        other.name()
                     ))
                 }
             })
@@ -259,7 +352,7 @@ fn run_multicore(
         Runtime::from_config(cfg, apps).map_err(|e| format!("port {}: {e}", cfg.port.device))?;
     eprintln!(
         "stackd: {} on {} as {}, {cores} cores ({:?} steering)",
-        args.command,
+        cli.command.name(),
         cfg.port.device,
         cfg.engine.address,
         runtime.mode()
@@ -268,7 +361,7 @@ fn run_multicore(
         std::thread::sleep(Duration::from_millis(20));
     }
     let reports = runtime.join()?;
-    if args.stats {
+    if cli.stats {
         let cores: Vec<_> = reports
             .iter()
             .map(|r| serde_json::json!({ "core": r.core, "connections": r.connections, "engine": r.engine, "loop": r.loop_stats }))
@@ -279,11 +372,224 @@ fn run_multicore(
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    // A global option cannot be required in clap; --config is checked
+    // here, still before anything starts, with clap's error and status.
+    let Some(config) = cli.config.clone() else {
+        Cli::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "the following required argument was not provided: --config <FILE>",
+            )
+            .exit()
+    };
+    match run(cli, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stackd: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("stackd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_kept() {
+        let cli = parse(&["--config", "c.toml", "echo"]).unwrap();
+        assert!(matches!(cli.command, Command::Echo { port: 7 }));
+        assert!(!cli.stats && cli.duration_ms.is_none() && cli.settle_ms.is_none());
+        let cli = parse(&["--config", "c.toml", "discard"]).unwrap();
+        assert!(matches!(cli.command, Command::Discard { port: 9 }));
+        let cli = parse(&["--config", "c.toml", "seed-server"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::SeedServer {
+                port: 9527,
+                delay_ms: 3000
+            }
+        ));
+        let cli = parse(&["--config", "c.toml", "bulk", "--listen", "5001"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Bulk {
+                listen: Some(5001),
+                connect: None,
+                bytes: 67_108_864,
+                seed: 1
+            }
+        ));
+        let cli = parse(&[
+            "--config",
+            "c.toml",
+            "closer",
+            "--to",
+            "10.0.0.1:9",
+            "--mode",
+            "abort",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Closer {
+                mode: CloseKind::Abort,
+                linger_ms: None,
+                fill: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        for args in [
+            &[
+                "--config",
+                "c.toml",
+                "--stats",
+                "--settle-ms",
+                "5",
+                "echo",
+                "--port",
+                "8",
+            ][..],
+            &[
+                "echo",
+                "--port",
+                "8",
+                "--stats",
+                "--config",
+                "c.toml",
+                "--settle-ms",
+                "5",
+            ],
+        ] {
+            let cli = parse(args).unwrap();
+            assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("c.toml")));
+            assert!(cli.stats);
+            assert_eq!(cli.settle_ms, Some(5));
+            assert!(matches!(cli.command, Command::Echo { port: 8 }));
+        }
+    }
+
+    #[test]
+    fn closer_options() {
+        let cli = parse(&[
+            "--config",
+            "c",
+            "closer",
+            "--to",
+            "10.0.0.1:9",
+            "--mode",
+            "linger",
+            "--linger-ms",
+            "300",
+            "--fill",
+            "true",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Closer {
+                mode: CloseKind::Linger,
+                linger_ms: Some(300),
+                fill: true,
+                ..
+            }
+        ));
+        let cli = parse(&[
+            "--config",
+            "c",
+            "closer",
+            "--to",
+            "10.0.0.1:9",
+            "--mode",
+            "unread",
+            "--fill",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Closer { fill: true, .. }));
+        let err = parse(&[
+            "--config",
+            "c",
+            "closer",
+            "--to",
+            "10.0.0.1:9",
+            "--mode",
+            "linger",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        let err = parse(&[
+            "--config",
+            "c",
+            "closer",
+            "--to",
+            "10.0.0.1:9",
+            "--mode",
+            "slow",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn wrong_arguments_are_rejected() {
+        let kind = |args: &[&str]| parse(args).unwrap_err().kind();
+        assert_eq!(
+            kind(&["--config", "c", "echo", "--prot", "8"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["--config", "c", "echo", "--port", "x"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["--config", "c", "echo", "--port", "70000"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["--config", "c", "ech"]),
+            ErrorKind::InvalidSubcommand
+        );
+        assert_eq!(
+            kind(&["--config", "c", "bulk"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&[
+                "--config",
+                "c",
+                "bulk",
+                "--listen",
+                "1",
+                "--connect",
+                "10.0.0.1:1"
+            ]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["--config", "c", "seed-client"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["--config", "c", "seed-client", "--to", "10.0.0.1"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["--config", "c", "--duration-ms", "soon", "echo"]),
+            ErrorKind::ValueValidation
+        );
     }
 }
