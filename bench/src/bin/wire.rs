@@ -756,6 +756,8 @@ fn loss(args: &LossArgs) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // RUST_LOG=stack=debug and the like: the engine's and the loop's events.
+    dpdk_io::init_logging();
     let result = match &cli.command {
         Command::Server { config } => server(config),
         Command::Client(args) => client(args),

@@ -373,6 +373,8 @@ fn run_multicore(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // RUST_LOG=stack=debug and the like: the engine's and the loop's events.
+    dpdk_io::init_logging();
     // A global option cannot be required in clap; --config is checked
     // here, still before anything starts, with clap's error and status.
     let Some(config) = cli.config.clone() else {
