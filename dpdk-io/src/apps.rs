@@ -100,7 +100,7 @@ impl<B: PacketBuf> Echo<B> {
 }
 
 impl<P: BufferPool> App<P> for Echo<P::Buf> {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         self.listener = Some(listen(engine, self.port)?);
         Ok(())
     }
@@ -140,7 +140,7 @@ impl Discard {
 }
 
 impl<P: BufferPool> App<P> for Discard {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         self.listener = Some(listen(engine, self.port)?);
         Ok(())
     }
@@ -220,7 +220,7 @@ impl SeedServer {
 }
 
 impl<P: BufferPool> App<P> for SeedServer {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         self.listener = Some(listen(engine, self.port)?);
         (self.out)(format!("listening on port {}", self.port));
         Ok(())
@@ -343,7 +343,7 @@ impl SeedClient {
 }
 
 impl<P: BufferPool> App<P> for SeedClient {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         let h = engine
             .connect(self.server)
             .map_err(|e| format!("connect to {}: {e}", self.server))?;
@@ -577,7 +577,7 @@ impl Bulk {
 }
 
 impl<P: BufferPool> App<P> for Bulk {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         match self.role {
             BulkRole::Listen(port) => self.listener = Some(listen(engine, port)?),
             BulkRole::Connect(addr) => {
@@ -729,7 +729,7 @@ impl Closer {
 }
 
 impl<P: BufferPool> App<P> for Closer {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         self.conn = Some(
             engine
                 .connect(self.server)
@@ -836,7 +836,7 @@ impl<P: BufferPool> Settle<P> {
 }
 
 impl<P: BufferPool> App<P> for Settle<P> {
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         self.inner.start(engine)
     }
 

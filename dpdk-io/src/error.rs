@@ -189,3 +189,91 @@ impl fmt::Display for DpdkError {
 }
 
 impl std::error::Error for DpdkError {}
+
+/// What an application's start ([`crate::App::start`]) fails with: any
+/// error, its sources kept.
+pub type AppError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the loop did not run ([`crate::Worker::run`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The application's start failed.
+    Start(AppError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Start(e) => write!(f, "the application did not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Start(e) => Some(e.as_ref()),
+        }
+    }
+}
+
+/// Why one core of a runtime ended badly.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CoreFailure {
+    /// Its worker could not be made (queues, pool, configuration).
+    Worker(DpdkError),
+    /// Its application's start failed.
+    Start(AppError),
+    /// Its thread panicked.
+    Panicked,
+}
+
+impl fmt::Display for CoreFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreFailure::Worker(e) => write!(f, "worker: {e}"),
+            CoreFailure::Start(e) => write!(f, "the application did not start: {e}"),
+            CoreFailure::Panicked => write!(f, "the thread panicked"),
+        }
+    }
+}
+
+impl std::error::Error for CoreFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CoreFailure::Worker(e) => Some(e),
+            CoreFailure::Start(e) => Some(e.as_ref()),
+            CoreFailure::Panicked => None,
+        }
+    }
+}
+
+/// The cores of a runtime that ended badly ([`crate::Runtime::join`]), by
+/// core number.
+#[derive(Debug)]
+pub struct JoinError {
+    /// Each failed core and why.
+    pub failures: Vec<(usize, CoreFailure)>,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (core, why)) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "core {core}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures
+            .first()
+            .map(|(_, e)| e as &(dyn std::error::Error + 'static))
+    }
+}

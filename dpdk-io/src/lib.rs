@@ -61,7 +61,7 @@ pub use clock::TscClock;
 pub use config::{ConfigError, EalConfig, LoopConfig, MempoolConfig, PortSection, RuntimeConfig};
 pub use dpdk_sys as sys;
 pub use eal::{lcore_id, rdtsc, socket_id, tsc_hz, Eal, EalArgs};
-pub use error::DpdkError;
+pub use error::{AppError, CoreFailure, DpdkError, JoinError, RunError};
 pub use fault::{FaultConfig, FaultDirection, FaultInjector, FaultStats};
 pub use mbuf::{Mbuf, MbufPool};
 pub use mempool::Mempool;

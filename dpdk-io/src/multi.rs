@@ -56,7 +56,7 @@ use stack::Stats;
 
 use crate::config::RuntimeConfig;
 use crate::eal::{Eal, EalToken, ThreadRegistration};
-use crate::error::DpdkError;
+use crate::error::{CoreFailure, DpdkError};
 use crate::mbuf::{Mbuf, MbufPool};
 use crate::port::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
 use crate::runtime::{App, DeviceFacts, FrameIo, LoopStats, Worker};
@@ -290,7 +290,7 @@ pub struct Runtime {
     stop: Arc<AtomicBool>,
     finished: Vec<Arc<AtomicBool>>,
     counters: Vec<Arc<Counters>>,
-    threads: Vec<JoinHandle<Result<CoreReport, String>>>,
+    threads: Vec<JoinHandle<Result<CoreReport, CoreFailure>>>,
 }
 
 /// The EAL's lcores, in id order (main lcore included). `_eal` shows the
@@ -521,25 +521,25 @@ impl Runtime {
     }
 
     /// Stops the workers and waits for them; the reports come in core
-    /// order. An error names a core whose start failed or whose thread
-    /// panicked.
-    pub fn join(mut self) -> Result<Vec<CoreReport>, String> {
+    /// order. The error lists each core whose worker or start failed, or
+    /// whose thread panicked.
+    pub fn join(mut self) -> Result<Vec<CoreReport>, crate::JoinError> {
         self.stop();
         // Taken, so that the drop that follows has nothing left to join.
         let threads = std::mem::take(&mut self.threads);
         let mut reports = Vec::with_capacity(threads.len());
-        let mut errors = Vec::new();
+        let mut failures = Vec::new();
         for (core, t) in threads.into_iter().enumerate() {
             match t.join() {
                 Ok(Ok(r)) => reports.push(r),
-                Ok(Err(e)) => errors.push(format!("core {core}: {e}")),
-                Err(_) => errors.push(format!("core {core}: thread panicked")),
+                Ok(Err(e)) => failures.push((core, e)),
+                Err(_) => failures.push((core, CoreFailure::Panicked)),
             }
         }
-        if errors.is_empty() {
+        if failures.is_empty() {
             Ok(reports)
         } else {
-            Err(errors.join("; "))
+            Err(crate::JoinError { failures })
         }
     }
 }
@@ -569,18 +569,18 @@ fn run_core(
     mut app: Box<dyn App + Send>,
     stop: &AtomicBool,
     done: &AtomicBool,
-) -> Result<CoreReport, String> {
+) -> Result<CoreReport, CoreFailure> {
     let pinned = pin_to_lcore_cpu(eal_lcore);
     let counters = io.counters.clone();
     let result = (|| {
-        let mut worker =
-            Worker::with_io(cfg, device, Box::new(io), pool, engines).map_err(|e| e.to_string())?;
+        let mut worker = Worker::with_io(cfg, device, Box::new(io), pool, engines)
+            .map_err(CoreFailure::Worker)?;
         worker.engine.set_port_selector(Some(selector));
         let lcore_id = crate::eal::lcore_id();
         let result = app.start(&mut worker.engine);
         if let Err(e) = result {
             done.store(true, Ordering::Release);
-            return Err(e);
+            return Err(CoreFailure::Start(e));
         }
         while !stop.load(Ordering::Acquire) {
             let moved = worker.iterate(&mut *app);

@@ -32,7 +32,7 @@ use crate::port::{Port, PortConfig, PortInfo};
 /// engine over heap buffers (a simulator, a test).
 pub trait App<P: BufferPool = MbufPool> {
     /// Called once before the first iteration (listen, connect ...).
-    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<P>) -> Result<(), crate::AppError> {
         let _ = engine;
         Ok(())
     }
@@ -565,8 +565,9 @@ impl Worker {
 
     /// Runs until `stop` is set or the application finishes, spinning
     /// (a poll-mode loop uses its core fully). Calls `app.start` first.
-    pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), String> {
-        app.start(&mut self.engine)?;
+    pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), crate::RunError> {
+        app.start(&mut self.engine)
+            .map_err(crate::RunError::Start)?;
         tracing::info!(
             target: "dpdk_io::loop",
             address = %self.engine.config().address,

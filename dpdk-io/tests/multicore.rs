@@ -201,7 +201,7 @@ struct CoreApp {
 }
 
 impl App for CoreApp {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         self.listener = Some(engine.listen(MC_ECHO, 256).map_err(|e| e.to_string())?);
         Ok(())
     }
@@ -245,7 +245,7 @@ struct PeerApp {
 }
 
 impl App for PeerApp {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         self.listener = Some(engine.listen(PEER_ECHO, 512).map_err(|e| e.to_string())?);
         Ok(())
     }

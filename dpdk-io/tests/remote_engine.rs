@@ -42,7 +42,7 @@ struct EchoServer {
 }
 
 impl App for EchoServer {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         self.listener = Some(engine.listen(ECHO, 16).map_err(|e| e.to_string())?);
         Ok(())
     }

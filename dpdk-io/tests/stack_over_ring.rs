@@ -156,7 +156,7 @@ struct CloseClient {
 }
 
 impl App for CloseClient {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         for v in VARIANTS {
             let port = 6000 + v as u16;
             let h = engine
@@ -252,7 +252,7 @@ struct CloseServer {
 }
 
 impl App for CloseServer {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         for v in VARIANTS {
             let l = engine
                 .listen(6000 + v as u16, 4)
@@ -369,7 +369,7 @@ struct ManyClients {
 }
 
 impl App for ManyClients {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         for i in 0..self.n {
             let h = engine
                 .connect(SocketAddrV4::new(B_IP, 7))
@@ -436,7 +436,7 @@ impl App for ManyClients {
 struct EchoN(Echo, u64);
 
 impl App for EchoN {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         self.0.start(engine)
     }
     fn poll(&mut self, engine: &mut Engine<MbufPool>, now: Instant) {

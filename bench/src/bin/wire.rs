@@ -294,7 +294,7 @@ fn server(config: &Path) -> Result<(), String> {
         cfg.port.device
     );
     let mut app = WireServer::default();
-    worker.run(&mut app, &stop)?;
+    worker.run(&mut app, &stop).map_err(|e| e.to_string())?;
     eprintln!("wire server: {} connections served", app.accepted);
     eprintln!(
         "wire server {}; RX polls with the pool short: {}",
@@ -307,7 +307,7 @@ fn server(config: &Path) -> Result<(), String> {
 /// Runs `app` to completion on the worker.
 fn run(worker: &mut Worker, app: &mut dyn App) -> Result<(), String> {
     let never = AtomicBool::new(false);
-    worker.run(app, &never)
+    worker.run(app, &never).map_err(|e| e.to_string())
 }
 
 fn client(args: &ClientArgs) -> Result<(), String> {

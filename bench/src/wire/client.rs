@@ -94,7 +94,7 @@ impl RequestResponse {
 }
 
 impl App for RequestResponse {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Eng) -> Result<(), dpdk_io::AppError> {
         for _ in 0..self.conns {
             let h = engine.connect(self.server).map_err(|e| e.to_string())?;
             engine.set_nodelay(h, true).map_err(|e| e.to_string())?;
@@ -246,7 +246,7 @@ impl BulkFlow {
 }
 
 impl App for BulkFlow {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Eng) -> Result<(), dpdk_io::AppError> {
         self.conn = Some(engine.connect(self.server).map_err(|e| e.to_string())?);
         Ok(())
     }
@@ -364,7 +364,7 @@ impl ConnectRequestResponse {
 }
 
 impl App for ConnectRequestResponse {
-    fn start(&mut self, engine: &mut Eng) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Eng) -> Result<(), dpdk_io::AppError> {
         for _ in 0..self.parallel {
             self.open(engine);
         }

@@ -74,7 +74,7 @@ impl WireServer {
 }
 
 impl App for WireServer {
-    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), String> {
+    fn start(&mut self, engine: &mut Engine<MbufPool>) -> Result<(), dpdk_io::AppError> {
         self.echo = Some(engine.listen(ECHO_PORT, 4096).map_err(|e| e.to_string())?);
         self.discard = Some(
             engine

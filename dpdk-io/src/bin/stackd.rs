@@ -307,7 +307,7 @@ fn run(cli: Cli, config: PathBuf) -> Result<(), String> {
             "down (waiting for the peer)"
         }
     );
-    worker.run(app.as_mut(), &stop)?;
+    worker.run(app.as_mut(), &stop).map_err(|e| e.to_string())?;
     if let Some(report) = app.report() {
         println!("{report}");
     }
@@ -360,7 +360,7 @@ fn run_multicore(
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let reports = runtime.join()?;
+    let reports = runtime.join().map_err(|e| e.to_string())?;
     if cli.stats {
         let cores: Vec<_> = reports
             .iter()
