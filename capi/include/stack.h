@@ -33,6 +33,18 @@ extern "C" {
 int stack_start(const char *config_path);
 
 /*
+ Runs the stack on the calling thread instead of a thread of its own
+ (run-to-completion): brings up the port and the engine from the
+ configuration, then calls `callback(user)` once per iteration of the
+ loop until it returns non-zero, and returns 0 (or -1 with `errno`, as
+ `stack_start`). Inside the callback every socket function works, and
+ none waits: calls that would block return -1 with `EAGAIN` (a
+ `connect` returns `EINPROGRESS`), and `stack_epoll_wait` checks without
+ sleeping. Bytes written in one call go out in the same iteration.
+ */
+int stack_run(const char *config_path, int (*callback)(void*), void *user);
+
+/*
  Stops the engine's thread started by `stack_start` (every socket stops
  working). Returns 0, or -1 with `errno` `ENETDOWN` if none runs.
  */

@@ -134,6 +134,37 @@ pub unsafe extern "C" fn stack_start(config_path: *const c_char) -> c_int {
     }
 }
 
+/// Runs the stack on the calling thread instead of a thread of its own
+/// (run-to-completion): brings up the port and the engine from the
+/// configuration, then calls `callback(user)` once per iteration of the
+/// loop until it returns non-zero, and returns 0 (or -1 with `errno`, as
+/// `stack_start`). Inside the callback every socket function works, and
+/// none waits: calls that would block return -1 with `EAGAIN` (a
+/// `connect` returns `EINPROGRESS`), and `stack_epoll_wait` checks without
+/// sleeping. Bytes written in one call go out in the same iteration.
+#[no_mangle]
+pub unsafe extern "C" fn stack_run(
+    config_path: *const c_char,
+    callback: extern "C" fn(*mut c_void) -> c_int,
+    user: *mut c_void,
+) -> c_int {
+    if config_path.is_null() {
+        return fail(libc::EINVAL);
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    let path = unsafe { std::ffi::CStr::from_ptr(config_path) };
+    let Ok(path) = path.to_str() else {
+        return fail(libc::EINVAL);
+    };
+    match runtime::run_inline(std::path::Path::new(path), callback, user) {
+        Ok(()) => 0,
+        Err((errno, why)) => {
+            eprintln!("stack_run: {why}");
+            fail(errno)
+        }
+    }
+}
+
 /// Stops the engine's thread started by `stack_start` (every socket stops
 /// working). Returns 0, or -1 with `errno` `ENETDOWN` if none runs.
 #[no_mangle]
@@ -279,7 +310,7 @@ pub unsafe extern "C" fn stack_connect(fd: c_int, addr: *const sockaddr, len: so
     if let Err(e) = result {
         return fail(e);
     }
-    if nonblocking {
+    if nonblocking || stack_sockets::in_engine_thread() {
         return fail(libc::EINPROGRESS);
     }
     let s = match fds::stream(fd) {

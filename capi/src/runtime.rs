@@ -114,6 +114,70 @@ pub(crate) fn start(path: &Path) -> Result<(), (i32, String)> {
     }
 }
 
+/// The host and a C callback as the loop's application, on the calling
+/// thread (run-to-completion).
+struct InlineApp {
+    host: Host,
+    callback: extern "C" fn(*mut std::ffi::c_void) -> i32,
+    user: *mut std::ffi::c_void,
+    done: bool,
+}
+
+impl App for InlineApp {
+    fn poll(&mut self, engine: &mut Engine<MbufPool>, _now: Instant) {
+        self.host.poll(engine);
+        let (callback, user) = (self.callback, self.user);
+        if self.host.run_inline(engine, || callback(user)) != 0 {
+            self.done = true;
+        }
+        // What the callback queued goes to the engine in this iteration.
+        self.host.poll(engine);
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
+}
+
+/// Runs the stack's loop on the calling thread, calling `callback(user)`
+/// once per iteration, until it returns non-zero.
+pub(crate) fn run_inline(
+    path: &Path,
+    callback: extern "C" fn(*mut std::ffi::c_void) -> i32,
+    user: *mut std::ffi::c_void,
+) -> Result<(), (i32, String)> {
+    let cfg = RuntimeConfig::from_file(path).map_err(|e| (libc::EINVAL, e.to_string()))?;
+    if std::env::var_os("RUST_LOG").is_some() {
+        dpdk_io::init_logging();
+    }
+    let (sockets, host) = Sockets::new();
+    install(sockets).map_err(|_| (libc::EALREADY, "the stack runs already".to_string()))?;
+    let result = (|| {
+        let eal = Eal::init(&cfg.eal_args()).map_err(|e| (libc::EIO, format!("EAL: {e}")))?;
+        let mut worker = Worker::from_config(&cfg)
+            .map_err(|e| (libc::EIO, format!("port {}: {e}", cfg.port.device)))?;
+        let mut app = InlineApp {
+            host,
+            callback,
+            user,
+            done: false,
+        };
+        let never = AtomicBool::new(false);
+        worker
+            .run(&mut app, &never)
+            .map_err(|e| (libc::EIO, e.to_string()))?;
+        drop(worker);
+        drop(eal);
+        Ok(())
+    })();
+    crate::fds::clear();
+    RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    result
+}
+
 /// Stops the engine's thread; false if none ran.
 pub(crate) fn stop() -> bool {
     let taken = RUNNING

@@ -1,8 +1,9 @@
 //! The C examples (`capi/examples/*.c`), compiled against `stack.h` and
 //! linked with `libstackc.so`, run over DPDK's net_af_packet against Linux
 //! in a network namespace (`scripts/linux-peer.sh`): the epoll echo server
-//! serves a Linux client, and the blocking client talks to a Linux echo
-//! server. Bytes are checked on both sides.
+//! (on its own thread) and the run-to-completion echo server (`stack_run`,
+//! in the engine's loop) serve a Linux client, and the blocking client
+//! talks to a Linux echo server. Bytes are checked on both sides.
 //!
 //! Needs root (namespaces, veth, af_packet) and a C compiler; without
 //! root the test says so and passes, unless `STACK_ROOT_TESTS=required`
@@ -38,6 +39,9 @@ fn compile(name: &str, out: &Path) -> PathBuf {
         .arg("-L")
         .arg(&lib)
         .arg("-lstackc")
+        // DT_RPATH, not RUNPATH: the library beside the test wins over
+        // LD_LIBRARY_PATH (cargo's, which may name an older build's).
+        .arg("-Wl,--disable-new-dtags")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .status()
         .expect("a C compiler (cc)");
@@ -138,6 +142,31 @@ fn c_programs_over_the_stack_with_linux() {
     assert!(
         linux.status.success(),
         "the Linux client's echoes: {linux_out}{}",
+        String::from_utf8_lossy(&linux.stderr)
+    );
+
+    // The run-to-completion echo server (stack_run: no thread of its own);
+    // Linux connects 10 times.
+    let rtc = compile("rtc_echo", &peer.dir);
+    let mut srv = Command::new(&rtc)
+        .arg(peer.config())
+        .args(["7", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_line(&mut srv, "listening", Duration::from_secs(20));
+    let linux = peer
+        .in_netns("python3")
+        .args(["-c", LINUX_CLIENT, "10", "50000"])
+        .output()
+        .unwrap();
+    let linux_out = String::from_utf8_lossy(&linux.stdout).to_string();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    println!("{linux_out}");
+    assert!(
+        linux.status.success(),
+        "the Linux client of the run-to-completion server: {linux_out}{}",
         String::from_utf8_lossy(&linux.stderr)
     );
 

@@ -123,6 +123,37 @@ impl Host {
         changed
     }
 
+    /// Runs `f` on the engine's thread with the sockets usable from it
+    /// (run-to-completion: an application that lives in the engine's loop
+    /// instead of threads of its own). During `f`, calls that need the
+    /// engine are served at once, in the calling thread, and no call
+    /// waits: a call that would block returns `WouldBlock` (every socket
+    /// acts as non-blocking). Bytes move at the next [`Host::poll`].
+    pub fn run_inline<P: BufferPool, T>(
+        &mut self,
+        engine: &mut Engine<P>,
+        f: impl FnOnce() -> T,
+    ) -> T {
+        let mut serve = |req: Request| self.serve(engine, req);
+        let serve: &mut dyn FnMut(Request) = &mut serve;
+        // SAFETY: only the lifetime is erased. The pointer lives in this
+        // thread's slot while `f` runs and is taken out before `serve`
+        // (which borrows self and engine) goes, also on unwinding (the
+        // guard); nothing else borrows self or engine meanwhile.
+        let serve: *mut (dyn FnMut(Request) + 'static) = unsafe { std::mem::transmute(serve) };
+        crate::INLINE.with(|slot| slot.set(Some(serve)));
+        struct Clear;
+        impl Drop for Clear {
+            fn drop(&mut self) {
+                crate::INLINE.with(|slot| slot.set(None));
+            }
+        }
+        let _clear = Clear;
+        let out = f();
+        self.inner.notify.wake();
+        out
+    }
+
     fn entry(&mut self, id: u32) -> Option<&mut Entry> {
         self.entries.get_mut(id as usize)?.as_mut()
     }

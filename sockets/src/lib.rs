@@ -71,6 +71,19 @@ impl Default for SocketsConfig {
     }
 }
 
+thread_local! {
+    /// Set while [`Host::run_inline`] runs application code on the
+    /// engine's thread: serves a request at once.
+    pub(crate) static INLINE: std::cell::Cell<Option<*mut dyn FnMut(Request)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Whether the calling thread is the engine's, inside
+/// [`Host::run_inline`]: nothing may wait there.
+pub fn in_engine_thread() -> bool {
+    INLINE.with(|slot| slot.get().is_some())
+}
+
 /// What a request asks of the engine's thread.
 pub(crate) enum Op {
     Listen {
@@ -251,6 +264,15 @@ impl Sockets {
             op,
             reply: Arc::clone(&reply),
         };
+        if let Some(serve) = INLINE.with(|slot| slot.get()) {
+            // On the engine's thread (run_inline): served now. A close
+            // with linger set is answered when its outcome is known, which
+            // cannot be waited for here: it counts as done.
+            // SAFETY: the pointer is valid while run_inline runs, which is
+            // the only time it is set, and this thread is inside it.
+            unsafe { (*serve)(req) };
+            return reply.take().unwrap_or(Ok(0)).map_err(errno_error);
+        }
         let deadline = Instant::now() + self.inner.reply_timeout;
         loop {
             match self.inner.requests.push(req) {
@@ -320,6 +342,10 @@ impl Sockets {
     /// checked again each time the engine's thread changes something (for
     /// `poll` and `epoll` over several sockets).
     pub fn wait_until(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+        if in_engine_thread() {
+            // Waiting here would wait for ourselves.
+            return ready();
+        }
         loop {
             let seen = self.inner.notify.generation();
             if ready() {

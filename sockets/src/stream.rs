@@ -267,6 +267,7 @@ impl TcpStream {
     }
 
     fn read_any(&self, bufs: &mut [IoSliceMut<'_>], nonblocking: bool) -> io::Result<usize> {
+        let nonblocking = nonblocking || crate::in_engine_thread();
         if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
@@ -303,6 +304,7 @@ impl TcpStream {
     }
 
     fn write_any(&self, bufs: &[IoSlice<'_>], nonblocking: bool) -> io::Result<usize> {
+        let nonblocking = nonblocking || crate::in_engine_thread();
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         if want == 0 {
             return Ok(0);
@@ -504,7 +506,7 @@ impl TcpListener {
                 self.sockets.kick(&self.sock);
                 return Ok((TcpStream::new(self.sockets.clone(), sock), remote));
             }
-            if self.nonblocking.load(Ordering::Relaxed) {
+            if self.nonblocking.load(Ordering::Relaxed) || crate::in_engine_thread() {
                 return Err(Error::WouldBlock.into());
             }
             let s = &self.sock;
