@@ -497,8 +497,10 @@ fn three_thousand_connections_come_and_go() {
             "3000",
             "--seconds",
             "2",
+            "--wait",
+            "10",
         ],
-        2,
+        12,
     );
     print_outcome("3,000 connections held, then reset", &o);
     // Enough to pass the trimming threshold twice over, whatever the

@@ -32,9 +32,10 @@ each prints one JSON line when it is done.
   arpfill --iface IF --seconds S
       for S seconds, ARP requests for the stack's address from 150
       made-up on-link senders (10.99.0.100-249), round after round.
-  idle   --iface IF --conns N --seconds S
-      one made-up host (10.99.0.69) opens up to N connections, holds those
-      that open idle for S seconds, then resets them.
+  idle   --iface IF --conns N --seconds S [--wait W]
+      one made-up host (10.99.0.69) opens up to N connections (waiting W
+      seconds, default 3, for the handshakes), holds those that open idle
+      for S seconds, then resets them.
   martian --iface IF --seconds S
       SYNs and pings from 255.255.255.255, 224.0.0.1, 0.0.0.0, 127.0.0.1,
       the subnet's broadcast, 240.0.0.1 and the stack's own address and
@@ -444,9 +445,9 @@ def idle(a):
     them idle, then resets them."""
     host = RawHost(a.iface, "02:00:00:00:66:04", "10.99.0.69")
     host.resolve()
-    # SYN-ACKs a busy machine loses come again after a second: wait for
-    # them rather than count those handshakes as refused.
-    conns = open_conns(host, a.conns, 65535, timeout=10.0, need=0)
+    # --wait: how long handshakes may take (SYN-ACKs a busy machine loses
+    # come again after a second; SYNs beyond a source limit never do).
+    conns = open_conns(host, a.conns, 65535, timeout=a.wait, need=0)
     end = time.monotonic() + a.seconds
     while time.monotonic() < end:
         select.select([host.sock], [], [], 0.05)
@@ -567,6 +568,7 @@ def main():
     q.add_argument("--iface", required=True)
     q.add_argument("--conns", type=int, default=300)
     q.add_argument("--seconds", type=float, default=3)
+    q.add_argument("--wait", type=float, default=3)
     q = sub.add_parser("martian")
     q.add_argument("--iface", required=True)
     q.add_argument("--seconds", type=float, default=3)
