@@ -566,6 +566,13 @@ impl Worker {
     /// Runs until `stop` is set or the application finishes, spinning
     /// (a poll-mode loop uses its core fully). Calls `app.start` first.
     pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> Result<(), crate::RunError> {
+        // Every event of the loop and its engine is inside this span.
+        let _span = tracing::info_span!(
+            "stack",
+            address = %self.engine.config().address,
+            lcore = crate::eal::lcore_id()
+        )
+        .entered();
         app.start(&mut self.engine)
             .map_err(crate::RunError::Start)?;
         tracing::info!(

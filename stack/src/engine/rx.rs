@@ -441,6 +441,12 @@ impl<P: BufferPool> Engine<P> {
             // Someone claims our address (a conflict, or a forged reply
             // to steal our traffic): never learned.
             self.stats.arp_own_address_claims += 1;
+            tracing::warn!(
+                target: "stack::arp",
+                mac = %repr.source_hardware_addr,
+                address = %ours,
+                "another host claims our address"
+            );
             return self.stats.drop(DropReason::Martian);
         }
         if sender.is_unspecified()
