@@ -665,11 +665,13 @@ pub unsafe extern "C" fn sendfile(
         }
         done += sent as usize;
         if (sent as usize) < got as usize {
+            // A short write. With an offset the caller resumes from
+            // *offset + done; without one, the file's position goes back
+            // over what was read and not sent, as Linux leaves it.
             if offset.is_null() {
-                // The rest was read from the file and not sent: a file
-                // read without an offset cannot be given back. Linux's
-                // sendfile has the same trouble on a short write; report
-                // what went.
+                let lseek = real!("lseek", fn(c_int, off_t, c_int) -> off_t);
+                // SAFETY: lseek takes no pointer.
+                unsafe { lseek(input, -((got as off_t) - sent as off_t), libc::SEEK_CUR) };
             }
             break;
         }
