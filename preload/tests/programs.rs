@@ -8,8 +8,7 @@
 //! Needs root and a C compiler (see `capi/tests/common/peer.rs`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 #[path = "../../capi/tests/common/peer.rs"]
 mod peer;
@@ -47,53 +46,6 @@ fn preloaded(exe: &Path, peer: &Peer) -> Command {
     c
 }
 
-/// Linux clients in the namespace: `conns` connections of `size` bytes
-/// each, echoed back whole.
-const LINUX_CLIENT: &str = r#"
-import socket, sys
-conns, size = int(sys.argv[1]), int(sys.argv[2])
-ok = 0
-for i in range(conns):
-    data = bytes((j * 13 + i) % 251 for j in range(size))
-    s = socket.create_connection(("10.99.0.1", 7), timeout=10)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        part = s.recv(65536)
-        if not part:
-            break
-        got += part
-    s.close()
-    ok += got == data
-print('{"linux_client": {"connections": %d, "echoed": %d}}' % (conns, ok), flush=True)
-sys.exit(0 if ok == conns else 1)
-"#;
-
-const LINUX_SERVER: &str = r#"
-import socket, sys, threading, time
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("10.99.0.2", 9000))
-l.listen(16)
-l.settimeout(0.2)
-end = time.monotonic() + float(sys.argv[1])
-def serve(c):
-    with c:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                return
-            c.sendall(d)
-print("ready", flush=True)
-while time.monotonic() < end:
-    try:
-        c, _ = l.accept()
-    except socket.timeout:
-        continue
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"#;
-
 #[test]
 fn unmodified_posix_programs_over_the_stack() {
     if !may_run("unmodified_posix_programs_over_the_stack") {
@@ -103,51 +55,13 @@ fn unmodified_posix_programs_over_the_stack() {
     let server = compile("posix_echo_server", &peer.dir);
     let client = compile("posix_client", &peer.dir);
 
-    let mut srv = preloaded(&server, &peer)
-        .args(["10.99.0.1", "7", "30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_line(&mut srv, "listening", Duration::from_secs(20));
-    let ping = peer
-        .in_netns("ping")
-        .args(["-c", "1", "-W", "5", "10.99.0.1"])
-        .output()
-        .unwrap();
-    assert!(ping.status.success(), "the stack answers no ping");
-    let linux = peer
-        .in_netns("python3")
-        .args(["-c", LINUX_CLIENT, "20", "100000"])
-        .output()
-        .unwrap();
-    let _ = srv.kill();
-    let _ = srv.wait();
-    let text = String::from_utf8_lossy(&linux.stdout).to_string();
-    println!("{text}");
-    assert!(
-        linux.status.success(),
-        "Linux clients of the preloaded server: {text}{}",
-        String::from_utf8_lossy(&linux.stderr)
-    );
-
-    let mut lsrv = peer
-        .in_netns("python3")
-        .args(["-c", LINUX_SERVER, "30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_line(&mut lsrv, "ready", Duration::from_secs(10));
-    let out = preloaded(&client, &peer)
-        .args(["10.99.0.2", "9000", "300"])
-        .output()
-        .unwrap();
-    let _ = lsrv.kill();
-    let _ = lsrv.wait();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    println!("{text}");
-    assert!(
-        out.status.success() && text.contains("\"echoed\": 300"),
-        "the preloaded client: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut srv = preloaded(&server, &peer);
+    srv.args(["10.99.0.1", "7", "30"]);
+    serve_linux_clients(&peer, srv, 20, 100_000, "the preloaded server");
+    against_linux_server(
+        &peer,
+        preloaded(&client, &peer),
+        300,
+        "the preloaded client",
     );
 }

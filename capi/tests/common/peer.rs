@@ -137,3 +137,112 @@ pub fn may_run(test: &str) -> bool {
     println!("SKIPPED {test}: needs root");
     false
 }
+
+/// A Linux client in the namespace: `conns` connections, each sending
+/// `bytes` and reading the same bytes back.
+pub const LINUX_CLIENT: &str = r#"
+import socket, sys
+conns, size = int(sys.argv[1]), int(sys.argv[2])
+ok = 0
+for i in range(conns):
+    data = bytes((j * 7 + i) % 251 for j in range(size))
+    s = socket.create_connection(("10.99.0.1", 7), timeout=10)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        part = s.recv(65536)
+        if not part:
+            break
+        got += part
+    s.close()
+    ok += got == data
+print('{"linux_client": {"connections": %d, "echoed": %d}}' % (conns, ok), flush=True)
+sys.exit(0 if ok == conns else 1)
+"#;
+
+/// A Linux echo server in the namespace, for `seconds`.
+pub const LINUX_SERVER: &str = r#"
+import socket, sys, threading, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.99.0.2", 9000))
+l.listen(16)
+l.settimeout(0.2)
+end = time.monotonic() + float(sys.argv[1])
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        c, _ = l.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// Starts `server` (a program on the stack that prints "listening" when
+/// ready), checks the stack answers ping, and has Linux open `conns`
+/// connections of `size` bytes to port 7, each echoed back whole; `what`
+/// names the server in a failure.
+pub fn serve_linux_clients(
+    peer: &Peer,
+    mut server: Command,
+    conns: usize,
+    size: usize,
+    what: &str,
+) {
+    let mut srv = server.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    wait_line(&mut srv, "listening", Duration::from_secs(20));
+    let ping = peer
+        .in_netns("ping")
+        .args(["-c", "1", "-W", "5", "10.99.0.1"])
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "the stack answers no ping");
+    let linux = peer
+        .in_netns("python3")
+        .args(["-c", LINUX_CLIENT, &conns.to_string(), &size.to_string()])
+        .output()
+        .unwrap();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let text = String::from_utf8_lossy(&linux.stdout).to_string();
+    println!("{text}");
+    assert!(
+        linux.status.success(),
+        "Linux clients of {what}: {text}{}",
+        String::from_utf8_lossy(&linux.stderr)
+    );
+}
+
+/// Runs `client` (a program on the stack that sends `lines` lines to
+/// 10.99.0.2:9000 and prints how many came back) against a Linux echo
+/// server; `what` names the client in a failure.
+pub fn against_linux_server(peer: &Peer, mut client: Command, lines: usize, what: &str) {
+    let mut lsrv = peer
+        .in_netns("python3")
+        .args(["-c", LINUX_SERVER, "30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_line(&mut lsrv, "ready", Duration::from_secs(10));
+    let out = client
+        .args(["10.99.0.2", "9000", &lines.to_string()])
+        .output()
+        .unwrap();
+    let _ = lsrv.kill();
+    let _ = lsrv.wait();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{text}");
+    assert!(
+        out.status.success() && text.contains(&format!("\"echoed\": {lines}")),
+        "{what}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
