@@ -274,25 +274,36 @@ fn segment_len(payload_len: usize, flags: TcpFlags) -> usize {
 ///
 /// RFC 9293 §3.1: the checksum is "the 16-bit ones' complement of the
 /// ones' complement sum of all 16-bit words in the header and text",
-/// prefixed by the pseudo-header. If `header` had odd length, `payload`
-/// would start in the middle of a 16-bit word; its sum is then
-/// byte-swapped (RFC 1071 §2(B)), so any split point gives the right
-/// answer. The segment length in the pseudo-header is
-/// `header.len() + payload.len()` (saturated at 65535, which IPv4 cannot
-/// carry anyway).
+/// prefixed by the pseudo-header. The segment length in the pseudo-header
+/// is `header.len() + payload.len()` (saturated at 65535, which IPv4
+/// cannot carry anyway).
 pub fn tcp_checksum(src: Ipv4Addr, dst: Ipv4Addr, header: &[u8], payload: &[u8]) -> u16 {
-    let len = u16::try_from(header.len() + payload.len()).unwrap_or(u16::MAX);
-    let head = checksum::sum(
-        header,
-        checksum::pseudo_header_sum(src, dst, PROTOCOL_TCP, len),
-    );
-    let body = checksum::sum(payload, 0);
-    let body = if header.len() % 2 == 0 {
-        body
-    } else {
-        u64::from(checksum::fold(body).swap_bytes())
-    };
-    !checksum::fold(head + body)
+    tcp_checksum_parts(src, dst, header, [payload])
+}
+
+/// [`tcp_checksum`] of a segment whose payload is several runs of bytes
+/// in order (the parts of a frame's payload). A part that starts in the
+/// middle of a 16-bit word (every part after one of odd length) has its
+/// sum byte-swapped (RFC 1071 §2(B)), so any split gives the same answer.
+pub fn tcp_checksum_parts<'a>(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    header: &[u8],
+    payload: impl IntoIterator<Item = &'a [u8]>,
+) -> u16 {
+    let mut total = checksum::sum(header, 0);
+    let mut len = header.len();
+    for part in payload {
+        let s = checksum::sum(part, 0);
+        total += if len % 2 == 0 {
+            s
+        } else {
+            u64::from(checksum::fold(s).swap_bytes())
+        };
+        len += part.len();
+    }
+    let len = u16::try_from(len).unwrap_or(u16::MAX);
+    !checksum::fold(total + checksum::pseudo_header_sum(src, dst, PROTOCOL_TCP, len))
 }
 
 /// A parsed TCP segment: header fields, the options the engine uses, and

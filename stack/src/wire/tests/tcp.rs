@@ -282,6 +282,18 @@ fn emit_header_leaves_payload_alone_and_checksum_splits() {
             "split {split}"
         );
     }
+    // So does a payload in several parts, of odd and even lengths, at
+    // every pair of cut points.
+    for a in 0..=payload.len() {
+        for b in a..=payload.len() {
+            let parts = [&payload[..a], &payload[a..b], &payload[b..]];
+            assert_eq!(
+                tcp::tcp_checksum_parts(SRC, DST, &buf[..header_len], parts),
+                reference,
+                "cuts {a} and {b}"
+            );
+        }
+    }
     // Checksum offload: emit without filling leaves zero.
     let mut offload = vec![0u8; repr.buffer_len()];
     repr.emit(
