@@ -436,7 +436,9 @@ impl Worker {
             let Some(t) = self.engine.poll_transmit(now) else {
                 break;
             };
-            let m = self.frame(t);
+            let Some(m) = self.frame(t) else {
+                continue;
+            };
             if let Some(p) = &mut self.pcap {
                 let _ = p.write(m.segments());
                 self.stats.pcap_frames += 1;
@@ -526,22 +528,21 @@ impl Worker {
     }
 
     /// Turns a transmit into one mbuf chain (headers, then the shared
-    /// payload) with offload flags set when the device fills checksums.
-    fn frame(&mut self, t: Transmit<Mbuf>) -> Mbuf {
+    /// payload parts) with offload flags set when the device fills
+    /// checksums. `None` (counted as dropped) if the chain cannot take the
+    /// parts, which only a chain of 65,535 segments could refuse.
+    fn frame(&mut self, t: Transmit<Mbuf>) -> Option<Mbuf> {
         let mut head = t.head;
         if t.checksum_offload && self.tx_offload {
             head.request_tcp_checksum_offload(14, 20);
         }
-        if let Some(payload) = t.payload {
-            if let Err(payload) = head.chain(payload) {
-                // Cannot happen with two segments; copy rather than lose it.
-                use stack::PacketBuf;
-                if let Some(room) = head.append(payload.len()) {
-                    room.copy_from_slice(payload.data());
-                }
+        for part in t.payload {
+            if head.chain(part).is_err() {
+                self.stats.tx_dropped += 1;
+                return None;
             }
         }
-        head
+        Some(head)
     }
 
     fn flush(&mut self, now: Instant) {

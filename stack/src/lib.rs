@@ -49,7 +49,9 @@ pub use config::{
     ArpConfig, ConfigError, EngineConfig, KeepaliveConfig, MemoryConfig, OffloadConfig,
     StaticNeighbor, TcpConfig,
 };
-pub use engine::{Conn, Engine, PortSelector, Readiness, Stream, TcpInfo, Transmit};
+pub use engine::{
+    Conn, Engine, Payload, PortSelector, Readiness, Stream, TcpInfo, Transmit, MAX_PAYLOAD_PARTS,
+};
 pub use memory::MemoryLevel;
 pub use stats::{DropReason, Drops, MemoryStats, Resets, RstReason, Stats};
 pub use tcp::cc::CongestionAlgorithm;

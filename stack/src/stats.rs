@@ -310,11 +310,24 @@ pub struct Stats {
     /// ACKs to a listener, while cookies were in use, whose cookie did not
     /// check out (answered with RST).
     pub syn_cookies_rejected: u64,
-    /// Payload bytes copied into header buffers on transmit (segments
-    /// under 256 bytes, or straddling two send-queue buffers); the rest
-    /// left as shared references to the send queue. Copies on receive
-    /// are `memory.collapsed_bytes`.
+    /// Payload bytes copied on the way out after the application handed
+    /// them over, where sharing them failed: into header buffers when a
+    /// segment spans more than `MAX_PAYLOAD_PARTS` send-queue buffers or no
+    /// indirect buffer was free, and `write_buf` buffers collapsed onto the
+    /// queue's tail. `write` itself copies the caller's bytes into buffers
+    /// once; that copy is not counted here.
     pub tx_copied_bytes: u64,
+    /// Payload bytes of segments under 256 bytes, placed in the header
+    /// buffer by design: a second (indirect) buffer costs more than
+    /// copying so few bytes. Everything else leaves as shared references
+    /// to the send queue's buffers.
+    pub tx_inlined_bytes: u64,
+    /// Received payload bytes copied from one buffer into another: small
+    /// segments coalesced onto the one before them (in order or out of
+    /// order), and receive queues compacted under memory pressure. The
+    /// rest stay in the buffers the device received them into until
+    /// `read` (which copies) or `read_buf` (which does not).
+    pub rx_copied_bytes: u64,
     /// Fast recovery episodes begun (RFC 6675; losses found by RACK, or
     /// by three duplicate ACKs without SACK).
     pub recoveries: u64,
@@ -409,6 +422,18 @@ impl MemoryStats {
 }
 
 impl Stats {
+    /// Counts received payload of `bytes` copied into another buffer.
+    pub(crate) fn note_rx_copy(&mut self, bytes: usize) {
+        self.memory.note_collapse(bytes);
+        self.rx_copied_bytes += bytes as u64;
+    }
+
+    /// Counts queued payload of `bytes` copied onto the send queue's tail.
+    pub(crate) fn note_tx_copy(&mut self, bytes: usize) {
+        self.memory.note_collapse(bytes);
+        self.tx_copied_bytes += bytes as u64;
+    }
+
     /// Counts a dropped frame or segment.
     pub fn drop(&mut self, reason: DropReason) {
         tracing::trace!(target: "stack::drop", ?reason, "dropped");

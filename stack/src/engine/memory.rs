@@ -162,6 +162,7 @@ impl<P: BufferPool> Engine<P> {
         let done = tcb.recv.collapse(&mut self.pool, reserve);
         self.stats.memory.collapsed_segments += done.segments as u64;
         self.stats.memory.collapsed_bytes += done.bytes as u64;
+        self.stats.rx_copied_bytes += done.bytes as u64;
         let over = (held(tcb) + truesize).saturating_sub(limit);
         let in_order = seq_diff(seq, tcb.rcv_nxt) <= 0;
         if over > 0 && in_order && !tcb.ooo.is_empty() {

@@ -20,6 +20,7 @@ mod cookies;
 mod icmp;
 mod memory;
 mod owned;
+mod payload;
 mod rx;
 mod table;
 mod tx;
@@ -61,18 +62,19 @@ macro_rules! tcb_ctx {
 pub(crate) use tcb_ctx;
 
 pub use owned::{Conn, Stream};
+pub use payload::{Payload, MAX_PAYLOAD_PARTS};
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
 pub use user::{PortSelector, Readiness, TcpInfo};
 
 /// A frame for the driver to send: headers in `head`, and the payload,
-/// when it was not copied, in `payload` (a shared buffer from the send
-/// queue: the DPDK runtime chains it as an indirect mbuf).
+/// when it was not copied, in `payload` (shared buffers from the send
+/// queue: the DPDK runtime chains them as indirect mbufs).
 #[derive(Debug)]
 pub struct Transmit<B> {
     /// Ethernet, IPv4 and TCP headers (and a small payload copied in).
     pub head: B,
-    /// Payload that follows `head` on the wire, if any.
-    pub payload: Option<B>,
+    /// Payload that follows `head` on the wire, part after part.
+    pub payload: Payload<B>,
     /// The device must fill the IPv4 and TCP checksums (the TCP checksum
     /// field holds the pseudo-header sum; the Ethernet header is 14 bytes
     /// and the IPv4 header 20). Set only with `offload.tx_checksum`.
@@ -82,7 +84,7 @@ pub struct Transmit<B> {
 impl<B: PacketBuf> Transmit<B> {
     /// Bytes on the wire (without the Ethernet FCS).
     pub fn len(&self) -> usize {
-        self.head.len() + self.payload.as_ref().map_or(0, PacketBuf::len)
+        self.head.len() + self.payload.len()
     }
 
     /// Whether the frame is empty (never, for frames the engine builds).
@@ -100,8 +102,8 @@ impl<B: PacketBuf> Transmit<B> {
     /// Appends the frame's bytes to `out`.
     pub fn copy_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.head.data());
-        if let Some(p) = &self.payload {
-            out.extend_from_slice(p.data());
+        for part in self.payload.slices() {
+            out.extend_from_slice(part);
         }
     }
 }

@@ -9,16 +9,17 @@ use crate::buf::{BufferPool, PacketBuf};
 use crate::stats::{DropReason, RstReason};
 use crate::tcp::input::SegmentInfo;
 use crate::tcp::output::OutSegment;
+use crate::tcp::send_queue::SendQueue;
 use crate::tcp::Outcome;
 use crate::time::Instant;
 use crate::wire::checksum;
-use crate::wire::tcp::tcp_checksum;
+use crate::wire::tcp::tcp_checksum_parts;
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
     Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpRepr,
 };
 
-use super::{Engine, Transmit};
+use super::{Engine, Payload, Transmit};
 
 /// What became of a segment handed to the transmit path.
 enum Sent<B> {
@@ -31,6 +32,30 @@ enum Sent<B> {
 /// Payloads shorter than this are copied into the header buffer: a second
 /// buffer (an indirect mbuf) costs more than copying a few bytes.
 const ZERO_COPY_MIN: usize = 256;
+
+/// The queued bytes `off..off + len` as shared parts of the send queue's
+/// buffers, one per buffer they run over; `None` when they run over more
+/// than [`super::MAX_PAYLOAD_PARTS`] buffers or a share is refused (an
+/// exhausted pool of indirect mbufs): the caller copies them then.
+fn share_payload<B: PacketBuf>(
+    send: &mut SendQueue<B>,
+    off: usize,
+    len: usize,
+) -> Option<Payload<B>> {
+    let mut payload = Payload::new();
+    let mut done = 0;
+    while done < len {
+        let run = send.slice_at(off + done)?;
+        let n = run.len.min(len - done);
+        let mut part = run.buf.share()?;
+        part.trim_front(run.start);
+        let extra = part.len() - n;
+        part.trim_back(extra);
+        payload.push(part).ok()?;
+        done += n;
+    }
+    Some(payload)
+}
 
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
@@ -207,26 +232,24 @@ impl<P: BufferPool> Engine<P> {
     ) -> Option<Transmit<P::Buf>> {
         let conn = self.conns.get_mut(idx)?;
         let tcb = &mut conn.tcb;
-        let mut payload = None;
+        let mut payload = Payload::new();
         if seg.data_len > 0 {
-            payload = match tcb.send.slice_at(seg.data_off) {
-                Some(s) if s.len >= seg.data_len && seg.data_len >= ZERO_COPY_MIN => {
-                    s.buf.share().map(|mut b| {
-                        b.trim_front(s.start);
-                        let extra = b.len() - seg.data_len;
-                        b.trim_back(extra);
-                        b
-                    })
+            if seg.data_len >= ZERO_COPY_MIN {
+                if let Some(shared) = share_payload(&mut tcb.send, seg.data_off, seg.data_len) {
+                    payload = shared;
                 }
-                _ => None,
-            };
-            if payload.is_none() {
+            }
+            if payload.is_empty() {
                 let Some(dst) = head.append(seg.data_len) else {
                     self.stats.drop(DropReason::NoBuffers);
                     return None;
                 };
                 tcb.send.copy_out(seg.data_off, dst);
-                self.stats.tx_copied_bytes += seg.data_len as u64;
+                if seg.data_len < ZERO_COPY_MIN {
+                    self.stats.tx_inlined_bytes += seg.data_len as u64;
+                } else {
+                    self.stats.tx_copied_bytes += seg.data_len as u64;
+                }
             }
         }
         let mut repr = tcp_repr(
@@ -252,7 +275,7 @@ impl<P: BufferPool> Engine<P> {
     fn finish_tcp(
         &mut self,
         mut head: P::Buf,
-        payload: Option<P::Buf>,
+        payload: Payload<P::Buf>,
         dst: Ipv4Addr,
         repr: &TcpRepr,
     ) -> Option<Transmit<P::Buf>> {
@@ -262,13 +285,12 @@ impl<P: BufferPool> Engine<P> {
             return None;
         };
         repr.emit_header(hdr);
-        let tcp_len = head.len() + payload.as_ref().map_or(0, PacketBuf::len);
+        let tcp_len = head.len() + payload.len();
         let csum = if self.cfg.offload.tx_checksum {
             // What the device expects: the folded pseudo-header sum.
             checksum::fold(checksum::pseudo_header_sum(src, dst, 6, tcp_len as u16))
         } else {
-            let ext = payload.as_ref().map_or(&[][..], |p| p.data());
-            tcp_checksum(src, dst, head.data(), ext)
+            tcp_checksum_parts(src, dst, head.data(), payload.slices())
         };
         head.data_mut()?[16..18].copy_from_slice(&csum.to_be_bytes());
         self.ip_frame(head, payload, dst, IpProtocol::Tcp, tcp_len)
@@ -277,7 +299,7 @@ impl<P: BufferPool> Engine<P> {
     fn ip_frame(
         &mut self,
         mut head: P::Buf,
-        payload: Option<P::Buf>,
+        payload: Payload<P::Buf>,
         dst: Ipv4Addr,
         protocol: IpProtocol,
         payload_len: usize,
@@ -404,7 +426,7 @@ impl<P: BufferPool> Engine<P> {
             self.stats.buffer_exhaustion += 1;
             return;
         };
-        if let Some(frame) = self.finish_tcp(head, None, *remote.ip(), repr) {
+        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr) {
             self.stats.segments_out += 1;
             self.send_control(frame, *remote.ip());
         }
@@ -415,7 +437,7 @@ impl<P: BufferPool> Engine<P> {
             self.stats.buffer_exhaustion += 1;
             return;
         };
-        if let Some(frame) = self.finish_tcp(head, None, *remote.ip(), repr) {
+        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr) {
             self.stats.reset_sent(reason);
             self.stats.segments_out += 1;
             self.send_control(frame, *remote.ip());
@@ -461,7 +483,7 @@ impl<P: BufferPool> Engine<P> {
             return false;
         };
         repr.emit(&mut Icmpv4Packet::new_unchecked(bytes));
-        let Some(frame) = self.ip_frame(head, None, dst, IpProtocol::Icmp, len) else {
+        let Some(frame) = self.ip_frame(head, Payload::new(), dst, IpProtocol::Icmp, len) else {
             return false;
         };
         self.send_control(frame, dst);
@@ -510,7 +532,7 @@ impl<P: BufferPool> Engine<P> {
         }
         self.control.push_back(Transmit {
             head,
-            payload: None,
+            payload: Payload::new(),
             checksum_offload: false,
         });
     }
@@ -532,5 +554,43 @@ impl<P: BufferPool> Engine<P> {
             let target = mac.unwrap_or(EthernetAddress::UNSPECIFIED);
             self.send_arp(ArpOperation::Request, ip, target);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::HeapPool;
+
+    /// A queue of twelve 100-byte buffers, bytes 0, 1, 2, ...
+    fn queue(pool: &mut HeapPool) -> SendQueue<crate::buf::HeapBuf> {
+        let mut q = SendQueue::new(10_000, 100);
+        for i in 0..12u8 {
+            let bytes: Vec<u8> = (0..100)
+                .map(|j| i.wrapping_mul(100).wrapping_add(j))
+                .collect();
+            let buf = pool.alloc_with(&bytes).unwrap();
+            assert!(q.push_buf(buf, false, |_| Ok(())).is_ok());
+        }
+        q
+    }
+
+    #[test]
+    fn a_run_is_shared_part_by_part_up_to_the_part_limit() {
+        let mut pool = HeapPool::new(32, 256, 0);
+        let mut q = queue(&mut pool);
+        // 50 + 6 x 100 + 50 bytes: eight parts, the most a frame takes.
+        let p = share_payload(&mut q, 50, 700).expect("eight parts");
+        assert_eq!(p.parts(), super::super::MAX_PAYLOAD_PARTS);
+        let lens: Vec<usize> = p.iter().map(PacketBuf::len).collect();
+        assert_eq!(lens, [50, 100, 100, 100, 100, 100, 100, 50]);
+        let mut expected = vec![0u8; 700];
+        assert_eq!(q.copy_out(50, &mut expected), 700);
+        assert_eq!(p.slices().flatten().copied().collect::<Vec<_>>(), expected);
+        // Ten buffers' worth does not fit: the caller copies instead, and
+        // the shares taken on the way are released.
+        assert!(share_payload(&mut q, 0, 1000).is_none());
+        drop(p);
+        assert_eq!(pool.available(), 32 - 12);
     }
 }

@@ -533,7 +533,7 @@ impl<B: PacketBuf> Tcb<B> {
         {
             Inserted::Stored => true,
             Inserted::Collapsed(n) => {
-                stats.memory.note_collapse(n);
+                stats.note_rx_copy(n);
                 true
             }
             Inserted::Duplicate => {
@@ -571,7 +571,7 @@ impl<B: PacketBuf> Tcb<B> {
         let filling_gap = !self.ooo.is_empty();
         let n = buf.len();
         if self.recv.try_coalesce(&buf, pressure) {
-            stats.memory.note_collapse(n);
+            stats.note_rx_copy(n);
         } else if self.read_shut {
             // Contract 11: acknowledged, then silently dropped (below).
             self.recv.push(buf);
@@ -589,7 +589,7 @@ impl<B: PacketBuf> Tcb<B> {
             self.rcv_nxt += next.len();
             let n = next.len();
             if self.recv.try_coalesce(&next, pressure) {
-                stats.memory.note_collapse(n);
+                stats.note_rx_copy(n);
             } else {
                 self.recv.push(next);
             }

@@ -146,7 +146,7 @@ impl<B: PacketBuf> Tcb<B> {
         match pushed {
             Ok(Pushed::Queued) => Ok(()),
             Ok(Pushed::Collapsed(n)) => {
-                stats.memory.note_collapse(n);
+                stats.note_tx_copy(n);
                 Ok(())
             }
             Err((stop, buf)) => {
