@@ -1,18 +1,20 @@
 //! The per-core runtime: one engine on one RX/TX queue pair, driven in a
 //! run-to-completion loop.
 //!
-//! Each iteration: RX burst (up to `loop.burst` frames) -> `handle_rx` ->
-//! `handle_timeouts` -> the application's [`App::poll`] (in the same
-//! thread: no hop, best latency) -> `poll_transmit` -> TX burst. Time is
-//! read from the TSC once per iteration; transmit is flushed at the end of
-//! every iteration (no batching delay).
+//! Each iteration: RX burst (up to `loop.burst` frames) ->
+//! `handle_rx_burst` -> `handle_timeouts` -> the application's
+//! [`App::poll`] (in the same thread: no hop, best latency) ->
+//! `poll_transmit_burst` -> TX burst, until the engine has nothing more or
+//! the iteration's budget is spent. Time is read from the TSC once per
+//! iteration; transmit is flushed at the end of every iteration (no
+//! batching delay).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use stack::{BufferPool, Engine, EngineConfig, Instant, Transmit};
+use stack::{BufferPool, Engine, EngineConfig, Instant, RxFrame, Transmit};
 
 use crate::clock::TscClock;
 use crate::config::RuntimeConfig;
@@ -58,8 +60,17 @@ pub struct LoopStats {
     pub iterations: u64,
     /// Frames received from the port.
     pub rx_frames: u64,
+    /// Receive polls that returned frames (`rx_frames / rx_bursts` is the
+    /// mean receive burst).
+    pub rx_bursts: u64,
     /// Frames handed to the port.
     pub tx_frames: u64,
+    /// Transmit bursts handed to the port (`tx_frames / tx_bursts` is the
+    /// mean transmit burst).
+    pub tx_bursts: u64,
+    /// TSC cycles spent in iterations that moved at least one frame: with
+    /// the engine's segment counts, the cost of a segment on this core.
+    pub busy_cycles: u64,
     /// Frames the port did not take after retrying (TX ring full).
     pub tx_dropped: u64,
     /// Frames written to the pcap file.
@@ -186,6 +197,10 @@ pub struct Worker {
     /// baseline of the benchmarks).
     raw_ethertypes: Option<(u16, u16)>,
     rx: Vec<Mbuf>,
+    /// The received frames the engine takes in one call.
+    rx_burst: Vec<RxFrame<Mbuf>>,
+    /// The frames the engine hands out in one call.
+    tx_burst: Vec<Transmit<Mbuf>>,
     tx: Vec<Mbuf>,
     /// The most connections held since the heap was last trimmed.
     conns_peak: usize,
@@ -286,6 +301,8 @@ impl Worker {
             stats_every: (cfg.run.stats_interval_ms > 0)
                 .then(|| Duration::from_millis(cfg.run.stats_interval_ms)),
             rx: Vec::with_capacity(usize::from(cfg.run.burst)),
+            rx_burst: Vec::with_capacity(usize::from(cfg.run.burst)),
+            tx_burst: Vec::with_capacity(usize::from(cfg.run.burst)),
             tx: Vec::with_capacity(TX_BACKLOG),
             stats: LoopStats::default(),
         })
@@ -381,7 +398,8 @@ impl Worker {
     /// One iteration of the loop. Returns the number of frames moved (0
     /// means the iteration was idle).
     pub fn iterate(&mut self, app: &mut dyn App) -> usize {
-        let now = self.clock.now();
+        let start = crate::rdtsc();
+        let now = self.clock.at(start);
         self.stats.iterations += 1;
         if (self.pool.direct().available_here() as usize) < self.burst {
             self.stats.rx_pool_short += 1;
@@ -391,67 +409,95 @@ impl Worker {
             Io::Steered(io) => io.rx(&mut self.rx, self.burst),
         };
         let received = self.rx.len();
-        self.stats.rx_frames += received as u64;
+        if received > 0 {
+            self.stats.rx_frames += received as u64;
+            self.stats.rx_bursts += 1;
+        }
         if let Some(f) = &mut self.fault_rx {
             f.apply(now, &mut self.rx, &mut self.pool);
         }
         let mut frames = std::mem::take(&mut self.rx);
+        let mut burst = std::mem::take(&mut self.rx_burst);
         for m in frames.drain(..) {
-            if let Some(p) = &mut self.pcap {
-                let _ = p.write(m.segments());
-                self.stats.pcap_frames += 1;
-            }
-            let m = match self.reflect(m) {
-                Some(m) => m,
-                None => continue,
-            };
-            // The engine reads a frame from one segment. Devices that pass
-            // mbufs through (net_ring) deliver the sender's chain as it
-            // was; copy those into one buffer.
-            let m = if m.nb_segs() > 1 {
-                self.stats.rx_linearized += 1;
-                match self.linearize(&m) {
-                    Some(flat) => flat,
-                    None => {
-                        self.stats.rx_no_buffer += 1;
-                        continue;
-                    }
-                }
-            } else {
-                m
-            };
-            match self.rx_offload.then(|| rx_checksum_verdict(m.ol_flags())) {
-                Some(RxChecksum::Good) => self.engine.handle_rx_verified(now, m),
-                Some(RxChecksum::Bad) => self.stats.rx_bad_checksum += 1,
-                _ => self.engine.handle_rx(now, m),
+            if let Some(m) = self.prepare_rx(m) {
+                burst.push(m);
             }
         }
         self.rx = frames;
+        if !burst.is_empty() {
+            self.engine.handle_rx_burst(now, burst.drain(..));
+        }
+        self.rx_burst = burst;
         self.engine.handle_timeouts(now);
         app.poll(&mut self.engine, now);
         // A budget per iteration: a connection with much to send cannot
         // keep the loop from coming back to receive.
+        let budget = TX_BUDGET_BURSTS * self.burst;
         let mut sent = 0;
-        while sent < TX_BUDGET_BURSTS * self.burst {
-            let Some(t) = self.engine.poll_transmit(now) else {
+        let mut out = std::mem::take(&mut self.tx_burst);
+        while sent < budget {
+            let n = self
+                .engine
+                .poll_transmit_burst(now, &mut out, self.burst.min(budget - sent));
+            if n == 0 {
                 break;
-            };
-            let Some(m) = self.frame(t) else {
-                continue;
-            };
-            if let Some(p) = &mut self.pcap {
-                let _ = p.write(m.segments());
-                self.stats.pcap_frames += 1;
             }
-            self.tx.push(m);
-            sent += 1;
-            if self.tx.len() >= self.burst {
-                self.flush(now);
+            sent += n;
+            for t in out.drain(..) {
+                let Some(m) = self.frame(t) else {
+                    continue;
+                };
+                if let Some(p) = &mut self.pcap {
+                    let _ = p.write(m.segments());
+                    self.stats.pcap_frames += 1;
+                }
+                self.tx.push(m);
             }
+            self.flush(now);
         }
+        self.tx_burst = out;
         self.flush(now);
         self.trim_heap();
+        if received + sent > 0 {
+            self.stats.busy_cycles += crate::rdtsc().saturating_sub(start);
+        }
         received + sent
+    }
+
+    /// What the loop does to a received frame before the engine sees it:
+    /// the pcap, the raw benchmark frames, chains made flat, the device's
+    /// checksum verdict. `None` when the frame went no further.
+    fn prepare_rx(&mut self, m: Mbuf) -> Option<RxFrame<Mbuf>> {
+        if let Some(p) = &mut self.pcap {
+            let _ = p.write(m.segments());
+            self.stats.pcap_frames += 1;
+        }
+        let m = self.reflect(m)?;
+        // The engine reads a frame from one segment. Devices that pass
+        // mbufs through (net_ring) deliver the sender's chain as it was;
+        // copy those into one buffer.
+        let m = if m.nb_segs() > 1 {
+            self.stats.rx_linearized += 1;
+            let Some(flat) = self.linearize(&m) else {
+                self.stats.rx_no_buffer += 1;
+                return None;
+            };
+            flat
+        } else {
+            m
+        };
+        let checksums_verified = match self.rx_offload.then(|| rx_checksum_verdict(m.ol_flags())) {
+            Some(RxChecksum::Good) => true,
+            Some(RxChecksum::Bad) => {
+                self.stats.rx_bad_checksum += 1;
+                return None;
+            }
+            _ => false,
+        };
+        Some(RxFrame {
+            buf: m,
+            checksums_verified,
+        })
     }
 
     /// Connections live in the heap (one allocation each, plus their
@@ -552,6 +598,7 @@ impl Worker {
         if self.tx.is_empty() {
             return;
         }
+        self.stats.tx_bursts += 1;
         let n = match &mut self.io {
             Io::Port(p) => p.tx_burst(self.queue, &mut self.tx),
             Io::Steered(io) => io.tx(&mut self.tx),

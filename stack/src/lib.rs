@@ -50,7 +50,8 @@ pub use config::{
     StaticNeighbor, TcpConfig,
 };
 pub use engine::{
-    Conn, Engine, Payload, PortSelector, Readiness, Stream, TcpInfo, Transmit, MAX_PAYLOAD_PARTS,
+    Conn, Engine, Payload, PortSelector, Readiness, RxFrame, Stream, TcpInfo, Transmit,
+    MAX_PAYLOAD_PARTS,
 };
 pub use memory::MemoryLevel;
 pub use stats::{DropReason, Drops, MemoryStats, Resets, RstReason, Stats};

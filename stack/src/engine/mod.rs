@@ -63,6 +63,7 @@ pub(crate) use tcb_ctx;
 
 pub use owned::{Conn, Stream};
 pub use payload::{Payload, MAX_PAYLOAD_PARTS};
+pub use rx::RxFrame;
 use table::{ConnEntry, FlowKey, FlowTable, Listener, Slab, Target, TimerRef};
 pub use user::{PortSelector, Readiness, TcpInfo};
 
@@ -165,6 +166,12 @@ pub struct Engine<P: BufferPool> {
     ephemeral_next: u32,
     /// Which local ports active opens may use (multi-core drivers).
     port_selector: Option<PortSelector>,
+    /// Inside [`Engine::handle_rx_burst`]: `Readable` and `Writable`, and
+    /// the sync of timers, wait for the burst's end.
+    in_burst: bool,
+    /// Connections (index, generation) with work deferred to the end of
+    /// the burst; empty between bursts, its capacity kept.
+    burst_touched: Vec<(u32, u32)>,
 }
 
 /// The tag the next engine takes: engines made in one process (the cores
@@ -240,6 +247,8 @@ impl<P: BufferPool> Engine<P> {
             ip_ident: 0,
             ephemeral_next: 0,
             port_selector: None,
+            in_burst: false,
+            burst_touched: Vec::new(),
         })
     }
 
@@ -411,16 +420,81 @@ impl<P: BufferPool> Engine<P> {
         if let Some(reason) = out.abort {
             self.abort_conn(idx, reason);
         }
-        self.post_events(idx, out.events);
+        self.post_or_defer(idx, out.events);
         if out.ack_now {
             self.transmit_ack_now(idx);
         }
         self.sync_memory(idx);
         self.relieve_pressure();
         if out.timers {
-            self.sync_timers(idx);
+            self.sync_or_defer_timers(idx);
         }
         self.maybe_free(idx);
+    }
+
+    /// Starts a burst of calls whose repeatable work waits for
+    /// [`Engine::end_burst`].
+    fn begin_burst(&mut self, now: Instant) {
+        self.now = now;
+        self.release_dropped();
+        self.in_burst = true;
+    }
+
+    /// Ends a burst: each connection it touched gets its deferred events
+    /// (one `Readable`, one `Writable`, however many segments raised them)
+    /// and one sync of its timers.
+    fn end_burst(&mut self) {
+        self.in_burst = false;
+        let mut touched = core::mem::take(&mut self.burst_touched);
+        for &(idx, generation) in &touched {
+            let Some(conn) = self.conns.get_gen_mut(idx, generation) else {
+                continue;
+            };
+            let bits = core::mem::take(&mut conn.deferred);
+            let timers = core::mem::take(&mut conn.deferred_timers);
+            self.post_events(idx, bits);
+            if timers {
+                self.sync_timers(idx);
+            }
+        }
+        touched.clear();
+        self.burst_touched = touched;
+    }
+
+    /// Notes that connection `idx` has work deferred to the burst's end.
+    fn touch(&mut self, idx: u32) -> Option<&mut ConnEntry<P::Buf>> {
+        let generation = self.conns.generation(idx);
+        let conn = self.conns.get_mut(idx)?;
+        if conn.deferred.is_empty() && !conn.deferred_timers {
+            self.burst_touched.push((idx, generation));
+        }
+        Some(conn)
+    }
+
+    /// Posts `bits` now, or, inside a burst and when they are only
+    /// `Readable` or `Writable`, at its end (coalesced). Any other event
+    /// goes now, with what was deferred before it, in the usual order.
+    fn post_or_defer(&mut self, idx: u32, bits: EventBits) {
+        let (repeatable, rest) = bits.split(EventBits::READABLE | EventBits::WRITABLE);
+        if self.in_burst && rest.is_empty() {
+            if repeatable.is_empty() {
+                return;
+            }
+            if let Some(conn) = self.touch(idx) {
+                conn.deferred = conn.deferred.union(repeatable);
+            }
+            return;
+        }
+        self.post_events(idx, bits);
+    }
+
+    fn sync_or_defer_timers(&mut self, idx: u32) {
+        if !self.in_burst {
+            return self.sync_timers(idx);
+        }
+        if let Some(conn) = self.touch(idx) {
+            conn.deferred_timers = true;
+        }
     }
 
     /// Mirrors the TCB's deadlines into the timing wheel.
@@ -467,12 +541,14 @@ impl<P: BufferPool> Engine<P> {
 
     /// Turns a connection's event bits into [`Event`]s.
     fn post_events(&mut self, idx: u32, bits: EventBits) {
-        if bits.is_empty() {
-            return;
-        }
         let Some(conn) = self.conns.get_mut(idx) else {
             return;
         };
+        // Events deferred within a burst go first, in the usual order.
+        let bits = bits.union(core::mem::take(&mut conn.deferred));
+        if bits.is_empty() {
+            return;
+        }
         if bits.has(EventBits::CONNECTED) {
             tracing::debug!(
                 target: "stack::conn",

@@ -7,7 +7,7 @@ use std::net::SocketAddrV4;
 
 use crate::api::Handle;
 use crate::tcp::timers::TimerKind;
-use crate::tcp::Tcb;
+use crate::tcp::{EventBits, Tcb};
 use crate::time::Instant;
 use crate::timer::TimerId;
 
@@ -114,6 +114,11 @@ pub(crate) struct ConnEntry<B> {
     pub in_ooo_list: bool,
     /// The application's token, returned with the connection's events.
     pub token: u64,
+    /// Events held back until the receive burst ends (at most one of each
+    /// kind per connection per burst), and whether its timers are owed a
+    /// sync then.
+    pub deferred: EventBits,
+    pub deferred_timers: bool,
 }
 
 impl<B> ConnEntry<B> {
@@ -128,6 +133,8 @@ impl<B> ConnEntry<B> {
             in_ready: false,
             in_ooo_list: false,
             token: 0,
+            deferred: EventBits::default(),
+            deferred_timers: false,
         }
     }
 }

@@ -92,6 +92,32 @@ impl<P: BufferPool> Engine<P> {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<P::Buf>> {
         self.now = now;
         self.release_dropped();
+        self.next_frame()
+    }
+
+    /// Appends up to `max` frames due now to `out` (the driver's transmit
+    /// burst) and returns how many: the frames that many calls of
+    /// [`Engine::poll_transmit`] would return, in the same order, with the
+    /// clock and the queue of dropped handles looked at once. Connections
+    /// take turns, one segment each, as there.
+    pub fn poll_transmit_burst(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Transmit<P::Buf>>,
+        max: usize,
+    ) -> usize {
+        self.now = now;
+        self.release_dropped();
+        let mut n = 0;
+        while n < max {
+            let Some(t) = self.next_frame() else { break };
+            out.push(t);
+            n += 1;
+        }
+        n
+    }
+
+    fn next_frame(&mut self) -> Option<Transmit<P::Buf>> {
         loop {
             if let Some(t) = self.control.pop_front() {
                 self.stats.frames_out += 1;

@@ -158,6 +158,16 @@ impl EventBits {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// The bits of both.
+    pub fn union(self, other: EventBits) -> EventBits {
+        EventBits(self.0 | other.0)
+    }
+
+    /// The bits of `self` in `mask`, and the rest.
+    pub fn split(self, mask: u8) -> (EventBits, EventBits) {
+        (EventBits(self.0 & mask), EventBits(self.0 & !mask))
+    }
 }
 
 /// What one call into a TCB did, for the engine to act on.

@@ -10,6 +10,7 @@
 
 mod ack;
 mod api;
+mod burst;
 mod close;
 mod data;
 mod handshake;
@@ -319,6 +320,20 @@ impl Harness {
             .alloc_with(bytes)
             .expect("pool has buffers for test frames");
         self.engine.handle_rx(self.now, buf);
+    }
+
+    /// The peer's segments arrive in one receive burst
+    /// ([`Engine::handle_rx_burst`]).
+    fn send_burst(&mut self, segs: &[Seg]) {
+        let pool = self.engine.pool_mut();
+        let bufs: Vec<_> = segs
+            .iter()
+            .map(|seg| {
+                pool.alloc_with(&Harness::frame_for(seg))
+                    .expect("pool has buffers for test frames")
+            })
+            .collect();
+        self.engine.handle_rx_burst(self.now, bufs);
     }
 
     /// The bytes of a frame from the peer carrying `seg`, checksums right.
