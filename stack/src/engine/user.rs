@@ -151,9 +151,14 @@ impl<P: BufferPool> Engine<P> {
         let idx = self.conn_index(h)?;
         let ctx = super::tcb_ctx!(self, self.pool_low());
         let conn = self.conns.get_mut(idx).ok_or(Error::InvalidHandle)?;
-        let (result, out) = conn
+        let (result, mut out) = conn
             .tcb
             .call(|tcb| f(tcb, &ctx, &mut self.pool, &mut self.stats));
+        // An ACK an application call owes (a window update after a read)
+        // goes with the connection's turn in the ready list, where after_tcb
+        // puts it: however many reads the application makes before the
+        // driver's next poll_transmit, one ACK carries the final window.
+        out.ack_now = false;
         self.after_tcb(idx, out);
         Ok(result)
     }

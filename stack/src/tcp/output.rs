@@ -428,7 +428,9 @@ impl<B: PacketBuf> Tcb<B> {
     }
 
     /// After the application read: owe a window update if the window can
-    /// grow by enough to be worth a segment.
+    /// grow by enough to be worth a segment (RFC 1122 4.2.3.3: by
+    /// min(RCV.BUFF/2, MSS)). The ACK leaves with the connection's next
+    /// turn to send, so reads in a row owe one.
     pub fn after_read(&mut self, ctx: &Ctx) {
         self.forget_read_urgent();
         if !self.is_synchronized() || self.peer_fin {

@@ -3,7 +3,7 @@
 //! retransmit (RFC 5681 3.2) and challenge ACKs (RFC 5961).
 
 use super::*;
-use crate::{Error, ResetCause, Shutdown};
+use crate::{Error, PacketBuf, ResetCause, Shutdown};
 
 const SEND_BUFFER: usize = 256 * 1024;
 
@@ -177,6 +177,31 @@ fn slow_reader_closes_the_window_and_reading_reopens_it() {
     // Nothing was lost: the refused byte is accepted when resent.
     t.send(c.peer(2 * MSS, 0).flags(PSH | ACK).data(&data[2 * MSS..]));
     assert_eq!(t.read_all(c.h), &data[2 * MSS..]);
+}
+
+// Reading owes a window update once the window can grow by a segment
+// (RFC 1122 4.2.3.3); the ACK goes with the connection's next turn to
+// send: eight reads of a closed window's segments draw one ACK, with the
+// whole window, at the driver's next poll, not one per read.
+#[test]
+fn reads_in_a_row_draw_one_window_update() {
+    let mut t = Harness::with_config(|c| c.tcp.recv_buffer = 8 * MSS);
+    let c = t.passive();
+    let data = pattern(8 * MSS);
+    for i in 0..8 {
+        t.send(c.peer(i * MSS, 0).data(&data[i * MSS..(i + 1) * MSS]));
+    }
+    for i in [2, 4, 6] {
+        t.recv(c.ours(0, i * MSS).win((8 - i) as u16 * MSS as u16));
+    }
+    t.recv(c.ours(0, 8 * MSS).win(0));
+    let mut got = Vec::new();
+    while let Ok(Some(buf)) = t.engine.read_buf(c.h) {
+        got.extend_from_slice(buf.data());
+    }
+    assert_eq!(got, data);
+    t.recv(c.ours(0, 8 * MSS).win(8 * MSS as u16));
+    t.recv_nothing();
 }
 
 // RFC 5681 4.2 and RFC 9293 3.10.7.4: an out-of-order segment is ACKed at
