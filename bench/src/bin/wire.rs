@@ -37,6 +37,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bench::wire::client::{BulkFlow, ConnectRequestResponse, Direction, IdleHold, RequestResponse};
+use bench::wire::explain::{Explained, Snapshot};
 use bench::wire::provenance;
 use bench::wire::server::{WireServer, DISCARD_PORT, ECHO_PORT};
 use bench::wire::{latency_figures, linux, raw, Figure, Report};
@@ -294,8 +295,13 @@ fn server(config: &Path) -> Result<(), String> {
         cfg.port.device
     );
     let mut app = WireServer::default();
+    let before = Snapshot::take(&worker);
     worker.run(&mut app, &stop).map_err(|e| e.to_string())?;
     eprintln!("wire server: {} connections served", app.accepted);
+    eprintln!(
+        "wire server, {}",
+        Explained::between("whole run", &before, &Snapshot::take(&worker))
+    );
     eprintln!(
         "wire server {}; RX polls with the pool short: {}",
         bench::wire::memory_line(worker.engine.stats()),
@@ -354,7 +360,9 @@ fn client(args: &ClientArgs) -> Result<(), String> {
 
     let echo = SocketAddrV4::new(server_ip, ECHO_PORT);
     let discard = SocketAddrV4::new(server_ip, DISCARD_PORT);
+    let mut explained = Vec::new();
     for size in [64usize, 1024].into_iter().filter(|_| wants(Group::Rtt)) {
+        let before = Snapshot::take(&worker);
         let mut runs = Vec::new();
         for _ in 0..reps {
             let mut app = RequestResponse::new(echo, 1, size, warmup, measure, clock);
@@ -363,9 +371,11 @@ fn client(args: &ClientArgs) -> Result<(), String> {
             runs.push(app.hist);
         }
         let label = if size == 64 { "rtt 64 B" } else { "rtt 1 KiB" };
+        explained.push(Explained::between(label, &before, &Snapshot::take(&worker)));
         figures.extend(latency_figures("stack", label, &runs));
     }
     for conns in [1usize, 16, 256].into_iter().filter(|_| wants(Group::Rr)) {
+        let before = Snapshot::take(&worker);
         let (mut rates, mut runs) = (Vec::new(), Vec::new());
         for _ in 0..reps {
             let mut app = RequestResponse::new(echo, conns, 64, warmup, measure, clock);
@@ -374,12 +384,13 @@ fn client(args: &ClientArgs) -> Result<(), String> {
             rates.push(app.rate());
             runs.push(app.hist);
         }
-        figures.push(Figure::new(
-            "stack",
-            &format!("rr {conns} conns"),
-            "req/s",
-            rates,
+        let label = format!("rr {conns} conns");
+        explained.push(Explained::between(
+            &label,
+            &before,
+            &Snapshot::take(&worker),
         ));
+        figures.push(Figure::new("stack", &label, "req/s", rates));
         figures.extend(
             latency_figures("stack", &format!("rr {conns} conns"), &runs)
                 .into_iter()
@@ -393,6 +404,7 @@ fn client(args: &ClientArgs) -> Result<(), String> {
     .into_iter()
     .filter(|_| wants(Group::Bulk))
     {
+        let before = Snapshot::take(&worker);
         let mut rates = Vec::new();
         for _ in 0..reps {
             let mut app = BulkFlow::new(server, dir, measure);
@@ -400,15 +412,18 @@ fn client(args: &ClientArgs) -> Result<(), String> {
             check(app.error, label)?;
             rates.push(app.gbps());
         }
+        explained.push(Explained::between(label, &before, &Snapshot::take(&worker)));
         figures.push(Figure::new("stack", label, "Gbit/s", rates));
     }
     if wants(Group::Crr) {
+        let before = Snapshot::take(&worker);
         let mut rates = Vec::new();
         for _ in 0..reps {
             let mut app = ConnectRequestResponse::new(echo, 16, 64, measure);
             run(&mut worker, &mut app)?;
             rates.push(app.rate());
         }
+        explained.push(Explained::between("crr", &before, &Snapshot::take(&worker)));
         figures.push(Figure::new("stack", "crr", "conn/s", rates));
     }
 
@@ -430,6 +445,7 @@ fn client(args: &ClientArgs) -> Result<(), String> {
         seconds_each: secs,
         figures,
         engine: Some(worker.engine.stats().clone()),
+        explained,
     };
     finish(args.json.as_deref(), &report)?;
     println!(
@@ -452,6 +468,12 @@ fn finish(json: Option<&Path>, report: &Report) -> Result<(), String> {
         report.date, report.device, report.commit, report.repetitions, report.seconds_each
     );
     print!("{}", report.table());
+    if !report.explained.is_empty() {
+        println!("what the client's stack did in each workload (all repetitions):");
+        for e in &report.explained {
+            println!("  {e}");
+        }
+    }
     if let Some(stats) = &report.engine {
         println!("client {}", bench::wire::memory_line(stats));
     }
@@ -540,6 +562,7 @@ fn linux_baseline(args: &LinuxArgs) -> Result<(), String> {
         seconds_each: secs,
         figures,
         engine: None,
+        explained: Vec::new(),
     };
     finish(args.json.as_deref(), &report)
 }
@@ -601,6 +624,7 @@ fn idle(args: &IdleArgs) -> Result<(), String> {
         seconds_each: 0.0,
         figures,
         engine: Some(worker.engine.stats().clone()),
+        explained: Vec::new(),
     };
     finish(args.json.as_deref(), &report)
 }

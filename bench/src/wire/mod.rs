@@ -3,6 +3,7 @@
 //! kernel measured in the same run. See `src/bin/wire.rs` for the command.
 
 pub mod client;
+pub mod explain;
 pub mod linux;
 pub mod loss;
 pub mod provenance;
@@ -96,6 +97,10 @@ pub struct Report {
     /// the kernel baselines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine: Option<stack::Stats>,
+    /// What the measuring stack did in each workload (none for the
+    /// kernel baselines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explained: Vec<explain::Explained>,
 }
 
 /// One line on what the stack's packet-buffer memory did in a run: the
