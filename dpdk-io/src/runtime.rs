@@ -65,9 +65,12 @@ pub struct LoopStats {
     pub rx_bursts: u64,
     /// Frames handed to the port.
     pub tx_frames: u64,
-    /// Transmit bursts handed to the port (`tx_frames / tx_bursts` is the
-    /// mean transmit burst).
+    /// Transmit bursts the port took frames from (`tx_frames / tx_bursts`
+    /// is the mean transmit burst).
     pub tx_bursts: u64,
+    /// Transmit bursts the port did not take whole (its ring was full):
+    /// the rest waited for the next try.
+    pub tx_ring_full: u64,
     /// TSC cycles spent in iterations that moved at least one frame: with
     /// the engine's segment counts, the cost of a segment on this core.
     pub busy_cycles: u64,
@@ -598,12 +601,17 @@ impl Worker {
         if self.tx.is_empty() {
             return;
         }
-        self.stats.tx_bursts += 1;
         let n = match &mut self.io {
             Io::Port(p) => p.tx_burst(self.queue, &mut self.tx),
             Io::Steered(io) => io.tx(&mut self.tx),
         };
         self.stats.tx_frames += n as u64;
+        if n > 0 {
+            self.stats.tx_bursts += 1;
+        }
+        if !self.tx.is_empty() {
+            self.stats.tx_ring_full += 1;
+        }
         if self.tx.len() > TX_BACKLOG - self.burst {
             let excess = self.tx.len() - (TX_BACKLOG - self.burst);
             self.tx.drain(..excess);

@@ -54,6 +54,8 @@ pub struct Explained {
     pub rx_frames_per_burst: f64,
     /// Mean frames per transmit burst.
     pub tx_frames_per_burst: f64,
+    /// Transmit bursts the device did not take whole (its ring was full).
+    pub tx_ring_full: u64,
     /// TSC cycles of busy loop iterations per TCP segment (in and out).
     pub cycles_per_segment: f64,
     /// Share of the workload's time the loop was busy moving frames.
@@ -117,6 +119,7 @@ impl Explained {
                 d(l0.tx_frames, l1.tx_frames),
                 d(l0.tx_bursts, l1.tx_bursts),
             ),
+            tx_ring_full: d(l0.tx_ring_full, l1.tx_ring_full),
             cycles_per_segment: ratio(busy, seg_out + seg_in),
             busy_share: ratio(busy, d(before.tsc, after.tsc)),
         }
@@ -156,12 +159,13 @@ impl fmt::Display for Explained {
         write!(
             f,
             "; copied tx {} B (+{} B inlined), rx {} B; {:.1} frames per RX burst, {:.1} per TX \
-             burst; {:.0} cycles per segment, busy {:.0} %",
+             burst, TX ring full {}x; {:.0} cycles per segment, busy {:.0} %",
             count(self.tx_copied_bytes),
             count(self.tx_inlined_bytes),
             count(self.rx_copied_bytes),
             self.rx_frames_per_burst,
             self.tx_frames_per_burst,
+            count(self.tx_ring_full),
             self.cycles_per_segment,
             self.busy_share * 100.0
         )
