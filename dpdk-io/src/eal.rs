@@ -166,8 +166,17 @@ pub fn socket_id() -> i32 {
 /// The time-stamp counter.
 #[inline]
 pub fn rdtsc() -> u64 {
-    // SAFETY: executes rdtsc; no memory is touched.
-    unsafe { dpdk_sys::shim_rdtsc() }
+    // On x86-64 the instruction itself, as DPDK's inline rte_rdtsc does
+    // (no fence): the loop reads it once or twice per iteration, and a
+    // call into C for it cost about 3 % of a bulk sender's cycles.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unused_unsafe)]
+    // SAFETY: rdtsc exists on every x86-64 CPU and touches no memory.
+    return unsafe { core::arch::x86_64::_rdtsc() };
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: executes the architecture's cycle counter read; no memory
+    // is touched.
+    return unsafe { dpdk_sys::shim_rdtsc() };
 }
 
 /// Ticks per second of [`rdtsc`], as the EAL measured it (0 before init).
