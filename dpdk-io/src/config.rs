@@ -94,6 +94,13 @@ pub struct PortSection {
     /// How long to wait for the link at start, in ms; a link still down
     /// after it is reported, not fatal. Default 2000.
     pub link_timeout_ms: u64,
+    /// The device is configured with `engine.mtu`, and an `engine.mtu`
+    /// beyond the largest MTU the device reports is an error. Set this for
+    /// a device whose report is not a real limit, to run the engine at
+    /// `engine.mtu` anyway while the device stays at its default MTU:
+    /// net_memif reports 1518-byte frames (MTU 1500) and carries larger
+    /// ones over several of its buffers (`bsize`). Default false.
+    pub mtu_beyond_reported_limit: bool,
 }
 
 impl Default for PortSection {
@@ -105,6 +112,7 @@ impl Default for PortSection {
             promiscuous: true,
             use_port_mac: true,
             link_timeout_ms: 2000,
+            mtu_beyond_reported_limit: false,
         }
     }
 }

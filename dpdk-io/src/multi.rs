@@ -376,7 +376,7 @@ impl Runtime {
             }),
             ..PortConfig::default()
         };
-        let mut port = crate::runtime::start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let mut port = crate::runtime::start_port(port_id, port_cfg, cfg, &pool)?;
         let mac = port.mac_addr()?;
         let steering = if rss {
             let (key, _) = port.rss_hash_conf()?;

@@ -36,7 +36,10 @@ pub struct PortConfig {
     /// `RTE_ETH_TX_OFFLOAD_*` flags; each must be in
     /// [`PortInfo::tx_offload_capa`].
     pub tx_offloads: u64,
-    /// The MTU, or `None` for the driver's default.
+    /// The MTU (`rxmode.mtu`: the largest IP packet the device receives
+    /// and sends), or `None` for the driver's default (1500, or less if
+    /// the device cannot take 1500). Must be within
+    /// [`PortInfo::min_mtu`]`..=`[`PortInfo::mtu_limit`].
     pub mtu: Option<u32>,
     /// RSS over several RX queues, or `None`.
     pub rss: Option<RssConfig>,
@@ -88,8 +91,31 @@ pub struct PortInfo {
     pub hash_key_size: u8,
     /// Smallest MTU.
     pub min_mtu: u16,
-    /// Largest MTU.
+    /// Largest MTU, as the driver reports it (65535: no limit of its own).
     pub max_mtu: u16,
+    /// Largest frame the device receives, Ethernet header and CRC included
+    /// (the ethdev layer refuses an MTU that makes larger frames).
+    pub max_rx_pktlen: u32,
+}
+
+impl PortInfo {
+    /// The largest MTU the device can be configured with: `max_mtu`, and
+    /// no more than `max_rx_pktlen` less the frame's overhead. As the
+    /// ethdev layer counts it (DPDK 22.11 `eth_dev_validate_mtu`): the
+    /// overhead is `max_rx_pktlen - max_mtu` when the driver reports both,
+    /// else the Ethernet header and CRC (18 bytes). A driver's report may
+    /// be a placeholder: net_memif says 1518 bytes (MTU 1500) and carries
+    /// larger frames over several of its buffers.
+    pub fn mtu_limit(&self) -> u32 {
+        const ETHER_HDR_AND_CRC: u32 = 18;
+        let max_mtu = u32::from(self.max_mtu);
+        let overhead = if self.max_mtu != u16::MAX && self.max_rx_pktlen > max_mtu {
+            self.max_rx_pktlen - max_mtu
+        } else {
+            ETHER_HDR_AND_CRC
+        };
+        max_mtu.min(self.max_rx_pktlen.saturating_sub(overhead))
+    }
 }
 
 /// Link state (`rte_eth_link`).
@@ -268,6 +294,7 @@ impl Port {
             hash_key_size: info.hash_key_size,
             min_mtu: info.min_mtu,
             max_mtu: info.max_mtu,
+            max_rx_pktlen: info.max_rx_pktlen,
         })
     }
 
@@ -309,6 +336,18 @@ impl Port {
                 "TX offloads {:#x}",
                 config.tx_offloads & !info.tx_offload_capa
             )));
+        }
+
+        if let Some(mtu) = config.mtu {
+            if mtu < u32::from(info.min_mtu) || mtu > info.mtu_limit() {
+                return Err(capability(format!(
+                    "MTU {mtu} (the device takes {}..={}: largest MTU {}, largest frame {} bytes)",
+                    info.min_mtu,
+                    info.mtu_limit(),
+                    info.max_mtu,
+                    info.max_rx_pktlen
+                )));
+            }
         }
 
         let mut conf = dpdk_sys::rte_eth_conf::default();
@@ -409,6 +448,16 @@ impl Port {
     /// This port's capabilities.
     pub fn info(&self) -> Result<PortInfo, DpdkError> {
         Port::info_of(self.id)
+    }
+
+    /// The MTU the device is configured with (`rte_eth_dev_get_mtu`).
+    pub fn mtu(&self) -> Result<u16, DpdkError> {
+        let mut mtu = 0u16;
+        // SAFETY: mtu is a valid out-pointer; the port is configured.
+        check(self.id, "rte_eth_dev_get_mtu", unsafe {
+            dpdk_sys::rte_eth_dev_get_mtu(self.id, &mut mtu)
+        })?;
+        Ok(mtu)
     }
 
     /// Takes the handle of RX queue `queue`, to poll it from another

@@ -312,8 +312,8 @@ impl Worker {
     }
 
     /// Configures and starts port `port_id` as `cfg` says (one queue pair,
-    /// TX checksum offload if the port has it and `engine.offload.tx_checksum`
-    /// asks for it), waits up to `port.link_timeout_ms` for its link, and
+    /// the MTU `engine.mtu`, TX checksum offload if the port has it and
+    /// `engine.offload.tx_checksum` asks for it), waits up to `port.link_timeout_ms` for its link, and
     /// makes a worker on it. A link still down then is not an error (a
     /// memif server's link comes up when its client connects): frames flow
     /// once it is up, and [`Worker::link_up`] tells.
@@ -338,7 +338,7 @@ impl Worker {
             rx_offloads,
             ..PortConfig::default()
         };
-        let port = start_port(port_id, &port_cfg, &cfg.port, &pool)?;
+        let port = start_port(port_id, port_cfg, cfg, &pool)?;
         Worker::new(cfg, port, pool)
     }
 
@@ -692,26 +692,87 @@ impl Worker {
     }
 }
 
-/// Configures and starts a port, turns promiscuous mode on if asked (not
-/// every vdev has it; a port without still works for frames addressed to
-/// it), and waits up to `link_timeout_ms` for the link: a link still down
-/// then is not an error (a memif server's comes up when its client
-/// connects).
+/// Configures and starts a port with the MTU `cfg` asks for (see
+/// [`port_mtu`]), turns promiscuous mode on if asked (not every vdev has
+/// it; a port without still works for frames addressed to it), and waits
+/// up to `port.link_timeout_ms` for the link: a link still down then is
+/// not an error (a memif server's comes up when its client connects). The
+/// single-core [`Worker::open`] and the multi-core [`crate::Runtime`]
+/// both start their port here.
 pub(crate) fn start_port(
     port_id: u16,
-    port_cfg: &PortConfig,
-    section: &crate::config::PortSection,
+    port_cfg: PortConfig,
+    cfg: &RuntimeConfig,
     pool: &MbufPool,
 ) -> Result<Port, DpdkError> {
-    let mut port = Port::configure(port_id, port_cfg, pool)?;
+    let info = Port::info_of(port_id)?;
+    let mtu = port_mtu(cfg, &info)?;
+    // What the pool's buffers hold, as `RuntimeConfig::validate` checks
+    // for a pool made from the file; a pool handed in is checked here.
+    let room = usize::from(pool.direct().data_room());
+    let frame = usize::from(cfg.engine.mtu) + 14;
+    if room < frame + dpdk_sys::RTE_PKTMBUF_HEADROOM as usize {
+        return Err(DpdkError::Config(format!(
+            "invalid configuration: `mempool.data_room`: the pool's {room} bytes do not hold \
+             a frame of engine.mtu {} ({frame} bytes) and {} bytes of headroom",
+            cfg.engine.mtu,
+            dpdk_sys::RTE_PKTMBUF_HEADROOM
+        )));
+    }
+    let port_cfg = PortConfig { mtu, ..port_cfg };
+    let section = &cfg.port;
+    let mut port = Port::configure(port_id, &port_cfg, pool)?;
     port.start()?;
     if section.promiscuous {
         let _ = port.set_promiscuous(true);
     }
+    tracing::info!(
+        target: "dpdk_io::loop",
+        device = %section.device,
+        engine_mtu = cfg.engine.mtu,
+        port_mtu = port.mtu().ok(),
+        "port started"
+    );
     match port.wait_link_up(Duration::from_millis(section.link_timeout_ms)) {
         Ok(_) | Err(DpdkError::LinkTimeout { .. }) => Ok(port),
         Err(e) => Err(e),
     }
+}
+
+/// The MTU to configure a device described by `info` with: `engine.mtu`
+/// when the device takes it ([`PortInfo::mtu_limit`]); when it does not, a
+/// configuration error naming `engine.mtu`, unless
+/// `port.mtu_beyond_reported_limit` says the device's report is not a
+/// real limit: then `None`, the device keeps its default MTU and the
+/// engine still builds frames for `engine.mtu`.
+pub(crate) fn port_mtu(cfg: &RuntimeConfig, info: &PortInfo) -> Result<Option<u32>, DpdkError> {
+    let mtu = u32::from(cfg.engine.mtu);
+    let limit = info.mtu_limit();
+    if (u32::from(info.min_mtu)..=limit).contains(&mtu) {
+        return Ok(Some(mtu));
+    }
+    if mtu > limit && cfg.port.mtu_beyond_reported_limit {
+        tracing::info!(
+            target: "dpdk_io::loop",
+            device = %cfg.port.device,
+            driver = %info.driver,
+            engine_mtu = mtu,
+            device_limit = limit,
+            "engine.mtu beyond the device's reported limit (port.mtu_beyond_reported_limit)"
+        );
+        return Ok(None);
+    }
+    let hint = if mtu > limit {
+        "; if the device carries larger frames than it reports (net_memif does), \
+         set `port.mtu_beyond_reported_limit = true`"
+    } else {
+        ""
+    };
+    Err(DpdkError::Config(format!(
+        "invalid configuration: `engine.mtu`: {mtu} is outside what {} ({}) takes, \
+         {}..={} (its largest MTU {}, largest frame {} bytes){hint}",
+        cfg.port.device, info.driver, info.min_mtu, limit, info.max_mtu, info.max_rx_pktlen
+    )))
 }
 
 /// Two workers driven alternately from one thread: two engines in one
@@ -724,6 +785,59 @@ pub fn iterate_pair(a: (&mut Worker, &mut dyn App), b: (&mut Worker, &mut dyn Ap
 mod tests {
     use super::*;
     use dpdk_sys::*;
+
+    /// What a driver reports, as `rte_eth_dev_info_get` fills it in.
+    fn device(driver: &str, max_mtu: u16, max_rx_pktlen: u32) -> PortInfo {
+        PortInfo {
+            driver: driver.into(),
+            max_rx_queues: 1,
+            max_tx_queues: 1,
+            rx_offload_capa: 0,
+            tx_offload_capa: 0,
+            flow_type_rss_offloads: 0,
+            reta_size: 0,
+            hash_key_size: 0,
+            min_mtu: 46,
+            max_mtu,
+            max_rx_pktlen,
+        }
+    }
+
+    #[test]
+    fn the_device_limit_is_counted_as_ethdev_counts_it() {
+        // net_ring: no limit of its own.
+        assert_eq!(device("net_ring", u16::MAX, u32::MAX).mtu_limit(), 65535);
+        // net_memif, net_af_packet: only a largest frame, less 18 bytes.
+        assert_eq!(device("net_memif", u16::MAX, 1518).mtu_limit(), 1500);
+        // net_tap: a VLAN-tagged frame.
+        assert_eq!(device("net_tap", u16::MAX, 1522).mtu_limit(), 1504);
+        // A NIC reporting both: the smaller wins.
+        assert_eq!(device("nic", 9000, 9018).mtu_limit(), 9000);
+        assert_eq!(device("nic", 9600, 9018).mtu_limit(), 9000);
+    }
+
+    #[test]
+    fn the_port_takes_engine_mtu_or_the_configuration_is_refused() {
+        let mut cfg = RuntimeConfig::default();
+        cfg.engine.mtu = 9000;
+        let ring = device("net_ring", u16::MAX, u32::MAX);
+        assert_eq!(port_mtu(&cfg, &ring).unwrap(), Some(9000));
+        let memif = device("net_memif", u16::MAX, 1518);
+        let e = port_mtu(&cfg, &memif).unwrap_err().to_string();
+        assert!(e.contains("`engine.mtu`"), "{e}");
+        assert!(e.contains("1500"), "the device's limit is named: {e}");
+        assert!(e.contains("port.mtu_beyond_reported_limit"), "{e}");
+        // Told that the report is not a real limit: the device keeps its
+        // default MTU, the engine runs at 9000.
+        cfg.port.mtu_beyond_reported_limit = true;
+        assert_eq!(port_mtu(&cfg, &memif).unwrap(), None);
+        // Within the limit the device is always told.
+        cfg.engine.mtu = 1500;
+        assert_eq!(port_mtu(&cfg, &memif).unwrap(), Some(1500));
+        cfg.port.mtu_beyond_reported_limit = false;
+        cfg.engine.mtu = 1280;
+        assert_eq!(port_mtu(&cfg, &memif).unwrap(), Some(1280));
+    }
 
     #[test]
     fn rx_checksum_flags_decide_per_frame() {
