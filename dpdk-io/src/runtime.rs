@@ -78,10 +78,19 @@ pub struct LoopStats {
     pub tx_dropped: u64,
     /// Frames written to the pcap file.
     pub pcap_frames: u64,
-    /// Received chains copied into one buffer (pass-through devices).
+    /// Received frames that came as a chain of mbufs and were copied into
+    /// one for the engine, which reads a frame from one segment. net_ring
+    /// passes the sender's chains through as they are; net_memif chains a
+    /// frame larger than one mbuf of the pool.
     pub rx_linearized: u64,
-    /// Received frames dropped for want of a buffer to linearize into.
+    /// Bytes copied by that.
+    pub rx_linearized_bytes: u64,
+    /// Received frames dropped for want of a buffer to linearize into, or
+    /// (raw reflection) to write into.
     pub rx_no_buffer: u64,
+    /// Received chains longer than one mbuf of the pool holds (frames
+    /// beyond the MTU the pool is sized for), dropped.
+    pub rx_too_long: u64,
     /// RX polls made while the pool had fewer free mbufs than a burst:
     /// the device may have dropped frames for want of a buffer (its own
     /// count is `port.rx_nombuf`, or `port.imissed` where the kernel or
@@ -476,16 +485,11 @@ impl Worker {
             self.stats.pcap_frames += 1;
         }
         let m = self.reflect(m)?;
-        // The engine reads a frame from one segment. Devices that pass
-        // mbufs through (net_ring) deliver the sender's chain as it was;
-        // copy those into one buffer.
+        // The engine reads a frame from one segment: a chain is copied
+        // into one mbuf, or dropped, never handed on as if its first
+        // segment were the frame.
         let m = if m.nb_segs() > 1 {
-            self.stats.rx_linearized += 1;
-            let Some(flat) = self.linearize(&m) else {
-                self.stats.rx_no_buffer += 1;
-                return None;
-            };
-            flat
+            self.linearize(&m)?
         } else {
             m
         };
@@ -564,15 +568,37 @@ impl Worker {
         None
     }
 
+    /// The frame of the chain `m` copied into one mbuf of the pool (its
+    /// receive flags are not carried over: the engine checks the copy's
+    /// checksums itself), counted in `rx_linearized`. `None`, counted, when
+    /// the frame is longer than an mbuf holds (`rx_too_long`) or the pool
+    /// has no mbuf (`rx_no_buffer`). The length is the segments' sum, not
+    /// the head's `pkt_len`, which a broken chain could misstate.
     fn linearize(&mut self, m: &Mbuf) -> Option<Mbuf> {
         use stack::{BufferPool, PacketBuf};
-        let mut flat = self.pool.alloc()?;
-        let room = flat.append(m.pkt_len() as usize)?;
+        let len: usize = m.segments().map(<[u8]>::len).sum();
+        let room = usize::from(self.pool.direct().data_room())
+            .saturating_sub(dpdk_sys::RTE_PKTMBUF_HEADROOM as usize);
+        if len > room {
+            self.stats.rx_too_long += 1;
+            return None;
+        }
+        let Some(mut flat) = self.pool.alloc() else {
+            self.stats.rx_no_buffer += 1;
+            return None;
+        };
+        let Some(out) = flat.append(len) else {
+            // A pool whose mbufs have less headroom or room than asked.
+            self.stats.rx_too_long += 1;
+            return None;
+        };
         let mut at = 0;
         for seg in m.segments() {
-            room[at..at + seg.len()].copy_from_slice(seg);
+            out[at..at + seg.len()].copy_from_slice(seg);
             at += seg.len();
         }
+        self.stats.rx_linearized += 1;
+        self.stats.rx_linearized_bytes += len as u64;
         Some(flat)
     }
 
