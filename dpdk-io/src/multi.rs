@@ -211,10 +211,7 @@ impl FrameIo for SteerIo {
         let got = queue.rx_burst(&mut frames, room);
         Counters::add(&self.counters.device_rx, got);
         for m in frames.drain(..) {
-            let dest = match m.segments().next() {
-                Some(head) => self.steering.classify(head),
-                None => Destination::Core(0),
-            };
+            let dest = self.steering.classify_segments(m.segments());
             match dest {
                 Destination::Core(k) if k == self.me => out.push(m),
                 Destination::Core(k) => self.forward(k, m),

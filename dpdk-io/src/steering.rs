@@ -125,7 +125,40 @@ impl Steering {
             None => Destination::Core(0),
         }
     }
+
+    /// [`Steering::classify`] for a frame in segments (an mbuf chain).
+    /// The headers are read from the first segment when it holds them or
+    /// is the only one; otherwise from a copy of the first bytes of the
+    /// segments, so a chain that splits the headers is steered as the
+    /// whole frame would be.
+    pub fn classify_segments<'a>(
+        &self,
+        mut segments: impl Iterator<Item = &'a [u8]>,
+    ) -> Destination {
+        let first = segments.next().unwrap_or_default();
+        if first.len() >= STEER_HEAD {
+            return self.classify(first);
+        }
+        let Some(second) = segments.next() else {
+            return self.classify(first);
+        };
+        let mut head = [0u8; STEER_HEAD];
+        let mut n = 0;
+        for seg in [first, second].into_iter().chain(segments) {
+            let k = seg.len().min(STEER_HEAD - n);
+            head[n..n + k].copy_from_slice(&seg[..k]);
+            n += k;
+            if n == STEER_HEAD {
+                break;
+            }
+        }
+        self.classify(&head[..n])
+    }
 }
+
+/// Bytes of a frame that steering reads, at most: the Ethernet header,
+/// the longest IPv4 header and the TCP ports.
+const STEER_HEAD: usize = 14 + 60 + 4;
 
 /// The (source, destination) of an unfragmented IPv4/TCP frame.
 fn ipv4_tcp_tuple(frame: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
@@ -225,6 +258,37 @@ mod tests {
         icmp[23] = 1;
         assert_eq!(s.classify(&icmp), Destination::Core(0));
         assert_eq!(s.classify(&[0u8; 10]), Destination::Core(0));
+    }
+
+    #[test]
+    fn a_chain_is_steered_as_its_whole_frame() {
+        let s = Steering::software(2);
+        let us = Ipv4Addr::new(10, 8, 0, 1);
+        let peer = Ipv4Addr::new(10, 8, 0, 2);
+        let mut frames = vec![arp(2), arp(1)];
+        frames.extend((40_000..40_016).map(|port| {
+            let mut f = tcp_frame(SocketAddrV4::new(peer, 7), SocketAddrV4::new(us, port), 0);
+            f.extend_from_slice(&[0xab; 100]);
+            f
+        }));
+        for f in &frames {
+            let whole = s.classify(f);
+            assert_eq!(s.classify_segments(std::iter::once(&f[..])), whole);
+            // Split anywhere in the headers, in two or in many pieces.
+            for cut in [1, 13, 14, 20, 35, 37, 38, 60] {
+                let (a, b) = f.split_at(cut.min(f.len()));
+                assert_eq!(s.classify_segments([a, b].into_iter()), whole, "cut {cut}");
+            }
+            assert_eq!(s.classify_segments(f.chunks(3)), whole);
+            assert_eq!(s.classify_segments(f.chunks(1)), whole);
+        }
+        // Both cores appear among the TCP frames, so the split matters.
+        let cores: Vec<_> = frames[2..].iter().map(|f| s.classify(f)).collect();
+        assert!(cores.contains(&Destination::Core(0)) && cores.contains(&Destination::Core(1)));
+        assert_eq!(
+            s.classify_segments(std::iter::empty()),
+            Destination::Core(0)
+        );
     }
 
     #[test]
