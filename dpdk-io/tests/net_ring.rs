@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use dpdk_io::{
-    create_ring_pair, DpdkError, Eal, EalArgs, Mbuf, MbufPool, Mempool, Port, PortConfig,
+    create_ring_pair, App, DpdkError, Eal, EalArgs, Mbuf, MbufPool, Mempool, Port, PortConfig,
+    Runtime, RuntimeConfig, Worker,
 };
-use stack::{BufferPool, PacketBuf};
+use stack::{BufferPool, Engine, Instant, PacketBuf};
 
 const POOL_SIZE: u32 = 1023;
 const DATA_ROOM: u16 = 2176;
@@ -50,6 +51,7 @@ fn dpdk_over_net_ring() {
     chain_and_bulk(&mut pool);
     loopback_port(&pool);
     ring_pair(&pool);
+    port_mtu(&pool);
 
     assert_eq!(
         pool.direct().available(),
@@ -290,4 +292,62 @@ fn ring_pair(pool: &MbufPool) {
         (200, 200, 200, 200)
     );
     drop((a, b));
+}
+
+/// Does nothing (a worker needs an application).
+struct Idle;
+impl App for Idle {
+    fn poll(&mut self, _engine: &mut Engine<MbufPool>, _now: Instant) {}
+}
+
+/// The MTU a port is configured with. net_ring takes 9000. net_memif
+/// reports a largest frame of 1518 bytes (MTU 1500): `Port::configure`
+/// refuses 9000, and so do the single- and the multi-core runtime for
+/// `engine.mtu` 9000, naming the key, unless `port.mtu_beyond_reported_limit`
+/// says the report is no real limit; the device then keeps MTU 1500.
+fn port_mtu(pool: &MbufPool) {
+    let jumbo = PortConfig {
+        mtu: Some(9000),
+        ..PortConfig::default()
+    };
+    let (a, b) = create_ring_pair("mtu_a", "mtu_b").expect("ring pair");
+    assert_eq!(Port::info_of(a).unwrap().mtu_limit(), 65535);
+    let pa = Port::configure(a, &jumbo, pool).expect("net_ring takes MTU 9000");
+    let pb = Port::configure(b, &PortConfig::default(), pool).unwrap();
+    assert_eq!(pa.mtu().unwrap(), 9000);
+    assert_eq!(pb.mtu().unwrap(), 1500, "the default");
+    drop((pa, pb));
+
+    let memif = Port::id_by_name("net_memif0").unwrap();
+    let info = Port::info_of(memif).unwrap();
+    assert_eq!((info.max_rx_pktlen, info.mtu_limit()), (1518, 1500));
+    let e = Port::configure(memif, &jumbo, pool).unwrap_err();
+    assert!(matches!(e, DpdkError::PortCapability { .. }), "{e}");
+    eprintln!("net_memif0 at MTU 9000: {e}");
+
+    let mut cfg = RuntimeConfig::default();
+    cfg.port.device = "net_memif0".into();
+    cfg.port.link_timeout_ms = 0;
+    cfg.port.rx_ring = 256;
+    cfg.port.tx_ring = 256;
+    cfg.mempool.cache = 32;
+    cfg.engine.mtu = 9000;
+    let jumbo_pool = MbufPool::new("jumbo_pool", 2047, 32, 9344).unwrap();
+    let Err(e) = Worker::open(&cfg, memif, jumbo_pool.clone()) else {
+        panic!("net_memif0 does not report MTU 9000");
+    };
+    eprintln!("Worker::open: {e}");
+    assert!(e.to_string().contains("`engine.mtu`"), "{e}");
+    assert!(e.to_string().contains("mtu_beyond_reported_limit"), "{e}");
+    let Err(e) = Runtime::start(&cfg, memif, jumbo_pool.clone(), vec![Box::new(Idle)]) else {
+        panic!("net_memif0 does not report MTU 9000");
+    };
+    assert!(e.to_string().contains("`engine.mtu`"), "{e}");
+
+    cfg.port.mtu_beyond_reported_limit = true;
+    let worker = Worker::open(&cfg, memif, jumbo_pool.clone()).expect("told to go beyond");
+    assert_eq!(worker.port().mtu().unwrap(), 1500, "the device's default");
+    assert_eq!(worker.engine.config().mtu, 9000);
+    assert_eq!(worker.engine.config().effective_mss(), 8960);
+    drop(worker);
 }
