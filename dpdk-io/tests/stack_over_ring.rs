@@ -14,6 +14,9 @@ use dpdk_io::{
     create_ring_pair, iterate_pair, App, Eal, EalArgs, Mbuf, MbufPool, RuntimeConfig, Worker,
 };
 use stack::wire::{EthernetAddress, Ipv4Cidr};
+
+mod frames;
+use frames::{echo_reply_id, syn_mss, End};
 use stack::{CloseOutcome, Engine, Error, EventKind, Handle, Instant, Shutdown, StaticNeighbor};
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 1);
@@ -542,32 +545,6 @@ fn jumbo_pair() -> (Worker, Worker) {
     (a, b)
 }
 
-/// The MSS option of a TCP SYN frame, if `frame` is one.
-fn syn_mss(frame: &[u8]) -> Option<u16> {
-    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 6 {
-        return None;
-    }
-    let tcp = frame.get(14 + usize::from(frame[14] & 0x0f) * 4..)?;
-    if tcp.get(13)? & 0x02 == 0 {
-        return None;
-    }
-    let mut opts = tcp.get(20..usize::from(tcp[12] >> 4) * 4)?;
-    while let Some(&kind) = opts.first() {
-        match kind {
-            0 => break,
-            1 => opts = &opts[1..],
-            _ => {
-                let len = usize::from(*opts.get(1)?);
-                if kind == 2 && len == 4 {
-                    return Some(u16::from_be_bytes([opts[2], opts[3]]));
-                }
-                opts = opts.get(len.max(2)..)?;
-            }
-        }
-    }
-    None
-}
-
 /// Opens one connection and records the MSS each side sends with.
 struct MssProbe {
     peer: Option<SocketAddrV4>,
@@ -706,42 +683,17 @@ fn jumbo_bulk(a: &mut Worker, b: &mut Worker) {
     );
 }
 
-/// The ones' complement sum of `b` (RFC 1071).
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An ICMP echo request from A to B, `len` bytes of frame in all.
 fn ping(id: u16, len: usize) -> Vec<u8> {
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 7, 2]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 7, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip_len = (len - 14) as u16;
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    f[22] = 64;
-    f[23] = 1;
-    f[26..30].copy_from_slice(&A_IP.octets());
-    f[30..34].copy_from_slice(&B_IP.octets());
-    let c = checksum(&f[14..34]);
-    f[24..26].copy_from_slice(&c.to_be_bytes());
-    f[34] = 8;
-    f[38..40].copy_from_slice(&id.to_be_bytes());
-    f[40..42].copy_from_slice(&1u16.to_be_bytes());
-    for (i, b) in f[42..].iter_mut().enumerate() {
-        *b = (i as u8).wrapping_mul(7).wrapping_add(id as u8);
-    }
-    let c = checksum(&f[34..]);
-    f[36..38].copy_from_slice(&c.to_be_bytes());
-    f
+    let a = End {
+        mac: [2, 0, 0, 0, 7, 1],
+        ip: A_IP,
+    };
+    let b = End {
+        mac: [2, 0, 0, 0, 7, 2],
+        ip: B_IP,
+    };
+    frames::ping(a, b, id, len)
 }
 
 /// `frame` as a chain of mbufs from `pool`, cut at `cuts`.
@@ -785,8 +737,7 @@ fn send_to_b(
     a.port_mut().rx_burst(0, &mut got, 512);
     got.iter()
         .map(Mbuf::frame_bytes)
-        .filter(|f| f.len() > 42 && f[12..14] == [0x08, 0x00] && f[23] == 1 && f[34] == 0)
-        .map(|f| (u16::from_be_bytes([f[38], f[39]]), f.len(), f))
+        .filter_map(|f| Some((echo_reply_id(&f)?, f.len(), f)))
         .collect()
 }
 
