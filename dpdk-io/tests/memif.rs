@@ -1,12 +1,16 @@
 //! Two stack processes over net_memif (shared memory, no kernel on the
 //! path), each a `stackd`: a 256 MiB transfer each way checked by SHA-256,
-//! and scenarios S1 and S2 between the seed-000 client and server.
+//! and scenarios S1 and S2 between the seed-000 client and server; jumbo
+//! frames (MTU 9000) between two stackd, and a frame memif chains sent
+//! from this process as a raw memif client.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+mod frames;
 
 const STACKD: &str = env!("CARGO_BIN_EXE_stackd");
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -36,11 +40,11 @@ impl Pair {
 
     /// A pair whose server runs on `server_lcores`.
     fn with_lcores(client_extra: &str, server_lcores: &str) -> Pair {
-        Pair::build(client_extra, server_lcores, "")
+        Pair::build(client_extra, server_lcores, "", &STANDARD)
     }
 
-    /// The general case: extra TOML for each side.
-    fn build(client_extra: &str, server_lcores: &str, server_extra: &str) -> Pair {
+    /// The general case: extra TOML for each side, over `link`.
+    fn build(client_extra: &str, server_lcores: &str, server_extra: &str, link: &Link) -> Pair {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("stack-memif-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -48,11 +52,15 @@ impl Pair {
         let write = |name: &str, role: &str, lcore: &str, me: u8, peer: u8| {
             let path = dir.join(name);
             let text = format!(
-                "[eal]\nlcores = \"{lcore}\"\nvdevs = [\"net_memif0,role={role},id=0,socket={},socket-abstract=no\"]\n\
-                 [port]\ndevice = \"net_memif0\"\nuse_port_mac = false\nlink_timeout_ms = 0\n\
+                "[eal]\nlcores = \"{lcore}\"\nvdevs = [\"net_memif0,role={role},id=0,socket={},socket-abstract=no{}\"]\n\
+                 [port]\ndevice = \"net_memif0\"\nuse_port_mac = false\nlink_timeout_ms = 0\n{}\
                  [engine]\nmac = \"02:00:00:00:10:0{me}\"\naddress = \"10.10.0.{me}/24\"\n\
-                 neighbors = [{{ ip = \"10.10.0.{peer}\", mac = \"02:00:00:00:10:0{peer}\" }}]\n",
-                sock.display()
+                 neighbors = [{{ ip = \"10.10.0.{peer}\", mac = \"02:00:00:00:10:0{peer}\" }}]\n{}{}",
+                sock.display(),
+                link.vdev,
+                link.port,
+                link.engine,
+                link.tables,
             );
             std::fs::write(&path, text).unwrap();
             path
@@ -71,6 +79,38 @@ impl Pair {
         }
     }
 }
+
+/// What both sides of a pair add to their configuration: vdev arguments,
+/// keys of `[port]` and of `[engine]`, and tables of their own.
+struct Link {
+    vdev: &'static str,
+    port: &'static str,
+    engine: &'static str,
+    tables: &'static str,
+}
+
+/// The default link: MTU 1500, memif buffers of 2048 bytes.
+const STANDARD: Link = Link {
+    vdev: "",
+    port: "",
+    engine: "",
+    tables: "",
+};
+
+/// Jumbo frames: MTU 9000, memif buffers and mbufs that hold a whole
+/// 9014-byte frame, and windows of a few segments more than the default.
+/// net_memif reports MTU 1500 at most and carries larger frames: the port
+/// is told to go beyond (`mtu_beyond_reported_limit`).
+const JUMBO: Link = Link {
+    vdev: ",bsize=9216",
+    port: "mtu_beyond_reported_limit = true\n",
+    engine: "mtu = 9000\n",
+    tables: "[mempool]\nmbufs = 8191\ndata_room = 9344\n\
+             [engine.tcp]\nrecv_buffer = 1048576\nsend_buffer = 2097152\n",
+};
+
+/// As [`JUMBO`], without telling the port to go beyond what it reports.
+const JUMBO_UNTOLD: Link = Link { port: "", ..JUMBO };
 
 impl Drop for Pair {
     fn drop(&mut self) {
@@ -560,7 +600,12 @@ fn pcap_records_frames_in_and_out() {
     let dir = std::env::temp_dir().join(format!("stack-pcap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("server.pcap");
-    let pair = Pair::build("", "0", &format!("[loop]\npcap = \"{}\"\n", file.display()));
+    let pair = Pair::build(
+        "",
+        "0",
+        &format!("[loop]\npcap = \"{}\"\n", file.display()),
+        &STANDARD,
+    );
     let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
     wait_ready(&mut server, Duration::from_secs(30));
     let client = spawn(
@@ -617,4 +662,158 @@ fn pcap_records_frames_in_and_out() {
     );
     // Echo: 100,000 bytes in and the same out (retransmissions aside).
     assert!(payload >= 200_000, "{payload} payload bytes recorded");
+}
+
+// Jumbo frames between two processes: MTU 9000 on both sides, 64 MiB
+// each way SHA-256 checked. The ports carried frames of more than 1514
+// bytes on average both ways, and memif delivered each in one mbuf (its
+// buffers and the pool's mbufs hold 9216 bytes): nothing to linearize.
+#[test]
+fn jumbo_bulk_between_two_processes() {
+    let _one_at_a_time = serial();
+    let pair = Pair::build("", "0", "", &JUMBO);
+    let run = bulk_between(&pair, 64 << 20);
+    let out = run.client_out.as_str();
+    let sent = stat(out, "obytes") / stat(out, "opackets");
+    let received = stat(out, "ibytes") / stat(out, "ipackets");
+    assert!(
+        sent > 1514 && received > 1514,
+        "frames of {sent} bytes out, {received} in, on average"
+    );
+    assert_eq!(stat(out, "rx_linearized"), 0, "{out}");
+    assert_eq!(stat(out, "rx_too_long"), 0, "{out}");
+    let secs: f64 = field(&run.client, "seconds").parse().unwrap();
+    println!(
+        "64 MiB each way over memif at MTU 9000 in {secs:.2} s: {:.2} Gbit/s per direction; \
+         frames of {sent} bytes out and {received} in on average",
+        (64u64 << 23) as f64 / secs / 1e9
+    );
+}
+
+// The handshake and the frames of a jumbo connection, from the server's
+// pcap: SYN and SYN-ACK advertise MSS 8960 (MTU 9000 less 40), the
+// largest frames are 9014 bytes, and the echoed bytes all pass.
+#[test]
+fn jumbo_frames_in_a_pcap() {
+    let _one_at_a_time = serial();
+    let dir = std::env::temp_dir().join(format!("stack-jumbo-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("server.pcap");
+    let pcap = format!("[loop]\npcap = \"{}\"\n", file.display());
+    let pair = Pair::build("", "0", &pcap, &JUMBO);
+    let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let client = spawn(
+        &pair.client,
+        &["bulk", "--connect", "10.10.0.1:7", "--bytes", "1000000"],
+        false,
+    );
+    let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
+    let report = out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("no report: {out}"));
+    assert_eq!(field(report, "error"), "null", "{out}");
+    assert_eq!(
+        field(report, "sent_sha256"),
+        field(report, "received_sha256"),
+        "echo intact"
+    );
+    stop(&server);
+    finish(server, Duration::from_secs(10), "server");
+    let bytes = std::fs::read(&file).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let frames = frames::pcap_frames(&bytes);
+    let syn_mss: Vec<u16> = frames.iter().filter_map(|f| frames::syn_mss(f)).collect();
+    assert_eq!(syn_mss, [8960, 8960], "SYN and SYN-ACK");
+    let largest = frames.iter().map(|f| f.len()).max().unwrap();
+    assert_eq!(largest, 9014, "full frames at MTU 9000");
+    let full = frames.iter().filter(|f| f.len() == 9014).count();
+    // 1,000,000 bytes in, the same out, in 8948-byte segments.
+    assert!(full >= 2 * 100, "{full} frames of 9014 bytes");
+}
+
+// An engine.mtu the device does not report taking is refused at start,
+// by the single-core and the multi-core runtime alike, with an error that
+// names the key and the way out.
+#[test]
+fn jumbo_refused_without_going_beyond_the_reported_limit() {
+    let _one_at_a_time = serial();
+    for lcores in ["0", "0-1"] {
+        let pair = Pair::build("", lcores, "", &JUMBO_UNTOLD);
+        let server = spawn(&pair.server, &["echo", "--port", "7"], false);
+        let (_, err) = finish(server, Duration::from_secs(30), "stackd");
+        assert!(
+            err.contains("stackd: port net_memif0: invalid configuration: `engine.mtu`: 9000"),
+            "lcores {lcores}: {err}"
+        );
+        assert!(err.contains("port.mtu_beyond_reported_limit"), "{err}");
+    }
+}
+
+// Chains from the device itself: net_memif copies a received frame into
+// mbufs of the pool and chains them when one does not hold it. A
+// 9014-byte ping from this process (a raw memif client) to a stackd at
+// MTU 1500 (2048 bytes of room per mbuf) arrives as a chain of five: it
+// is dropped and counted (rx_too_long), never handed to the engine as its
+// first 2048 bytes, and the pings before and after it are answered.
+#[test]
+fn a_chain_from_memif_too_long_for_an_mbuf_is_dropped_and_counted() {
+    use dpdk_io::{Eal, EalArgs, MbufPool, Port, PortConfig};
+    let _one_at_a_time = serial();
+    let pair = Pair::new();
+    let mut server = spawn(&pair.server, &["--stats", "echo", "--port", "7"], false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let args = EalArgs::ci(256)
+        .lcores("1")
+        .log_level("notice")
+        .vdev(&format!(
+            "net_memif0,role=client,id=0,socket={},socket-abstract=no",
+            pair.dir.join("memif.sock").display()
+        ))
+        .build();
+    let eal = Eal::init(&args).expect("EAL");
+    let mut pool = MbufPool::new("raw_pool", 1023, 0, 9344).unwrap();
+    let id = Port::id_by_name("net_memif0").unwrap();
+    let mut port = Port::configure(id, &PortConfig::default(), &pool).unwrap();
+    port.start().unwrap();
+    port.wait_link_up(Duration::from_secs(10))
+        .expect("the link to stackd");
+    let us = frames::End {
+        mac: [2, 0, 0, 0, 0x10, 2],
+        ip: std::net::Ipv4Addr::new(10, 10, 0, 2),
+    };
+    let server_end = frames::End {
+        mac: [2, 0, 0, 0, 0x10, 1],
+        ip: std::net::Ipv4Addr::new(10, 10, 0, 1),
+    };
+    let mut answered = Vec::new();
+    for (id, len) in [(1u16, 98usize), (2, 9014), (3, 98)] {
+        let frame = frames::ping(us, server_end, id, len);
+        let mut out = vec![pool.alloc_with(&frame).unwrap()];
+        assert_eq!(port.tx_burst(0, &mut out), 1);
+        // Wait for this ping's reply, for at most a second.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            let mut got = Vec::new();
+            port.rx_burst(0, &mut got, 32);
+            answered.extend(
+                got.iter()
+                    .filter_map(|m| frames::echo_reply_id(&m.frame_bytes())),
+            );
+            if answered.contains(&id) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    drop(port);
+    drop(pool);
+    drop(eal);
+    stop(&server);
+    let (out, _) = finish(server, Duration::from_secs(10), "server");
+    assert_eq!(answered, [1, 3], "the small pings, not the jumbo one");
+    assert_eq!(stat(&out, "rx_too_long"), 1, "{out}");
+    assert_eq!(stat(&out, "rx_linearized"), 0, "{out}");
+    assert_eq!(stat(&out, "icmp_echo_replies"), 2, "{out}");
 }
