@@ -4,7 +4,8 @@
 # vdev: `wire server` (echo, discard, raw reflector) on one side of a
 # net_memif pair, `wire client` on the other, measuring rtt, rr, bulk and
 # crr beside the raw device and Linux's TCP of the same run (over loopback,
-# and over a veth pair into a network namespace), and printing the table;
+# and over a veth pair into a network namespace), with bulk at MTU 9000
+# (configs/jumbo-memif-*.toml) as rows of their own, and printing the table;
 # then the loss section (scripts/loss.sh): bulk without loss and at 0.1 to
 # 10 % loss, and rr at 1 %, over a veth pair, the stack and Linux as senders in the same run.
 # JSON with every sample goes to target/wire/.
@@ -47,6 +48,18 @@ wait $veth_server 2>/dev/null || true
 cleanup_veth
 echo "    done ($out/veth.json)"
 
+echo "==> the stack at MTU 9000: bulk only, over net_memif with jumbo frames"
+rm -f /tmp/stack-bench-jumbo.sock
+"$wire" server --config configs/jumbo-memif-server.toml 2> "$out/jumbo-server.log" &
+server=$!
+trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true; cleanup_veth' EXIT
+sleep 1
+"$wire" client --config configs/jumbo-memif-client.toml --server 10.20.0.1 \
+  "${quick[@]}" --only bulk --json "$out/jumbo.json" > "$out/jumbo.txt" 2> "$out/jumbo-client.log"
+kill -INT $server 2>/dev/null || true
+wait $server 2>/dev/null || true
+echo "    done ($out/jumbo.json)"
+
 echo "==> the stack: wire server on net_memif (role server, core 0)"
 rm -f /tmp/stack-bench.sock
 "$wire" server --config configs/bench-memif-server.toml 2> "$out/server.log" &
@@ -56,7 +69,8 @@ sleep 1
 
 echo "==> wire client on net_memif (role client, core 1): raw device, then TCP"
 "$wire" client --config configs/bench-memif-client.toml --server 10.20.0.1 \
-  "${quick[@]}" --linux "$out/linux.json" --linux "$out/veth.json" --json "$out/wire.json" 2> "$out/client.log"
+  "${quick[@]}" --linux "$out/linux.json" --linux "$out/veth.json" --extra "$out/jumbo.json" \
+  --json "$out/wire.json" 2> "$out/client.log"
 kill -INT $server 2>/dev/null || true
 wait $server 2>/dev/null || true
 grep -h '^wire server memory' "$out/server.log" || true

@@ -3,8 +3,8 @@
 //! ```text
 //! wire server --config FILE                  echo (7) + discard (9) + raw reflector
 //! wire client --config FILE --server IP [--repetitions 3] [--seconds 1]
-//!             [--linux FILE.json]... [--json OUT.json] [--quick]
-//!             [--only raw|rtt|rr|bulk|crr]   (one group, e.g. to profile it)
+//!             [--linux FILE.json]... [--extra FILE.json]... [--json OUT.json]
+//!             [--quick] [--only raw|rtt|rr|bulk|crr]   (one group, e.g. to profile it)
 //! wire linux  [--repetitions 3] [--seconds 1] [--json OUT.json] [--quick]
 //!             [--server IP --label linux-veth]   (servers of linux-server)
 //! wire linux-server --bind IP                 kernel echo/discard/crr on 7, 9, 13
@@ -151,6 +151,11 @@ struct ClientArgs {
     /// table; may be given more than once.
     #[arg(long, value_name = "FILE.json")]
     linux: Vec<PathBuf>,
+    /// A report of another "wire client" run (its --json) whose figures go
+    /// into the table as rows of their own, e.g. bulk at MTU 9000; may be
+    /// given more than once.
+    #[arg(long, value_name = "FILE.json")]
+    extra: Vec<PathBuf>,
     /// Write the report, with every sample, as JSON to this file.
     #[arg(long, value_name = "OUT.json")]
     json: Option<PathBuf>,
@@ -427,7 +432,19 @@ fn client(args: &ClientArgs) -> Result<(), String> {
         figures.push(Figure::new("stack", "crr", "conn/s", rates));
     }
 
-    for file in &args.linux {
+    // Figures measured at another MTU than Ethernet's are named with it
+    // ("bulk one way, MTU 9000"), so they sit beside the others; so are
+    // their workloads.
+    if cfg.engine.mtu != 1500 {
+        let tag = format!(", MTU {}", cfg.engine.mtu);
+        for f in &mut figures {
+            f.name.push_str(&tag);
+        }
+        for e in &mut explained {
+            e.workload.push_str(&tag);
+        }
+    }
+    for file in args.linux.iter().chain(&args.extra) {
         let path = file.display();
         let text = std::fs::read_to_string(file).map_err(|e| format!("{path}: {e}"))?;
         let linux: Vec<Figure> = serde_json::from_str::<serde_json::Value>(&text)
@@ -863,6 +880,8 @@ mod tests {
             "o/linux.json",
             "--linux",
             "o/veth.json",
+            "--extra",
+            "o/jumbo.json",
             "--json",
             "o/wire.json",
         ])
@@ -870,7 +889,24 @@ mod tests {
             panic!("not client")
         };
         assert_eq!(a.linux.len(), 2);
+        assert_eq!(a.extra, [PathBuf::from("o/jumbo.json")]);
         assert_eq!(a.only, None);
+        let Command::Client(a) = parse(&[
+            "client",
+            "--config",
+            "configs/jumbo-memif-client.toml",
+            "--server",
+            "10.20.0.1",
+            "--quick",
+            "--only",
+            "bulk",
+            "--json",
+            "o/jumbo.json",
+        ])
+        .unwrap() else {
+            panic!("not client")
+        };
+        assert_eq!(a.only, Some(Group::Bulk));
         let Command::Loss(a) = parse(&[
             "loss",
             "--config",
