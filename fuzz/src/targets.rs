@@ -247,6 +247,25 @@ impl Pair {
         self.engines[to].handle_rx(self.now, buf);
     }
 
+    /// Frames to engine `to` in one receive burst (each dropped, as by a
+    /// NIC, when its pool is empty).
+    fn deliver_burst(&mut self, to: usize, frames: &[&[u8]]) {
+        let mut bufs = Vec::with_capacity(frames.len());
+        for bytes in frames {
+            if std::env::var_os("FUZZ_TRACE").is_some() {
+                trace(self.now, to, bytes);
+            }
+            let Some(mut buf) = self.pools[to].alloc() else {
+                continue;
+            };
+            if let Some(room) = buf.append(bytes.len()) {
+                room.copy_from_slice(bytes);
+                bufs.push(buf);
+            }
+        }
+        self.engines[to].handle_rx_burst(self.now, bufs);
+    }
+
     fn events(&mut self) {
         let mut buf = [0u8; 4096];
         for side in 0..2 {
@@ -406,7 +425,7 @@ fn stream_byte(side: usize, offset: usize) -> u8 {
 /// and, after close, stale handles), linger and Nagle settings, clock
 /// jumps, ICMP errors from a router about frames in flight (fragmentation
 /// needed, unreachable), and a channel that delivers, drops, duplicates
-/// and reorders frames as told. Each
+/// and reorders frames as told, moving them one by one or in bursts. Each
 /// side must only ever read a prefix of what the other wrote; the books
 /// stay straight; and once everything is closed nothing is left.
 pub fn engine_ops(data: &[u8]) {
@@ -463,15 +482,34 @@ pub fn engine_ops(data: &[u8]) {
                 }
             }
             3 => {
-                // Collect what the engines send, then deliver `arg % 8` frames.
+                // Collect what the engines send (frame by frame, or in
+                // bursts of up to `arg % 4 + 1`), then deliver `arg % 8`
+                // frames: one by one, or, with the top bit, each run of
+                // frames to the same engine as one receive burst.
                 for from in 0..2 {
-                    while let Some(f) = pair.engines[from].poll_transmit(pair.now) {
-                        wire.push_back((1 - from, f.to_vec()));
+                    if arg & 0x40 == 0 {
+                        while let Some(f) = pair.engines[from].poll_transmit(pair.now) {
+                            wire.push_back((1 - from, f.to_vec()));
+                        }
+                    } else {
+                        let mut out = Vec::new();
+                        let max = usize::from(arg % 4) + 1;
+                        while pair.engines[from].poll_transmit_burst(pair.now, &mut out, max) > 0 {
+                            assert!(out.len() <= max, "a transmit burst over its limit");
+                            wire.extend(out.drain(..).map(|f| (1 - from, f.to_vec())));
+                        }
                     }
                 }
-                for _ in 0..(arg % 8) {
-                    if let Some((to, f)) = wire.pop_front() {
-                        pair.deliver(to, &f);
+                let n = usize::from(arg % 8).min(wire.len());
+                let frames: Vec<(usize, Vec<u8>)> = wire.drain(..n).collect();
+                if arg & 0x80 == 0 {
+                    for (to, f) in &frames {
+                        pair.deliver(*to, f);
+                    }
+                } else {
+                    for run in frames.chunk_by(|a, b| a.0 == b.0) {
+                        let bytes: Vec<&[u8]> = run.iter().map(|(_, f)| &f[..]).collect();
+                        pair.deliver_burst(run[0].0, &bytes);
                     }
                 }
             }

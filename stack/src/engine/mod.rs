@@ -5,11 +5,13 @@
 //! The engine does no I/O and reads no clock. A driver (the DPDK runtime,
 //! the simulator, a test) calls, in this order, as often as it likes:
 //!
-//! 1. [`Engine::handle_rx`] for each received frame (the buffer moves in);
+//! 1. [`Engine::handle_rx_burst`] with the received frames (the buffers
+//!    move in), or [`Engine::handle_rx`] for each;
 //! 2. [`Engine::handle_timeouts`] once;
 //! 3. the application: [`Engine::poll_event`] until `None`, and the
 //!    connection calls (`read`, `write`, `close`, ...);
-//! 4. [`Engine::poll_transmit`] until `None`, sending each frame;
+//! 4. [`Engine::poll_transmit_burst`] until it returns 0, or
+//!    [`Engine::poll_transmit`] until `None`, sending each frame;
 //! 5. sleep or spin until [`Engine::poll_timeout`] or the next frame.
 //!
 //! The methods fall into four kinds, as in quinn-proto: getters, `handle_*`
