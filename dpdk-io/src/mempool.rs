@@ -20,6 +20,9 @@ pub struct Mempool {
     name: String,
     size: u32,
     data_room: u16,
+    /// The common store is a DPDK ring (the default ops): its count can be
+    /// read directly. Asked once, at creation.
+    ring_backed: bool,
     eal: ManuallyDrop<Arc<EalToken>>,
 }
 
@@ -55,11 +58,14 @@ impl Mempool {
             name: name.to_string(),
             errno: rte_errno(),
         })?;
+        // SAFETY: raw is the live pool just created.
+        let ring_backed = unsafe { dpdk_sys::shim_mempool_is_ring(raw.as_ptr()) } != 0;
         Ok(Mempool {
             raw,
             name: name.to_string(),
             size: n,
             data_room,
+            ring_backed,
             eal: ManuallyDrop::new(eal),
         })
     }
@@ -91,7 +97,7 @@ impl Mempool {
     /// lcore's cache): what a check against a reserve wants.
     pub fn available_here(&self) -> u32 {
         // SAFETY: raw is a live pool (freed only in drop).
-        unsafe { dpdk_sys::shim_mempool_avail_here(self.raw.as_ptr()) }
+        unsafe { dpdk_sys::shim_mempool_avail_here(self.raw.as_ptr(), i32::from(self.ring_backed)) }
     }
 
     /// Mbufs taken out of the pool and not yet returned.

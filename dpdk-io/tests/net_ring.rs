@@ -183,8 +183,11 @@ fn share_fails_when_indirect_pool_is_exhausted() {
     let b = small.alloc().unwrap();
     let c = small.alloc().unwrap();
     assert!(small.alloc().is_none(), "direct pool exhausted");
+    assert_eq!(small.direct().available_here(), 0, "nothing free here");
     drop((a, b, c, s2));
     assert_eq!(small.direct().available(), 3);
+    // The ring-backed count (ring plus this lcore's cache) sees them too.
+    assert_eq!(small.direct().available_here(), 3);
 }
 
 fn chain_and_bulk(pool: &mut MbufPool) {

@@ -33,16 +33,24 @@ int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 	return rte_pktmbuf_alloc_bulk(mp, mbufs, count);
 }
 
-unsigned int shim_mempool_avail_here(const struct rte_mempool *mp)
+int shim_mempool_is_ring(const struct rte_mempool *mp)
+{
+	const struct rte_mempool_ops *ops = rte_mempool_get_ops(mp->ops_index);
+
+	return strncmp(ops->name, "ring_", 5) == 0;
+}
+
+unsigned int shim_mempool_avail_here(const struct rte_mempool *mp, int ring_backed)
 {
 	struct rte_mempool *m = (struct rte_mempool *)mp;
-	const struct rte_mempool_ops *ops = rte_mempool_get_ops(m->ops_index);
 	struct rte_mempool_cache *cache;
 	unsigned int n;
 
 	/* The common store's count is only public for ring-backed pools
-	 * (rte_mempool_ops_get_count is internal); others take the walk. */
-	if (strncmp(ops->name, "ring_", 5) != 0)
+	 * (rte_mempool_ops_get_count is internal); others take the walk.
+	 * The caller asks shim_mempool_is_ring once per pool, not here on
+	 * every call. */
+	if (!ring_backed)
 		return rte_mempool_avail_count(mp);
 	n = rte_ring_count((const struct rte_ring *)m->pool_data);
 	cache = rte_mempool_default_cache(m, rte_lcore_id());

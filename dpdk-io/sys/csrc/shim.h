@@ -20,10 +20,13 @@ struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 			    unsigned int count);
 void shim_pktmbuf_free(struct rte_mbuf *m);
+/* Whether the pool's common store is a DPDK ring (its ops are "ring_*"). */
+int shim_mempool_is_ring(const struct rte_mempool *mp);
 /* Free objects in the pool's common ring plus the calling lcore's cache:
  * a lower bound of rte_mempool_avail_count() without its walk over every
- * lcore's cache. */
-unsigned int shim_mempool_avail_here(const struct rte_mempool *mp);
+ * lcore's cache. ring_backed: what shim_mempool_is_ring said of the pool
+ * (without it, the full count). */
+unsigned int shim_mempool_avail_here(const struct rte_mempool *mp, int ring_backed);
 struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
 				    struct rte_mempool *mp);
 int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
