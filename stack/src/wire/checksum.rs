@@ -202,6 +202,32 @@ mod tests {
         }
     }
 
+    // The lanes run over whole 32-byte blocks: long data, every offset
+    // and every remainder, against the word-by-word sum.
+    #[test]
+    fn matches_naive_on_long_data() {
+        let mut state = 0x5eed_0009;
+        let mut backing = vec![0u8; 9100];
+        for round in 0..2 {
+            for b in backing.iter_mut() {
+                *b = splitmix(&mut state) as u8;
+            }
+            if round == 1 {
+                backing.fill(0xff);
+            }
+            for offset in 0..4 {
+                for len in (300..9000).step_by(97).chain([1448, 1460, 8960, 9000]) {
+                    let data = &backing[offset..offset + len];
+                    assert_eq!(
+                        fold(sum(data, 0)),
+                        naive_sum(data),
+                        "round {round} offset {offset} len {len}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn zero_and_all_ones() {
         assert_eq!(fold(sum(&[], 0)), 0);
