@@ -197,18 +197,30 @@ impl Mbuf {
         }
     }
 
-    /// Appends `tail` to this chain (`rte_pktmbuf_chain`). On failure (the
-    /// chain would exceed `RTE_MBUF_MAX_NB_SEGS`) `tail` is handed back.
+    /// Appends `tail` to this chain, as `rte_pktmbuf_chain` does, in
+    /// inline Rust (a frame's payload parts are chained one by one on
+    /// every transmit). On failure (the chain would exceed
+    /// `RTE_MBUF_MAX_NB_SEGS`, 65,535 segments) `tail` is handed back.
+    #[inline]
     pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
-        // SAFETY: both chains are valid and owned; on success the head takes
-        // ownership of tail's segments, so tail must not be freed again.
-        let ret = unsafe { dpdk_sys::shim_pktmbuf_chain(self.raw.as_ptr(), tail.as_ptr()) };
-        if ret == 0 {
-            std::mem::forget(tail);
-            Ok(())
-        } else {
-            Err(tail)
+        let (head, first) = (self.raw.as_ptr(), tail.raw.as_ptr());
+        // SAFETY: both chains are valid and owned by us; only the head's
+        // and the tail's first segment's counters and the last segment's
+        // next pointer change.
+        unsafe {
+            let segs = u32::from((*head).nb_segs) + u32::from((*first).nb_segs);
+            let Ok(segs) = u16::try_from(segs) else {
+                return Err(tail);
+            };
+            (*self.last_seg()).next = first;
+            (*head).nb_segs = segs;
+            (*head).pkt_len += (*first).pkt_len;
+            // The chain's length lives in its head only.
+            (*first).pkt_len = u32::from((*first).data_len);
         }
+        // The head owns tail's segments now: they are freed with it.
+        std::mem::forget(tail);
+        Ok(())
     }
 }
 

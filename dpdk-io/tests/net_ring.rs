@@ -201,6 +201,22 @@ fn chain_and_bulk(pool: &mut MbufPool) {
     let clone = head.share().unwrap();
     assert_eq!(clone.nb_segs(), 2);
     drop((head, clone));
+    // A chain onto a chain: segments and length add up, in order.
+    let mut head = pool.alloc_with(b"a").unwrap();
+    let mut rest = pool.alloc_with(b"bc").unwrap();
+    rest.chain(pool.alloc_with(b"def").unwrap()).expect("chain");
+    head.chain(rest).expect("chain of two");
+    head.chain(pool.alloc_with(b"g").unwrap()).expect("chain");
+    assert_eq!((head.nb_segs(), head.pkt_len()), (4, 7));
+    assert_eq!(head.frame_bytes(), b"abcdefg");
+    let lens: Vec<usize> = head.segments().map(<[u8]>::len).collect();
+    assert_eq!(lens, [1, 2, 3, 1]);
+    drop(head);
+    assert_eq!(
+        pool.direct().in_use(),
+        0,
+        "the whole chain freed with its head"
+    );
 
     let mut v = Vec::new();
     assert!(pool.alloc_bulk(100, &mut v));

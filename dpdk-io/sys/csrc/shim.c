@@ -70,11 +70,6 @@ struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
 	return rte_pktmbuf_clone(md, mp);
 }
 
-int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
-{
-	return rte_pktmbuf_chain(head, tail);
-}
-
 char *shim_pktmbuf_adj(struct rte_mbuf *m, uint16_t len)
 {
 	return rte_pktmbuf_adj(m, len);

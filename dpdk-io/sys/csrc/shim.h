@@ -29,7 +29,6 @@ int shim_mempool_is_ring(const struct rte_mempool *mp);
 unsigned int shim_mempool_avail_here(const struct rte_mempool *mp, int ring_backed);
 struct rte_mbuf *shim_pktmbuf_clone(struct rte_mbuf *md,
 				    struct rte_mempool *mp);
-int shim_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 
 char *shim_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 int shim_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
