@@ -592,6 +592,30 @@ fn close_with_unread_data_between_two_stacks() {
     );
 }
 
+/// The pair's server echoes on port 7 and its client sends `bytes` through
+/// it (`stackd bulk`), without error; the server is stopped after. Returns
+/// the client's report line.
+fn echo_bulk_through(pair: &Pair, bytes: u64) -> String {
+    let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
+    wait_ready(&mut server, Duration::from_secs(30));
+    let bytes = bytes.to_string();
+    let client = spawn(
+        &pair.client,
+        &["bulk", "--connect", "10.10.0.1:7", "--bytes", &bytes],
+        false,
+    );
+    let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
+    let report = out
+        .lines()
+        .find(|l| l.contains("sent_sha256"))
+        .unwrap_or_else(|| panic!("no report: {out}"))
+        .to_string();
+    assert_eq!(field(&report, "error"), "null", "{out}");
+    stop(&server);
+    finish(server, Duration::from_secs(10), "server");
+    report
+}
+
 // loop.pcap writes every frame in and out in the classic pcap format: the
 // file parses, and holds the handshake and the data of both directions.
 #[test]
@@ -606,21 +630,7 @@ fn pcap_records_frames_in_and_out() {
         &format!("[loop]\npcap = \"{}\"\n", file.display()),
         &STANDARD,
     );
-    let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
-    wait_ready(&mut server, Duration::from_secs(30));
-    let client = spawn(
-        &pair.client,
-        &["bulk", "--connect", "10.10.0.1:7", "--bytes", "100000"],
-        false,
-    );
-    let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
-    let report = out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("no report: {out}"));
-    assert_eq!(field(report, "error"), "null", "{out}");
-    stop(&server);
-    finish(server, Duration::from_secs(10), "server");
+    echo_bulk_through(&pair, 100_000);
     let bytes = std::fs::read(&file).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes(), "pcap magic");
@@ -701,26 +711,12 @@ fn jumbo_frames_in_a_pcap() {
     let file = dir.join("server.pcap");
     let pcap = format!("[loop]\npcap = \"{}\"\n", file.display());
     let pair = Pair::build("", "0", &pcap, &JUMBO);
-    let mut server = spawn(&pair.server, &["echo", "--port", "7"], false);
-    wait_ready(&mut server, Duration::from_secs(30));
-    let client = spawn(
-        &pair.client,
-        &["bulk", "--connect", "10.10.0.1:7", "--bytes", "1000000"],
-        false,
-    );
-    let (out, _) = finish(client, Duration::from_secs(30), "bulk client");
-    let report = out
-        .lines()
-        .find(|l| l.contains("sent_sha256"))
-        .unwrap_or_else(|| panic!("no report: {out}"));
-    assert_eq!(field(report, "error"), "null", "{out}");
+    let report = echo_bulk_through(&pair, 1_000_000);
     assert_eq!(
-        field(report, "sent_sha256"),
-        field(report, "received_sha256"),
+        field(&report, "sent_sha256"),
+        field(&report, "received_sha256"),
         "echo intact"
     );
-    stop(&server);
-    finish(server, Duration::from_secs(10), "server");
     let bytes = std::fs::read(&file).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let frames = frames::pcap_frames(&bytes);

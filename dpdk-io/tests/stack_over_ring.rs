@@ -126,8 +126,24 @@ fn bulk_both_ways(a: &mut Worker, b: &mut Worker) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256)
         << 20;
-    let mut server = Bulk::new(BulkRole::Listen(5001), bytes, 2);
-    let mut client = Bulk::new(BulkRole::Connect(SocketAddrV4::new(B_IP, 5001)), bytes, 1);
+    let secs = transfer_both_ways(a, b, bytes, 1, "bulk");
+    println!(
+        "{} MiB each way over net_ring in {secs:.2} s wall: {:.2} Gbit/s per direction (both engines on one core)",
+        bytes >> 20,
+        bytes as f64 * 8.0 / secs / 1e9
+    );
+}
+
+/// `bytes` each way between a client on A and a server on B (port 5001,
+/// payload streams seeded `seed` and `seed + 1`), checked intact by
+/// count and SHA-256; returns the wall time it took, in seconds.
+fn transfer_both_ways(a: &mut Worker, b: &mut Worker, bytes: u64, seed: u64, what: &str) -> f64 {
+    let mut server = Bulk::new(BulkRole::Listen(5001), bytes, seed + 1);
+    let mut client = Bulk::new(
+        BulkRole::Connect(SocketAddrV4::new(B_IP, 5001)),
+        bytes,
+        seed,
+    );
     let t = Wall::now();
     run_pair(
         a,
@@ -135,7 +151,7 @@ fn bulk_both_ways(a: &mut Worker, b: &mut Worker) {
         b,
         &mut server,
         Duration::from_secs(120),
-        "bulk",
+        what,
     );
     let (c, s) = (client.summary(), server.summary());
     assert_eq!((c.error.clone(), s.error.clone()), (None, None));
@@ -145,12 +161,7 @@ fn bulk_both_ways(a: &mut Worker, b: &mut Worker) {
     );
     assert_eq!(c.sent_sha256, s.received_sha256, "a->b content");
     assert_eq!(s.sent_sha256, c.received_sha256, "b->a content");
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "{} MiB each way over net_ring in {secs:.2} s wall: {:.2} Gbit/s per direction (both engines on one core)",
-        bytes >> 20,
-        bytes as f64 * 8.0 / secs / 1e9
-    );
+    t.elapsed().as_secs_f64()
 }
 
 /// How a client connection ends.
@@ -640,25 +651,7 @@ fn jumbo_handshake(a: &mut Worker, b: &mut Worker) {
 fn jumbo_bulk(a: &mut Worker, b: &mut Worker) {
     let bytes: u64 = 64 << 20;
     let before = (a.stats.clone(), b.stats.clone());
-    let mut server = Bulk::new(BulkRole::Listen(5001), bytes, 4);
-    let mut client = Bulk::new(BulkRole::Connect(SocketAddrV4::new(B_IP, 5001)), bytes, 3);
-    let t = Wall::now();
-    run_pair(
-        a,
-        &mut client,
-        b,
-        &mut server,
-        Duration::from_secs(120),
-        "jumbo bulk",
-    );
-    let (c, s) = (client.summary(), server.summary());
-    assert_eq!((c.error.clone(), s.error.clone()), (None, None));
-    assert_eq!(
-        (c.sent, c.received, s.sent, s.received),
-        (bytes, bytes, bytes, bytes)
-    );
-    assert_eq!(c.sent_sha256, s.received_sha256, "a->b content");
-    assert_eq!(s.sent_sha256, c.received_sha256, "b->a content");
+    let secs = transfer_both_ways(a, b, bytes, 3, "jumbo bulk");
     for (side, w, was) in [("a", &*a, &before.0), ("b", &*b, &before.1)] {
         let frames = w.stats.rx_linearized - was.rx_linearized;
         let copied = w.stats.rx_linearized_bytes - was.rx_linearized_bytes;
@@ -676,7 +669,6 @@ fn jumbo_bulk(a: &mut Worker, b: &mut Worker) {
             copied / frames
         );
     }
-    let secs = t.elapsed().as_secs_f64();
     println!(
         "64 MiB each way at MTU {JUMBO_MTU} over net_ring in {secs:.2} s wall: {:.2} Gbit/s per direction (both engines on one core)",
         bytes as f64 * 8.0 / secs / 1e9

@@ -106,6 +106,21 @@ impl Wire {
         }
     }
 
+    /// Two engines with a connection from engine 0 to port 80 of engine
+    /// 1: the wire, the client's handle and the server's.
+    fn connected(burst: Option<usize>) -> (Wire, Handle, Handle) {
+        let mut w = Wire::new(burst);
+        let listener = w.engines[1].listen(80, 16).unwrap();
+        let client = w.engines[0]
+            .connect(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80))
+            .unwrap();
+        for _ in 0..10 {
+            w.pump(Duration::from_micros(50));
+        }
+        let (server, _) = w.engines[1].accept(listener).expect("accepted");
+        (w, client, server)
+    }
+
     /// The frame `t` as it arrives at engine `to`: one buffer of its pool.
     fn deliver(&mut self, to: usize, t: Transmit<HeapBuf>) -> HeapBuf {
         let mut buf = self.pools[to].alloc().expect("pool");
@@ -203,15 +218,7 @@ fn established_data_path_does_not_allocate() {
 }
 
 fn stream_without_allocating(burst: Option<usize>) {
-    let mut w = Wire::new(burst);
-    let listener = w.engines[1].listen(80, 16).unwrap();
-    let client = w.engines[0]
-        .connect(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80))
-        .unwrap();
-    for _ in 0..10 {
-        w.pump(Duration::from_micros(50));
-    }
-    let (server, _) = w.engines[1].accept(listener).expect("accepted");
+    let (mut w, client, server) = Wire::connected(burst);
     let chunk = vec![0x5a; 16 * 1024];
     let mut sink = vec![0u8; 16 * 1024];
 
@@ -254,15 +261,7 @@ fn stream_without_allocating(burst: Option<usize>) {
 #[test]
 fn echo_through_read_buf_and_write_buf_neither_allocates_nor_copies() {
     const HEADER: [u8; 100] = [0x48; 100];
-    let mut w = Wire::new(Some(32));
-    let listener = w.engines[1].listen(80, 16).unwrap();
-    let client = w.engines[0]
-        .connect(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80))
-        .unwrap();
-    for _ in 0..10 {
-        w.pump(Duration::from_micros(50));
-    }
-    let (server, _) = w.engines[1].accept(listener).expect("accepted");
+    let (mut w, client, server) = Wire::connected(Some(32));
     let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
     let mut sink = vec![0u8; 16 * 1024];
 

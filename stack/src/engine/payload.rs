@@ -42,14 +42,6 @@ impl<B: PacketBuf> Payload<B> {
         Self::default()
     }
 
-    /// A payload of one buffer.
-    pub fn one(buf: B) -> Self {
-        let mut p = Self::default();
-        p.parts[0] = Some(buf);
-        p.count = 1;
-        p
-    }
-
     /// Appends `buf` after the parts already held; hands it back when all
     /// [`MAX_PAYLOAD_PARTS`] are taken.
     pub fn push(&mut self, buf: B) -> Result<(), B> {
