@@ -6,7 +6,7 @@ use super::*;
 
 // RFC 5681 4.2 inside one burst: eight full segments in one call draw the
 // same four ACKs as eight calls, each for the data up to it; the
-// application hears of the data once.
+// application hears of the data once (contract 17).
 #[test]
 fn full_segments_in_one_burst_are_acked_every_second_one_and_raise_one_readable() {
     let mut t = Harness::new();
@@ -46,9 +46,9 @@ fn out_of_order_segments_in_one_burst_each_draw_a_duplicate_ack() {
     assert_eq!(t.read_all(c.h), data);
 }
 
-// Events the burst holds back keep their order against those it does not:
-// data, then the FIN, in one burst: `Readable` before `PeerClosed`, each
-// once.
+// Contract 17: events the burst holds back keep their order against those
+// it does not: data, then the FIN, in one burst: `Readable` before
+// `PeerClosed`, each once.
 #[test]
 fn data_and_fin_in_one_burst_raise_readable_before_peer_closed() {
     let mut t = Harness::new();
@@ -85,8 +85,9 @@ fn acks_in_one_burst_raise_one_writable() {
     assert_eq!(t.engine.write(c.h, &data[4 * MSS..]), Ok(MSS));
 }
 
-// A connection reset later in the burst than its data: the data's
-// `Readable` comes first, then `Reset`; nothing is lost or repeated.
+// Contract 17 and 6: a connection reset later in the burst than its data:
+// the data's `Readable` comes first, then `Reset`; nothing is lost or
+// repeated.
 #[test]
 fn data_then_reset_in_one_burst_keep_their_order() {
     let mut t = Harness::new();
