@@ -91,6 +91,13 @@ pub struct OffloadConfig {
     /// and marks the frame (see [`crate::Transmit::checksum_offload`]).
     /// Default false.
     pub tx_checksum: bool,
+    /// The driver cuts frames that carry several segments of new data
+    /// (see [`crate::Transmit::segment_size`]): by the device's TCP
+    /// segmentation offload, or in software ([`crate::segment`]). The
+    /// engine then hands over up to eight full segments of a connection
+    /// in one frame, built once. What reaches the wire is the same either
+    /// way, byte for byte. Default false.
+    pub tx_segmentation: bool,
 }
 
 /// ARP cache behaviour.

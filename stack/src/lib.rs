@@ -35,6 +35,7 @@ mod config;
 mod engine;
 pub mod hash;
 mod memory;
+pub mod segment;
 mod stats;
 mod tcp;
 mod time;

@@ -236,8 +236,11 @@ pub struct Stats {
     pub attempt_fails: u64,
     /// TCP segments received (valid checksum, for us).
     pub segments_in: u64,
-    /// TCP segments sent.
+    /// TCP segments sent (a frame of several segments counts each).
     pub segments_out: u64,
+    /// Frames handed out carrying several TCP segments, for the driver
+    /// to cut (`offload.tx_segmentation`).
+    pub tx_multi_segment_frames: u64,
     /// Segments sent again (RTO, fast retransmit, SYN retries).
     pub retransmits: u64,
     /// Retransmission timeouts that fired.

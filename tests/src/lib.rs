@@ -3,6 +3,7 @@
 //! clock, and records what crossed the wire.
 
 pub mod apps;
+pub mod pcap;
 pub mod raw;
 pub mod rng;
 pub mod sim;

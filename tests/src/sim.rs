@@ -88,6 +88,9 @@ pub struct LinkStats {
     pub corrupted: u64,
     /// Frames a receiver had no buffer for.
     pub rx_no_buffer: u64,
+    /// Frames of several segments that could not be cut (all or part of
+    /// them lost).
+    pub cut_failed: u64,
 }
 
 /// One simulated host.
@@ -160,6 +163,9 @@ pub struct Sim {
     pub trace: Vec<TraceEntry>,
     /// Whether to record the trace.
     pub tracing: bool,
+    /// Every frame put on a link (time, sending node, bytes as sent),
+    /// when set to `Some`.
+    pub capture: Option<Vec<(Instant, usize, Vec<u8>)>>,
     /// Raw endpoints (see [`Tap`]).
     pub taps: Vec<Tap>,
     rng: Rng,
@@ -185,6 +191,7 @@ impl Sim {
             link_stats: LinkStats::default(),
             trace: Vec::new(),
             tracing: false,
+            capture: None,
             taps: Vec::new(),
             rng: Rng::new(seed),
             queue: BinaryHeap::new(),
@@ -236,19 +243,30 @@ impl Sim {
         self.nodes[i].link = link;
     }
 
-    /// Sends everything every engine wants to send.
+    /// Sends everything every engine wants to send. A frame of several
+    /// segments (`offload.tx_segmentation`) is cut as a driver without
+    /// TSO cuts it ([`stack::segment::cut`]).
     pub fn flush(&mut self) {
+        let mut frames = Vec::new();
         for i in 0..self.nodes.len() {
             while let Some(t) = self.nodes[i].engine.poll_transmit(self.now) {
-                let frame = t.to_vec();
-                drop(t);
-                self.transmit(i, frame);
+                let node = &mut self.nodes[i];
+                let cut = stack::segment::cut(t, &mut node.pool, |f| frames.push(f.to_vec()));
+                if cut.is_err() {
+                    self.link_stats.cut_failed += 1;
+                }
+                for frame in frames.drain(..) {
+                    self.transmit(i, frame);
+                }
             }
         }
     }
 
     fn transmit(&mut self, from: usize, mut frame: Vec<u8>) {
         self.link_stats.sent += 1;
+        if let Some(c) = &mut self.capture {
+            c.push((self.now, from, frame.clone()));
+        }
         if self.tracing {
             self.trace.push(TraceEntry {
                 sent: self.now,

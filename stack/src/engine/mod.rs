@@ -82,6 +82,16 @@ pub struct Transmit<B> {
     /// field holds the pseudo-header sum; the Ethernet header is 14 bytes
     /// and the IPv4 header 20). Set only with `offload.tx_checksum`.
     pub checksum_offload: bool,
+    /// `None` for a frame of one segment, as it goes on the wire. With
+    /// `offload.tx_segmentation`, `Some(n)` for a frame that carries
+    /// several TCP segments' payload, `n` bytes each but the last: the
+    /// driver cuts it into one frame per segment, by the device's TSO or
+    /// with [`crate::segment::cut`]. Its headers are those of the first
+    /// segment but for the IPv4 total length (the whole payload's), the
+    /// IPv4 and TCP checksums (to be filled per segment) and PSH and FIN
+    /// (the last segment's); the segments take consecutive sequence
+    /// numbers and IPv4 identifications. `head` holds the headers alone.
+    pub segment_size: Option<u16>,
 }
 
 impl<B: PacketBuf> Transmit<B> {
@@ -165,6 +175,9 @@ pub struct Engine<P: BufferPool> {
     /// once it holds no more than `budget.wake`.
     mem_waiters: Vec<(u32, u32)>,
     ip_ident: u16,
+    /// The most segments one frame may carry: 1, or
+    /// [`MAX_PAYLOAD_PARTS`] with `offload.tx_segmentation`.
+    segments_per_frame: usize,
     ephemeral_next: u32,
     /// Which local ports active opens may use (multi-core drivers).
     port_selector: Option<PortSelector>,
@@ -214,6 +227,11 @@ impl<P: BufferPool> Engine<P> {
         stats.memory.pressure_mark = as_u64(budget.pressure);
         stats.memory.critical_mark = as_u64(budget.critical);
         stats.memory.reserved_mark = as_u64(budget.reserved);
+        let segments_per_frame = if config.offload.tx_segmentation {
+            MAX_PAYLOAD_PARTS
+        } else {
+            1
+        };
         Ok(Engine {
             mss: usize::from(config.effective_mss()),
             icmp_limit: icmp::IcmpLimit::new(config.icmp_error_burst, now),
@@ -247,11 +265,20 @@ impl<P: BufferPool> Engine<P> {
             ooo_list: VecDeque::new(),
             mem_waiters: Vec::new(),
             ip_ident: 0,
+            segments_per_frame,
             ephemeral_next: 0,
             port_selector: None,
             in_burst: false,
             burst_touched: Vec::new(),
         })
+    }
+
+    /// The most TCP segments one frame from [`Engine::poll_transmit`] may
+    /// carry ([`Transmit::segment_size`]): 1 unless
+    /// `offload.tx_segmentation` is on. A driver sizing its transmit
+    /// burst in wire frames divides by it.
+    pub fn segments_per_frame(&self) -> usize {
+        self.segments_per_frame
     }
 
     /// The configuration the engine runs with.

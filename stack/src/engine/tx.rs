@@ -57,6 +57,37 @@ fn share_payload<B: PacketBuf>(
     Some(payload)
 }
 
+/// The queued bytes `off..off + len` copied into fresh buffers from
+/// `pool`, as few as hold them (when sharing failed for a frame of several
+/// segments, too long for its header buffer); `None` when the pool runs
+/// out or more than [`super::MAX_PAYLOAD_PARTS`] buffers would be needed.
+fn copy_payload<P: BufferPool>(
+    pool: &mut P,
+    send: &mut SendQueue<P::Buf>,
+    off: usize,
+    len: usize,
+) -> Option<Payload<P::Buf>> {
+    let mut payload = Payload::new();
+    let mut done = 0;
+    while done < len {
+        let mut buf = pool.alloc()?;
+        let n = buf.tailroom().min(len - done);
+        if n == 0 {
+            return None;
+        }
+        let dst = buf.append(n)?;
+        send.copy_out(off + done, dst);
+        payload.push(buf).ok()?;
+        done += n;
+    }
+    Some(payload)
+}
+
+/// How many segments of at most `size` bytes carry `len` bytes.
+pub(crate) fn tcp_payload_segments(len: usize, size: u16) -> usize {
+    len.div_ceil(usize::from(size).max(1)).max(1)
+}
+
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
 const DEFAULT_TTL: u8 = 64;
@@ -142,7 +173,7 @@ impl<P: BufferPool> Engine<P> {
                 self.ready.pop_front();
                 continue;
             };
-            let (seg, out) = conn.tcb.poll_segment(&ctx);
+            let (seg, out) = conn.tcb.poll_segments(&ctx, self.segments_per_frame);
             let Some(seg) = seg else {
                 self.spare_head = Some(head);
                 conn.in_ready = false;
@@ -166,7 +197,10 @@ impl<P: BufferPool> Engine<P> {
     /// not wait for the driver's next `poll_transmit` (a duplicate ACK per
     /// out-of-order segment, an ACK per second full segment: RFC 5681
     /// 4.2): its next segment is built now, data carrying the ACK if data
-    /// can go, else a pure ACK, and queued ahead of the rest.
+    /// can go, else a pure ACK, and queued ahead of the rest. It is one
+    /// segment even when frames may carry several: the segments after it
+    /// wait for the driver's poll, so that they carry what the rest of
+    /// the receive burst brings (as they would without segmentation).
     pub(super) fn transmit_ack_now(&mut self, idx: u32) {
         if !self.conns.get(idx).is_some_and(|c| c.tcb.ack_now) {
             return;
@@ -232,7 +266,10 @@ impl<P: BufferPool> Engine<P> {
             // buffer); lost as if on the wire.
             return Sent::Queued;
         };
-        self.stats.segments_out += 1;
+        self.stats.segments_out += seg.segment_count() as u64;
+        if seg.segment_size > 0 {
+            self.stats.tx_multi_segment_frames += 1;
+        }
         if seg.retransmit {
             self.stats.retransmits += 1;
             if in_recovery {
@@ -259,7 +296,24 @@ impl<P: BufferPool> Engine<P> {
         let conn = self.conns.get_mut(idx)?;
         let tcb = &mut conn.tcb;
         let mut payload = Payload::new();
-        if seg.data_len > 0 {
+        if seg.segment_size > 0 {
+            // Several segments: the headers stay alone in `head` (the
+            // driver copies them per segment), the payload in buffers of
+            // its own, shared or else copied.
+            payload = match share_payload(&mut tcb.send, seg.data_off, seg.data_len) {
+                Some(shared) => shared,
+                None => {
+                    let Some(copied) =
+                        copy_payload(&mut self.pool, &mut tcb.send, seg.data_off, seg.data_len)
+                    else {
+                        self.stats.drop(DropReason::NoBuffers);
+                        return None;
+                    };
+                    self.stats.tx_copied_bytes += seg.data_len as u64;
+                    copied
+                }
+            };
+        } else if seg.data_len > 0 {
             if seg.data_len >= ZERO_COPY_MIN {
                 if let Some(shared) = share_payload(&mut tcb.send, seg.data_off, seg.data_len) {
                     payload = shared;
@@ -294,16 +348,21 @@ impl<P: BufferPool> Engine<P> {
         repr.urgent_at = seg.urgent;
         self.stats.sack_blocks_sent += repr.emitted_sack_blocks() as u64;
         let remote = *tcb.remote.ip();
-        self.finish_tcp(head, payload, remote, &repr)
+        let segment_size = u16::try_from(seg.segment_size).ok().filter(|&s| s > 0);
+        self.finish_tcp(head, payload, remote, &repr, segment_size)
     }
 
     /// Prepends the TCP header (with checksum), then IPv4 and Ethernet.
+    /// A frame of several segments (`segment_size`) gets the
+    /// pseudo-header sum in its checksum field, as for the device: each
+    /// segment's checksum is computed when the frame is cut.
     fn finish_tcp(
         &mut self,
         mut head: P::Buf,
         payload: Payload<P::Buf>,
         dst: Ipv4Addr,
         repr: &TcpRepr,
+        segment_size: Option<u16>,
     ) -> Option<Transmit<P::Buf>> {
         let src = self.cfg.address.address;
         let Some(hdr) = head.prepend(repr.header_len()) else {
@@ -312,14 +371,21 @@ impl<P: BufferPool> Engine<P> {
         };
         repr.emit_header(hdr);
         let tcp_len = head.len() + payload.len();
-        let csum = if self.cfg.offload.tx_checksum {
+        let csum = if self.cfg.offload.tx_checksum || segment_size.is_some() {
             // What the device expects: the folded pseudo-header sum.
             checksum::fold(checksum::pseudo_header_sum(src, dst, 6, tcp_len as u16))
         } else {
             tcp_checksum_parts(src, dst, head.data(), payload.slices())
         };
         head.data_mut()?[16..18].copy_from_slice(&csum.to_be_bytes());
-        self.ip_frame(head, payload, dst, IpProtocol::Tcp, tcp_len)
+        let mut frame = self.ip_frame(head, payload, dst, IpProtocol::Tcp, tcp_len)?;
+        if let Some(size) = segment_size {
+            // One identification per segment, as if sent one by one.
+            let segments = tcp_payload_segments(frame.payload.len(), size);
+            self.ip_ident = self.ip_ident.wrapping_add(segments as u16 - 1);
+            frame.segment_size = Some(size);
+        }
+        Some(frame)
     }
 
     fn ip_frame(
@@ -357,6 +423,7 @@ impl<P: BufferPool> Engine<P> {
             head,
             payload,
             checksum_offload: offload && protocol == IpProtocol::Tcp,
+            segment_size: None,
         })
     }
 
@@ -452,7 +519,7 @@ impl<P: BufferPool> Engine<P> {
             self.stats.buffer_exhaustion += 1;
             return;
         };
-        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr) {
+        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr, None) {
             self.stats.segments_out += 1;
             self.send_control(frame, *remote.ip());
         }
@@ -463,7 +530,7 @@ impl<P: BufferPool> Engine<P> {
             self.stats.buffer_exhaustion += 1;
             return;
         };
-        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr) {
+        if let Some(frame) = self.finish_tcp(head, Payload::new(), *remote.ip(), repr, None) {
             self.stats.reset_sent(reason);
             self.stats.segments_out += 1;
             self.send_control(frame, *remote.ip());
@@ -560,6 +627,7 @@ impl<P: BufferPool> Engine<P> {
             head,
             payload: Payload::new(),
             checksum_offload: false,
+            segment_size: None,
         });
     }
 

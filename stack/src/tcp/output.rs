@@ -38,6 +38,38 @@ pub(crate) struct OutSegment {
     pub probe: bool,
     /// The urgent pointer, with URG in `flags`.
     pub urgent: u16,
+    /// Zero for one segment. Else the payload is several segments' of new
+    /// data, each of this many bytes but the last (which alone may be
+    /// shorter, and alone carries the PSH and FIN in `flags`): exactly
+    /// the segments that polls one by one would have made, with the same
+    /// headers but for the sequence number.
+    pub segment_size: usize,
+}
+
+impl OutSegment {
+    /// The TCP segments this one stands for on the wire.
+    pub fn segment_count(&self) -> usize {
+        if self.segment_size == 0 {
+            1
+        } else {
+            self.data_len.div_ceil(self.segment_size)
+        }
+    }
+}
+
+/// The most payload one frame of several segments may carry: an IPv4
+/// datagram's 65,535 bytes less the largest IPv4 and TCP headers.
+pub(crate) const MAX_MULTI_SEGMENT_PAYLOAD: usize = 65_535 - 60 - 60;
+
+/// What new data may go now ([`Tcb::new_data_due`]).
+enum Due {
+    /// `len` bytes from queue offset `off`, with our FIN after them if
+    /// `fin` (a lone FIN when `len` is 0).
+    Send { off: usize, len: usize, fin: bool },
+    /// Something is queued but the windows, Nagle or cork hold it back.
+    Hold,
+    /// Nothing new to send.
+    Nothing,
 }
 
 /// Why a segment goes again.
@@ -64,7 +96,15 @@ impl<B: PacketBuf> Tcb<B> {
     /// moves only deadlines (the retransmission and persist timers): the
     /// outcome says whether they moved.
     pub fn poll_segment(&mut self, ctx: &Ctx) -> (Option<OutSegment>, Outcome) {
-        let seg = self.next_segment(ctx).map(|mut seg| {
+        self.poll_segments(ctx, 1)
+    }
+
+    /// As [`Tcb::poll_segment`], but new data due now may come as up to
+    /// `max` full segments in one ([`OutSegment::segment_size`]), for a
+    /// driver that cuts them (TSO, or software segmentation). The TCB
+    /// moves exactly as it would over that many polls.
+    pub fn poll_segments(&mut self, ctx: &Ctx, max: usize) -> (Option<OutSegment>, Outcome) {
+        let seg = self.next_segment(ctx, max).map(|mut seg| {
             self.attach_sack(&mut seg);
             self.attach_urgent(&mut seg);
             seg
@@ -99,7 +139,7 @@ impl<B: PacketBuf> Tcb<B> {
         seg.sack = self.sack.option(self.rcv_nxt, room / 8, |r| ooo.holds(r));
     }
 
-    fn next_segment(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+    fn next_segment(&mut self, ctx: &Ctx, max: usize) -> Option<OutSegment> {
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
@@ -108,7 +148,7 @@ impl<B: PacketBuf> Tcb<B> {
             State::SynSent => return None,
             _ => {}
         }
-        if let Some(seg) = self.poll_data(ctx) {
+        if let Some(seg) = self.poll_data(ctx, max) {
             return Some(seg);
         }
         if self.send_probe {
@@ -195,14 +235,15 @@ impl<B: PacketBuf> Tcb<B> {
             retransmit: false,
             probe: false,
             urgent: 0,
+            segment_size: 0,
         }
     }
 
     /// Data and FIN: a tail loss probe when one is due; else what is
     /// deemed lost, first (RFC 6675 NextSeg rule 1), while the congestion
-    /// window leaves room; else new data within both windows (RFC 9293
-    /// 3.8.6.2.1 sender-side SWS avoidance, RFC 896 Nagle, RFC 5681).
-    fn poll_data(&mut self, ctx: &Ctx) -> Option<OutSegment> {
+    /// window leaves room; else new data within both windows, up to `max`
+    /// segments of it in one ([`Tcb::poll_segments`]).
+    fn poll_data(&mut self, ctx: &Ctx, max: usize) -> Option<OutSegment> {
         if !matches!(
             self.state,
             State::Established
@@ -230,17 +271,37 @@ impl<B: PacketBuf> Tcb<B> {
             // The window is full; what is lost goes before anything new.
             return None;
         }
+        match self.new_data_due() {
+            Due::Send { off, len, fin } => {
+                self.force_send = false;
+                let mut seg = self.new_data(ctx, off, len, fin);
+                if max > 1 {
+                    self.join_segments(ctx, &mut seg, max);
+                }
+                Some(seg)
+            }
+            Due::Hold => {
+                self.update_persist(ctx.now);
+                self.rescue(ctx, pipe, cwnd)
+            }
+            Due::Nothing => self.rescue(ctx, pipe, cwnd),
+        }
+    }
+
+    /// Whether new data may go now (RFC 9293 3.8.6.2.1 sender-side SWS
+    /// avoidance, RFC 896 Nagle, RFC 5681), and how much: one segment.
+    fn new_data_due(&self) -> Due {
         let off = seq_diff(self.snd_nxt, self.snd_data_start).max(0) as usize;
         let unsent = self.send.len().saturating_sub(off);
         let fin_unsent = self.fin_seq.is_some_and(|f| seq_diff(self.snd_nxt, f) <= 0);
         if unsent == 0 && !fin_unsent {
-            return self.rescue(ctx, pipe, cwnd);
+            return Due::Nothing;
         }
         let flight = self.flight();
         let usable = self
             .snd_wnd
             .saturating_sub(flight)
-            .min(cwnd.saturating_sub(pipe));
+            .min(self.cc.cwnd().saturating_sub(self.pipe()));
         let len = unsent.min(self.snd_mss).min(usable);
         let idle = flight == 0 || self.nodelay;
         let send_now = if unsent == 0 {
@@ -258,12 +319,64 @@ impl<B: PacketBuf> Tcb<B> {
                 || (idle && len >= self.max_snd_wnd / 2)
                 || self.force_send
         };
-        if !send_now {
-            self.update_persist(ctx.now);
-            return self.rescue(ctx, pipe, cwnd);
+        if send_now {
+            Due::Send {
+                off,
+                len,
+                fin: fin_unsent && len == unsent,
+            }
+        } else {
+            Due::Hold
         }
-        self.force_send = false;
-        Some(self.new_data(ctx, off, len, fin_unsent && len == unsent))
+    }
+
+    /// Joins to `seg` (a full segment of new data just taken) the segments
+    /// that would be due right after it, up to `max` in all, while they
+    /// carry data, stay within one IPv4 datagram and within
+    /// [`crate::engine::MAX_PAYLOAD_PARTS`] send-queue buffers, and would
+    /// differ from `seg` in nothing but sequence number, PSH and FIN (no
+    /// SACK blocks or urgent pointer, which depend on the segment's size
+    /// and place). Each one is taken as a poll would take it, so the TCB
+    /// (scoreboard records, timers, Nagle state) ends as after `max`
+    /// polls.
+    fn join_segments(&mut self, ctx: &Ctx, seg: &mut OutSegment, max: usize) {
+        let full = self.snd_mss;
+        if seg.data_len != full
+            || seg.flags.contains(TcpFlags::FIN)
+            || self.snd_up.is_some()
+            || (self.sack_ok && !self.sack.is_empty())
+        {
+            return;
+        }
+        let mut count = 1;
+        while count < max {
+            let Due::Send { off, len, fin } = self.new_data_due() else {
+                break;
+            };
+            let total = seg.data_len + len;
+            if len == 0
+                || off != seg.data_off + seg.data_len
+                || total > MAX_MULTI_SEGMENT_PAYLOAD
+                || self.send.buffers_spanned(seg.data_off, total) > crate::engine::MAX_PAYLOAD_PARTS
+            {
+                break;
+            }
+            let next = self.new_data(ctx, off, len, fin);
+            debug_assert_eq!(
+                (next.ack, next.window, next.ts),
+                (seg.ack, seg.window, seg.ts),
+                "joined segments differ only in sequence number and flags"
+            );
+            seg.data_len = total;
+            seg.flags |= next.flags;
+            count += 1;
+            if len < full || fin {
+                break;
+            }
+        }
+        if count > 1 {
+            seg.segment_size = full;
+        }
     }
 
     /// RFC 6675 NextSeg rule 4, the rescue retransmission: in recovery,

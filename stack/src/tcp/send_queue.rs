@@ -247,6 +247,18 @@ impl<B: PacketBuf> SendQueue<B> {
         None
     }
 
+    /// How many buffers the queued bytes `off..off + len` run over.
+    pub fn buffers_spanned(&mut self, mut off: usize, len: usize) -> usize {
+        let end = off + len;
+        let mut n = 0;
+        while off < end {
+            let Some(s) = self.slice_at(off) else { break };
+            off += s.len;
+            n += 1;
+        }
+        n
+    }
+
     /// Copies queued bytes from offset `off` into `dst`; returns the count.
     pub fn copy_out(&mut self, mut off: usize, dst: &mut [u8]) -> usize {
         let mut done = 0;
