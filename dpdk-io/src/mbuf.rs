@@ -197,6 +197,28 @@ impl Mbuf {
         }
     }
 
+    /// Asks the device to cut this frame into TCP segments of `segment_size`
+    /// payload bytes (TSO), filling every segment's IPv4 and TCP checksums.
+    /// The Ethernet, IPv4 and TCP headers are `l2_len`, `l3_len` and
+    /// `l4_len` bytes; the IPv4 checksum field must be zero and the TCP
+    /// checksum field must hold the pseudo-header sum without the length
+    /// (as `rte_ipv4_phdr_cksum` makes it for TSO).
+    pub fn request_tcp_segmentation(
+        &mut self,
+        l2_len: u8,
+        l3_len: u8,
+        l4_len: u8,
+        segment_size: u16,
+    ) {
+        self.request_tcp_checksum_offload(l2_len, l3_len);
+        // SAFETY: as in request_tcp_checksum_offload.
+        unsafe {
+            let m = self.raw.as_ptr();
+            (*m).ol_flags |= dpdk_sys::RTE_MBUF_F_TX_TCP_SEG;
+            dpdk_sys::shim_mbuf_set_tso(m, l4_len, segment_size);
+        }
+    }
+
     /// Appends `tail` to this chain, as `rte_pktmbuf_chain` does, in
     /// inline Rust (a frame's payload parts are chained one by one on
     /// every transmit). On failure (the chain would exceed

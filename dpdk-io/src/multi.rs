@@ -355,18 +355,13 @@ impl Runtime {
             && info.flow_type_rss_offloads & rss_type != 0
             && usize::from(info.max_rx_queues) >= n
             && usize::from(info.max_tx_queues) >= n;
-        let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
         let queues = if rss { n as u16 } else { 1 };
         let port_cfg = PortConfig {
             rx_queues: queues,
             tx_queues: queues,
             rx_ring_size: cfg.port.rx_ring,
             tx_ring_size: cfg.port.tx_ring,
-            tx_offloads: if cfg.engine.offload.tx_checksum && info.tx_offload_capa & want == want {
-                want
-            } else {
-                0
-            },
+            tx_offloads: crate::runtime::tx_offloads_for(cfg, info.tx_offload_capa),
             rss: rss.then_some(RssConfig {
                 hash_types: rss_type | dpdk_sys::RTE_ETH_RSS_IPV4,
                 key: None,
@@ -375,6 +370,7 @@ impl Runtime {
         };
         let mut port = crate::runtime::start_port(port_id, port_cfg, cfg, &pool)?;
         let mac = port.mac_addr()?;
+        let tx_offloads = port.tx_offloads();
         let steering = if rss {
             let (key, _) = port.rss_hash_conf()?;
             let reta = port.rss_reta()?;
@@ -446,7 +442,11 @@ impl Runtime {
                     // First in, last out: whatever run_core drops, the
                     // thread unregisters before the EAL can go.
                     let registration = ThreadRegistration::register(eal);
-                    let device = DeviceFacts { mac, info };
+                    let device = DeviceFacts {
+                        mac,
+                        info,
+                        tx_offloads,
+                    };
                     let report = run_core(
                         core, n, lcore, &core_cfg, device, pool, io, selector, app, &stop, &done,
                     );

@@ -197,6 +197,8 @@ struct Device {
     /// Whether the device is started. Changed only by a [`Port`] whose
     /// queue handles are all at home (see [`Port::queues_home`]).
     started: AtomicBool,
+    /// The `RTE_ETH_TX_OFFLOAD_*` flags the port was configured with.
+    tx_offloads: u64,
     /// Queue handles alive, the ones still held by the port included.
     /// Each handle's drop decrements it with release ordering.
     handles: AtomicUsize,
@@ -418,6 +420,7 @@ impl Port {
         let dev = Arc::new(Device {
             id,
             started: AtomicBool::new(false),
+            tx_offloads: config.tx_offloads,
             handles: AtomicUsize::new(0),
             pool: pool.clone(),
             _claim: claim,
@@ -448,6 +451,12 @@ impl Port {
     /// This port's capabilities.
     pub fn info(&self) -> Result<PortInfo, DpdkError> {
         Port::info_of(self.id)
+    }
+
+    /// The `RTE_ETH_TX_OFFLOAD_*` flags the port was configured with
+    /// ([`PortConfig::tx_offloads`]): what frames may ask of it.
+    pub fn tx_offloads(&self) -> u64 {
+        self.dev.tx_offloads
     }
 
     /// The MTU the device is configured with (`rte_eth_dev_get_mtu`).

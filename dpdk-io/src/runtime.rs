@@ -76,6 +76,16 @@ pub struct LoopStats {
     pub busy_cycles: u64,
     /// Frames the port did not take after retrying (TX ring full).
     pub tx_dropped: u64,
+    /// Frames of several segments from the engine handed to the device
+    /// whole, for its TCP segmentation offload to cut.
+    pub tx_tso_frames: u64,
+    /// Frames of several segments cut in software.
+    pub tx_cut_frames: u64,
+    /// Frames made by cutting them.
+    pub tx_cut_segments: u64,
+    /// Frames of several segments not cut (or not wholly) for want of a
+    /// buffer: their segments are lost, as on the wire.
+    pub tx_cut_failed: u64,
     /// Frames written to the pcap file.
     pub pcap_frames: u64,
     /// Received frames that came as a chain of mbufs and were copied into
@@ -109,6 +119,27 @@ pub struct LoopStats {
 /// Connections the engine must have held before their going makes the
 /// loop hand freed heap memory back to the system.
 const TRIM_AFTER_CONNECTIONS: usize = 1024;
+
+/// The IPv4 and TCP transmit checksum offloads.
+const TX_CKSUM: u64 =
+    dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+
+/// The transmit offloads to configure a port with, of the ones it offers
+/// (`capa`): chained frames (the payload parts follow the headers),
+/// checksums with `engine.offload.tx_checksum`, and TSO as well with
+/// `engine.offload.tx_segmentation` (a device without it gets frames cut
+/// in software).
+pub(crate) fn tx_offloads_for(cfg: &RuntimeConfig, capa: u64) -> u64 {
+    let mut offloads = capa & dpdk_sys::RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    let offload = &cfg.engine.offload;
+    if offload.tx_checksum && capa & TX_CKSUM == TX_CKSUM {
+        offloads |= TX_CKSUM;
+        if offload.tx_segmentation && capa & dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_TSO != 0 {
+            offloads |= dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_TSO;
+        }
+    }
+    offloads
+}
 
 /// The device's RX checksum offloads the worker uses when offered.
 const RX_CKSUM: u64 =
@@ -185,6 +216,8 @@ pub(crate) struct DeviceFacts {
     pub mac: [u8; 6],
     /// The port's capabilities.
     pub info: PortInfo,
+    /// The transmit offloads the port was configured with.
+    pub tx_offloads: u64,
 }
 
 /// One engine on one queue of one port.
@@ -201,6 +234,11 @@ pub struct Worker {
     fault_rx: Option<FaultInjector>,
     fault_tx: Option<FaultInjector>,
     tx_offload: bool,
+    /// The device cuts frames of several segments (TSO); else the loop
+    /// does ([`stack::segment::cut`]).
+    tso: bool,
+    /// The segments of a frame being cut.
+    cut: Vec<Transmit<Mbuf>>,
     /// The port verifies received checksums (RX offload enabled).
     rx_offload: bool,
     idle_yield: bool,
@@ -233,12 +271,13 @@ pub fn random_secret() -> io::Result<[u8; 16]> {
 
 impl Worker {
     /// A worker on queue 0 of `port`, set up from `cfg`: the engine takes
-    /// the port's MAC address if `port.use_port_mac`, and TX checksum
-    /// offload if the port offers it.
+    /// the port's MAC address if `port.use_port_mac`, and the TX checksum
+    /// and segmentation offloads the port was configured with.
     pub fn new(cfg: &RuntimeConfig, port: Port, pool: MbufPool) -> Result<Worker, DpdkError> {
         let device = DeviceFacts {
             mac: port.mac_addr()?,
             info: port.info()?,
+            tx_offloads: port.tx_offloads(),
         };
         Worker::build(cfg, Io::Port(port), device, pool, 1)
     }
@@ -270,10 +309,14 @@ impl Worker {
         if cfg.port.use_port_mac {
             engine_cfg.mac = stack::wire::EthernetAddress(device.mac);
         }
-        let capa = device.info.tx_offload_capa;
-        let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
-        let tx_offload = engine_cfg.offload.tx_checksum && capa & want == want;
+        // Frames ask the device only for what the port was configured
+        // with.
+        let enabled = device.tx_offloads;
+        let tx_offload = engine_cfg.offload.tx_checksum && enabled & TX_CKSUM == TX_CKSUM;
         engine_cfg.offload.tx_checksum = tx_offload;
+        let tso = tx_offload
+            && engine_cfg.offload.tx_segmentation
+            && enabled & dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_TSO != 0;
         // RX offload is decided per frame from the mbuf's flags (a device
         // may not check every frame), never for the engine as a whole.
         let rx_capa = device.info.rx_offload_capa;
@@ -306,6 +349,8 @@ impl Worker {
             fault_rx: faulty.then(|| FaultInjector::new(&fault, true)).flatten(),
             fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
             tx_offload,
+            tso,
+            cut: Vec::with_capacity(stack::MAX_PAYLOAD_PARTS),
             rx_offload,
             idle_yield: cfg.run.idle_yield,
             raw_ethertypes: None,
@@ -328,12 +373,7 @@ impl Worker {
     /// once it is up, and [`Worker::link_up`] tells.
     pub fn open(cfg: &RuntimeConfig, port_id: u16, pool: MbufPool) -> Result<Worker, DpdkError> {
         let info = Port::info_of(port_id)?;
-        let want = dpdk_sys::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
-        let tx_offloads = if cfg.engine.offload.tx_checksum && info.tx_offload_capa & want == want {
-            want
-        } else {
-            0
-        };
+        let tx_offloads = tx_offloads_for(cfg, info.tx_offload_capa);
         let rx_offloads =
             if cfg.engine.offload.rx_checksum && info.rx_offload_capa & RX_CKSUM == RX_CKSUM {
                 RX_CKSUM
@@ -445,25 +485,21 @@ impl Worker {
         // A budget per iteration: a connection with much to send cannot
         // keep the loop from coming back to receive.
         let budget = TX_BUDGET_BURSTS * self.burst;
+        // Both counted in segments: a frame of several takes room for
+        // all it stands for.
+        let per_frame = self.engine.segments_per_frame();
         let mut sent = 0;
         let mut out = std::mem::take(&mut self.tx_burst);
         while sent < budget {
-            let n = self
-                .engine
-                .poll_transmit_burst(now, &mut out, self.burst.min(budget - sent));
-            if n == 0 {
+            let room = (self.burst.min(budget - sent) / per_frame).max(1);
+            if self.engine.poll_transmit_burst(now, &mut out, room) == 0 {
                 break;
             }
-            sent += n;
             for t in out.drain(..) {
-                let Some(m) = self.frame(t) else {
-                    continue;
-                };
-                if let Some(p) = &mut self.pcap {
-                    let _ = p.write(m.segments());
-                    self.stats.pcap_frames += 1;
-                }
-                self.tx.push(m);
+                sent += t
+                    .segment_size
+                    .map_or(1, |s| t.payload.len().div_ceil(usize::from(s)));
+                self.queue_transmit(t);
             }
             self.flush(now);
         }
@@ -602,14 +638,54 @@ impl Worker {
         Some(flat)
     }
 
+    /// Queues the frames of `t` for the port: `t` itself, or with several
+    /// segments and no TSO, the frames it is cut into.
+    fn queue_transmit(&mut self, t: Transmit<Mbuf>) {
+        if t.segment_size.is_none() || self.tso {
+            return self.queue_frame(t);
+        }
+        let mut pieces = std::mem::take(&mut self.cut);
+        match stack::segment::cut(t, &mut self.pool, |piece| pieces.push(piece)) {
+            Ok(_) => self.stats.tx_cut_frames += 1,
+            Err(_) => self.stats.tx_cut_failed += 1,
+        }
+        self.stats.tx_cut_segments += pieces.len() as u64;
+        for piece in pieces.drain(..) {
+            self.queue_frame(piece);
+        }
+        self.cut = pieces;
+    }
+
+    fn queue_frame(&mut self, t: Transmit<Mbuf>) {
+        let Some(m) = self.frame(t) else {
+            return;
+        };
+        if let Some(p) = &mut self.pcap {
+            let _ = p.write(m.segments());
+            self.stats.pcap_frames += 1;
+        }
+        self.tx.push(m);
+    }
+
     /// Turns a transmit into one mbuf chain (headers, then the shared
     /// payload parts) with offload flags set when the device fills
-    /// checksums. `None` (counted as dropped) if the chain cannot take the
-    /// parts, which only a chain of 65,535 segments could refuse.
+    /// checksums or cuts segments. `None` (counted as dropped) if the
+    /// chain cannot take the parts, which only a chain of 65,535 segments
+    /// could refuse.
     fn frame(&mut self, t: Transmit<Mbuf>) -> Option<Mbuf> {
         let mut head = t.head;
-        if t.checksum_offload && self.tx_offload {
-            head.request_tcp_checksum_offload(14, 20);
+        match t.segment_size {
+            Some(size) if self.tso => {
+                if !prepare_tso(&mut head, size) {
+                    self.stats.tx_dropped += 1;
+                    return None;
+                }
+                self.stats.tx_tso_frames += 1;
+            }
+            _ if t.checksum_offload && self.tx_offload => {
+                head.request_tcp_checksum_offload(14, 20);
+            }
+            _ => {}
         }
         for part in t.payload {
             if head.chain(part).is_err() {
@@ -725,6 +801,30 @@ impl Worker {
 /// not an error (a memif server's comes up when its client connects). The
 /// single-core [`Worker::open`] and the multi-core [`crate::Runtime`]
 /// both start their port here.
+/// Marks the header buffer `head` (Ethernet, IPv4 of 20 bytes, TCP) of a
+/// frame of several segments for the device's TSO, and writes what TSO
+/// wants in the TCP checksum field: the pseudo-header sum without the
+/// length. False if the headers are not that.
+fn prepare_tso(head: &mut Mbuf, segment_size: u16) -> bool {
+    use stack::wire::checksum::{fold, pseudo_header_sum};
+    use stack::PacketBuf;
+    const L4: usize = 14 + 20;
+    let Some(h) = head.data_mut() else {
+        return false;
+    };
+    let Some(l4_len) = h.len().checked_sub(L4).and_then(|n| u8::try_from(n).ok()) else {
+        return false;
+    };
+    if l4_len < 20 {
+        return false;
+    }
+    let addr = |at: usize| std::net::Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3]);
+    let sum = fold(pseudo_header_sum(addr(14 + 12), addr(14 + 16), 6, 0));
+    h[L4 + 16..L4 + 18].copy_from_slice(&sum.to_be_bytes());
+    head.request_tcp_segmentation(14, 20, l4_len, segment_size);
+    true
+}
+
 pub(crate) fn start_port(
     port_id: u16,
     port_cfg: PortConfig,

@@ -160,3 +160,9 @@ void shim_mbuf_set_tx_lens(struct rte_mbuf *m, uint8_t l2_len, uint8_t l3_len)
 	m->l2_len = l2_len;
 	m->l3_len = l3_len;
 }
+
+void shim_mbuf_set_tso(struct rte_mbuf *m, uint8_t l4_len, uint16_t tso_segsz)
+{
+	m->l4_len = l4_len;
+	m->tso_segsz = tso_segsz;
+}

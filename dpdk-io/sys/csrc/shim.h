@@ -49,6 +49,8 @@ struct rte_mbuf *shim_mbuf_from_indirect(struct rte_mbuf *mi);
 
 /* Sets l2_len and l3_len (C bit fields) for TX checksum offload. */
 void shim_mbuf_set_tx_lens(struct rte_mbuf *m, uint8_t l2_len, uint8_t l3_len);
+/* The TCP header length and segment size of a TSO frame. */
+void shim_mbuf_set_tso(struct rte_mbuf *m, uint8_t l4_len, uint16_t tso_segsz);
 
 uint64_t shim_rdtsc(void);
 unsigned int shim_lcore_id(void);

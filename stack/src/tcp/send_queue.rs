@@ -228,8 +228,14 @@ impl<B: PacketBuf> SendQueue<B> {
             return None;
         }
         let (mut idx, mut start) = self.cursor;
-        if off < start || idx >= self.bufs.len() {
+        if idx >= self.bufs.len() {
             (idx, start) = (0, 0);
+        }
+        // Back from the cursor (a frame of several segments is looked at
+        // again from its start), else forward.
+        while off < start && idx > 0 {
+            idx -= 1;
+            start = start.saturating_sub(self.bufs[idx].len());
         }
         while idx < self.bufs.len() {
             let blen = self.bufs[idx].len();
