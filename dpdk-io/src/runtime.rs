@@ -237,6 +237,11 @@ pub struct Worker {
     /// The device cuts frames of several segments (TSO); else the loop
     /// does ([`stack::segment::cut`]).
     tso: bool,
+    /// The longest segment (headers and payload, Ethernet header
+    /// included) the device's TSO makes: net_tap in DPDK 22.11 refuses a
+    /// TSO frame whose segments with their Ethernet header exceed the MTU,
+    /// so there frames of full-sized segments are cut in the loop.
+    tso_segment_limit: usize,
     /// The segments of a frame being cut.
     cut: Vec<Transmit<Mbuf>>,
     /// The port verifies received checksums (RX offload enabled).
@@ -317,6 +322,11 @@ impl Worker {
         let tso = tx_offload
             && engine_cfg.offload.tx_segmentation
             && enabled & dpdk_sys::RTE_ETH_TX_OFFLOAD_TCP_TSO != 0;
+        let tso_segment_limit = if device.info.driver == "net_tap" {
+            usize::from(engine_cfg.mtu)
+        } else {
+            usize::MAX
+        };
         // RX offload is decided per frame from the mbuf's flags (a device
         // may not check every frame), never for the engine as a whole.
         let rx_capa = device.info.rx_offload_capa;
@@ -350,6 +360,7 @@ impl Worker {
             fault_tx: faulty.then(|| FaultInjector::new(&fault, false)).flatten(),
             tx_offload,
             tso,
+            tso_segment_limit,
             cut: Vec::with_capacity(stack::MAX_PAYLOAD_PARTS),
             rx_offload,
             idle_yield: cfg.run.idle_yield,
@@ -641,7 +652,11 @@ impl Worker {
     /// Queues the frames of `t` for the port: `t` itself, or with several
     /// segments and no TSO, the frames it is cut into.
     fn queue_transmit(&mut self, t: Transmit<Mbuf>) {
-        if t.segment_size.is_none() || self.tso {
+        let Some(size) = t.segment_size else {
+            return self.queue_frame(t);
+        };
+        if self.tso && usize::from(size) + stack::PacketBuf::len(&t.head) <= self.tso_segment_limit
+        {
             return self.queue_frame(t);
         }
         let mut pieces = std::mem::take(&mut self.cut);

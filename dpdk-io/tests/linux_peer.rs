@@ -15,7 +15,9 @@
 //! across); scenarios S1 and S2 of seed 000 with our side as client and
 //! as server (contracts 8b, 8c, 10); close with unread data (8a), abort and
 //! linger 0 (9c), linger running out and linger graceful (9b); 64 MiB each
-//! way under 2 % random loss on the Linux side (nftables).
+//! way under 2 % random loss on the Linux side (nftables); 64 MiB each way
+//! over net_tap (bridged to the veth) with frames of several segments,
+//! cut by the driver's TSO or, where it refuses them, by the loop.
 
 #[macro_use]
 mod linux;
@@ -284,6 +286,19 @@ fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {
         ],
         false,
     );
+    finish_bulk(env, &mut linux, &mut stackd, bytes, limit);
+}
+
+/// Waits (up to `limit`) for our bulk and Linux's, then checks both
+/// directions arrived whole (counts and SHA-256 across). Returns
+/// stackd's `--stats` line.
+fn finish_bulk(
+    env: &Env,
+    linux: &mut Proc,
+    stackd: &mut Proc,
+    bytes: u64,
+    limit: Duration,
+) -> Option<serde_json::Value> {
     let ours_done = stackd.wait(limit);
     if ours_done.is_none() {
         stackd.stop(Duration::from_secs(5));
@@ -292,14 +307,14 @@ fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {
     if linux.status.is_none() {
         linux.stop(Duration::from_secs(2));
     }
-    let rep = report(None, &[&linux, &stackd]);
+    let rep = report(None, &[&*linux, &*stackd]);
     check!(
         ours_done.is_some(),
         rep,
         "our bulk did not finish within {limit:?}"
     );
-    let ours = json_line(&stackd, "sent_sha256");
-    let theirs = json_line(&linux, "sent_sha256");
+    let ours = json_line(stackd, "sent_sha256");
+    let theirs = json_line(linux, "sent_sha256");
     check!(
         ours.is_some() && theirs.is_some(),
         rep,
@@ -339,7 +354,7 @@ fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {
         ours["received_sha256"]
     );
     let secs = ours["seconds"].as_f64().unwrap_or(0.0);
-    let engine = json_line(&stackd, "engine").map(|s| s["engine"].clone());
+    let engine = json_line(stackd, "engine").map(|s| s["engine"].clone());
     println!(
         "{}: {} MiB each way in {secs:.2} s ({:.0} Mbit/s per direction), retransmits {}, RTOs {}",
         env.name,
@@ -352,6 +367,173 @@ fn bulk_with_linux(env: &Env, bytes: u64, limit: Duration) {
             .as_ref()
             .map_or("?".into(), |e| e["rto_expired"].to_string()),
     );
+    json_line(stackd, "engine")
+}
+
+/// A Linux bridge joining the tap of a net_tap port to the stack's veth
+/// end (no address on it: it only forwards frames), removed on drop.
+struct TapBridge {
+    name: String,
+}
+
+impl TapBridge {
+    fn new(bridge: &str, members: &[&str]) -> TapBridge {
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output()
+                .expect(args[0]);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "ip",
+            "link",
+            "add",
+            "name",
+            bridge,
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+        ]);
+        let b = TapBridge {
+            name: bridge.to_string(),
+        };
+        for dev in std::iter::once(&bridge).chain(members) {
+            let _ = std::process::Command::new("sysctl")
+                .args(["-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")])
+                .output();
+        }
+        for dev in members {
+            run(&["ip", "link", "set", dev, "master", bridge]);
+            run(&["ip", "link", "set", dev, "up"]);
+        }
+        run(&["ip", "link", "set", bridge, "up"]);
+        b
+    }
+}
+
+impl Drop for TapBridge {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.name])
+            .output();
+    }
+}
+
+/// stackd on net_tap (its tap bridged to the veth whose other end is
+/// Linux's) with `engine.offload.tx_checksum` and `tx_segmentation`, and
+/// `tcp.mss` if given: 64 MiB each way with a Linux bulk, SHA-256 checked
+/// across. Returns stackd's loop counters and the longest segment Linux
+/// received from us.
+fn bulk_over_net_tap(env: &Env, mss: Option<u16>) -> (serde_json::Value, u32) {
+    let tap = env.stk_if.replacen("stk0", "stkt", 1);
+    let bridge = env.stk_if.replacen("stk0", "stkb", 1);
+    let base = std::fs::read_to_string(&env.config).unwrap();
+    let mut config = base
+        .replace(
+            &format!("net_af_packet0,iface={}", env.stk_if),
+            &format!("net_tap0,iface={tap}"),
+        )
+        .replace("device = \"net_af_packet0\"", "device = \"net_tap0\"")
+        // Not the tap's own MAC: the bridge keeps frames to its ports'
+        // addresses for itself.
+        .replace("use_port_mac = true", "use_port_mac = false")
+        .replace("[engine]\n", "[engine]\nmac = \"02:00:00:00:99:01\"\n")
+        + "\n[engine.offload]\ntx_checksum = true\ntx_segmentation = true\n";
+    if let Some(mss) = mss {
+        config += &format!("\n[engine.tcp]\nmss = {mss}\n");
+    }
+    assert!(config.contains("net_tap0,iface=") && config.contains("mac = \"02:00"));
+    std::fs::write(&env.config, config).unwrap();
+    let bytes: u64 = 64 << 20;
+    let n = bytes.to_string();
+    let mut stackd = env.stackd(
+        &[
+            "--stats",
+            "--settle-ms",
+            "10000",
+            "bulk",
+            "--listen",
+            "5001",
+            "--bytes",
+            &n,
+            "--seed",
+            "3",
+        ],
+        false,
+    );
+    let _bridge = TapBridge::new(&bridge, &[&tap, &env.stk_if]);
+    env.wait_ping(&stackd);
+    let capture = env.capture(5001);
+    let mut linux = env.linux(
+        "linux bulk",
+        &[
+            "--timeout",
+            "120",
+            "bulk",
+            "--to",
+            &format!("{STACK_IP}:5001"),
+            "--bytes",
+            &n,
+            "--seed",
+            "11",
+        ],
+    );
+    let stats = finish_bulk(env, &mut linux, &mut stackd, bytes, Duration::from_secs(60));
+    let trace = capture.finish();
+    let biggest = trace
+        .segs
+        .iter()
+        .filter(|s| s.ours)
+        .map(|s| s.len)
+        .max()
+        .unwrap_or(0);
+    let lp = stats.map(|s| s["loop"].clone()).unwrap_or_default();
+    println!(
+        "{}: largest segment received by Linux {biggest} bytes; loop {lp}",
+        env.name
+    );
+    (lp, biggest)
+}
+
+/// TCP segmentation offload against Linux, over net_tap (which offers
+/// TSO, done by DPDK's GSO library inside the driver). net_tap in DPDK
+/// 22.11 counts a segment's Ethernet header against the MTU, so with
+/// MSS 1434 (segments of 1,422 bytes after the timestamps option) its
+/// TSO takes every frame: stackd hands frames of several segments to the
+/// device, cuts none itself, and Linux receives whole segments.
+#[test]
+fn bulk_with_linux_through_tso_on_net_tap() {
+    let Some(env) = Env::new("bulk_with_linux_through_tso_on_net_tap", 30) else {
+        return;
+    };
+    let (lp, biggest) = bulk_over_net_tap(&env, Some(1434));
+    let tso = lp["tx_tso_frames"].as_u64().unwrap_or(0);
+    assert!(tso > 0, "no frame went to the device's TSO: {lp}");
+    assert_eq!(lp["tx_cut_frames"].as_u64(), Some(0), "{lp}");
+    assert_eq!(biggest, 1422, "the largest segment Linux received from us");
+}
+
+/// The same at the full MSS, which net_tap's TSO would refuse: the loop
+/// cuts those frames itself, and Linux receives full 1,448-byte segments.
+#[test]
+fn bulk_with_linux_over_net_tap_cuts_what_its_tso_refuses() {
+    let Some(env) = Env::new("bulk_with_linux_over_net_tap_cuts_what_its_tso_refuses", 31) else {
+        return;
+    };
+    let (lp, biggest) = bulk_over_net_tap(&env, None);
+    assert!(
+        lp["tx_cut_frames"].as_u64().unwrap_or(0) > 0,
+        "nothing cut: {lp}"
+    );
+    assert_eq!(lp["tx_tso_frames"].as_u64(), Some(0), "{lp}");
+    assert_eq!(lp["tx_cut_failed"].as_u64(), Some(0), "{lp}");
+    assert_eq!(biggest, 1448, "the largest segment Linux received from us");
 }
 
 #[test]

@@ -406,7 +406,9 @@ impl<P: BufferPool> Engine<P> {
             dont_frag: true,
             ident: self.ip_ident,
         };
-        let offload = self.cfg.offload.tx_checksum;
+        // The device fills checksums of the frames marked for it: TCP
+        // segments. Anything else (ICMP) carries its IPv4 checksum.
+        let offload = self.cfg.offload.tx_checksum && protocol == IpProtocol::Tcp;
         let Some(ip) = head.prepend(IPV4_LEN) else {
             self.stats.drop(DropReason::NoBuffers);
             return None;
@@ -422,7 +424,7 @@ impl<P: BufferPool> Engine<P> {
         Some(Transmit {
             head,
             payload,
-            checksum_offload: offload && protocol == IpProtocol::Tcp,
+            checksum_offload: offload,
             segment_size: None,
         })
     }
