@@ -5,8 +5,9 @@
 //! nothing else (no second engine, no simulator).
 //!
 //! The benches live in `benches/`: `wire` (parse and emit, checksum),
-//! `timers` (the timing wheel) and `engine` (receive and transmit fast
-//! paths, reassembly, connection lookup with up to 1 M connections).
+//! `timers` (the timing wheel), `engine` (receive and transmit fast
+//! paths, reassembly, connection lookup with up to 1 M connections) and
+//! `mbuf` (the fast paths over DPDK mbufs, software segmentation).
 
 pub mod wire;
 
@@ -17,7 +18,7 @@ use stack::wire::{
     Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr,
 };
 use stack::{
-    BufferPool, Engine, EngineConfig, Handle, HeapBuf, HeapPool, Instant, PacketBuf, StaticNeighbor,
+    BufferPool, Engine, EngineConfig, Handle, HeapPool, Instant, PacketBuf, StaticNeighbor,
 };
 
 /// Our address (the engine under test).
@@ -43,12 +44,13 @@ pub struct PeerConn {
     pub peer_ack: u32,
 }
 
-/// The engine under test and its buffer pool.
-pub struct Fixture {
+/// The engine under test and its buffer pool (heap buffers, or mbufs in
+/// `benches/mbuf.rs`).
+pub struct Fixture<P: BufferPool = HeapPool> {
     /// The engine under test.
-    pub engine: Engine<HeapPool>,
+    pub engine: Engine<P>,
     /// Its pool (frames for it are allocated here, as a NIC would).
-    pub pool: HeapPool,
+    pub pool: P,
     /// The virtual clock.
     pub now: Instant,
 }
@@ -73,9 +75,15 @@ pub fn config(max_connections: usize) -> EngineConfig {
 }
 
 impl Fixture {
-    /// An engine with `cfg` and a pool of `buffers` buffers.
+    /// An engine with `cfg` and a pool of `buffers` heap buffers.
     pub fn new(cfg: EngineConfig, buffers: usize) -> Fixture {
-        let pool = HeapPool::new(buffers, 2176, 128);
+        Fixture::with_pool(cfg, HeapPool::new(buffers, 2176, 128))
+    }
+}
+
+impl<P: BufferPool + Clone> Fixture<P> {
+    /// An engine with `cfg` taking its buffers from `pool`.
+    pub fn with_pool(cfg: EngineConfig, pool: P) -> Fixture<P> {
         let engine =
             Engine::new(cfg, pool.clone(), [0x42; 16], Instant::ZERO).expect("valid config");
         Fixture {
@@ -86,7 +94,7 @@ impl Fixture {
     }
 
     /// A frame from the peer carrying `repr`, in a buffer of our pool.
-    pub fn frame(&mut self, repr: &TcpRepr) -> HeapBuf {
+    pub fn frame(&mut self, repr: &TcpRepr) -> P::Buf {
         let bytes = peer_frame(repr);
         let mut buf = self.pool.alloc().expect("pool");
         buf.append(bytes.len())
@@ -207,11 +215,30 @@ pub const DST_PORT_AT: usize = 34 + 2;
 
 /// Copies `template` into a buffer of `pool` (the NIC's DMA), with the
 /// sequence and acknowledgment numbers patched.
-pub fn patched(pool: &mut HeapPool, template: &[u8], seq: u32, ack: u32) -> HeapBuf {
+pub fn patched<P: BufferPool>(pool: &mut P, template: &[u8], seq: u32, ack: u32) -> P::Buf {
     let mut buf = pool.alloc().expect("pool");
     let bytes = buf.append(template.len()).expect("room");
     bytes.copy_from_slice(template);
     bytes[SEQ_AT..SEQ_AT + 4].copy_from_slice(&seq.to_be_bytes());
     bytes[ACK_AT..ACK_AT + 4].copy_from_slice(&ack.to_be_bytes());
+    buf
+}
+
+/// As [`patched`], with the TCP checksum brought up to date (RFC 1624
+/// incremental update over the changed words), for an engine that
+/// verifies checksums itself.
+pub fn patched_checked<P: BufferPool>(pool: &mut P, template: &[u8], seq: u32, ack: u32) -> P::Buf {
+    let mut buf = patched(pool, template, seq, ack);
+    let bytes = buf.data_mut().expect("a fresh buffer");
+    let word = |b: &[u8], at: usize| u32::from(u16::from_be_bytes([b[at], b[at + 1]]));
+    const CSUM_AT: usize = 34 + 16;
+    let mut sum = !word(template, CSUM_AT) & 0xffff;
+    for at in [SEQ_AT, SEQ_AT + 2, ACK_AT, ACK_AT + 2] {
+        sum += (!word(template, at) & 0xffff) + word(bytes, at);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    bytes[CSUM_AT..CSUM_AT + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
     buf
 }

@@ -56,6 +56,13 @@ pub struct Explained {
     pub tx_frames_per_burst: f64,
     /// Transmit bursts the device did not take whole (its ring was full).
     pub tx_ring_full: u64,
+    /// Frames of several segments the engine handed out
+    /// (`offload.tx_segmentation`), and the frames the loop cut them into
+    /// (the rest went to the device's TSO).
+    #[serde(default)]
+    pub multi_segment_frames: u64,
+    #[serde(default)]
+    pub cut_segments: u64,
     /// TSC cycles of busy loop iterations per TCP segment (in and out).
     pub cycles_per_segment: f64,
     /// Share of the workload's time the loop was busy moving frames.
@@ -120,6 +127,8 @@ impl Explained {
                 d(l0.tx_bursts, l1.tx_bursts),
             ),
             tx_ring_full: d(l0.tx_ring_full, l1.tx_ring_full),
+            multi_segment_frames: d(e0.tx_multi_segment_frames, e1.tx_multi_segment_frames),
+            cut_segments: d(l0.tx_cut_segments, l1.tx_cut_segments),
             cycles_per_segment: ratio(busy, seg_out + seg_in),
             busy_share: ratio(busy, d(before.tsc, after.tsc)),
         }
@@ -168,7 +177,16 @@ impl fmt::Display for Explained {
             count(self.tx_ring_full),
             self.cycles_per_segment,
             self.busy_share * 100.0
-        )
+        )?;
+        if self.multi_segment_frames > 0 {
+            write!(
+                f,
+                "; {} frames of several segments (cut into {} in software)",
+                count(self.multi_segment_frames),
+                count(self.cut_segments)
+            )?;
+        }
+        Ok(())
     }
 }
 
