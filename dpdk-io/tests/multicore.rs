@@ -2,7 +2,10 @@
 //! RSS) against one peer engine: 200 active connections from the two-core
 //! side to the peer's echo server and 40 from the peer to the two-core
 //! side's listeners all echo intact, and every connection lives on the
-//! core its 4-tuple hashes to. One EAL per process: one test.
+//! core its 4-tuple hashes to; then the same at MTU 9000 with frames of
+//! several segments cut by the loops (messages of 40,000 bytes, so the
+//! data goes in jumbo frames through the steering). One EAL per process:
+//! one test.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -21,12 +24,45 @@ const A_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 9, 1]);
 const B_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 9, 2]);
 const PEER_ECHO: u16 = 7;
 const MC_ECHO: u16 = 7000;
-const PER_CORE: usize = 100;
-const PASSIVE: usize = 40;
-const MSG_LEN: usize = 300;
 
-fn config(me: Ipv4Addr, mac: EthernetAddress) -> RuntimeConfig {
+/// One run of the two-core side against the peer.
+struct Case {
+    /// Ring and pool names start with this.
+    name: &'static str,
+    mtu: u16,
+    /// Connections each core opens to the peer.
+    per_core: usize,
+    /// Connections the peer opens to the two-core side.
+    passive: usize,
+    /// Bytes each connection sends and expects back.
+    msg_len: usize,
+    /// `engine.offload.tx_segmentation` on every engine.
+    segmentation: bool,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        name: "mc",
+        mtu: 1500,
+        per_core: 100,
+        passive: 40,
+        msg_len: 300,
+        segmentation: false,
+    },
+    Case {
+        name: "mcj",
+        mtu: 9000,
+        per_core: 20,
+        passive: 10,
+        msg_len: 40_000,
+        segmentation: true,
+    },
+];
+
+fn config(case: &Case, me: Ipv4Addr, mac: EthernetAddress) -> RuntimeConfig {
     let mut cfg = RuntimeConfig::default();
+    cfg.engine.mtu = case.mtu;
+    cfg.engine.offload.tx_segmentation = case.segmentation;
     cfg.eal.lcores = "0-1".into();
     cfg.port.use_port_mac = false;
     cfg.port.link_timeout_ms = 1000;
@@ -36,8 +72,8 @@ fn config(me: Ipv4Addr, mac: EthernetAddress) -> RuntimeConfig {
     cfg
 }
 
-fn message(tag: &str) -> Vec<u8> {
-    tag.bytes().cycle().take(MSG_LEN).collect()
+fn message(tag: &str, len: usize) -> Vec<u8> {
+    tag.bytes().cycle().take(len).collect()
 }
 
 /// Echoes whatever arrives on accepted connections; closes after the
@@ -110,6 +146,7 @@ struct Clients {
     tag: String,
     server: SocketAddrV4,
     total: usize,
+    msg_len: usize,
     opened: usize,
     live: HashMap<Handle, (Vec<u8>, Vec<u8>)>,
     done: Vec<(SocketAddrV4, SocketAddrV4)>,
@@ -117,11 +154,12 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(tag: String, server: SocketAddrV4, total: usize) -> Clients {
+    fn new(tag: String, server: SocketAddrV4, total: usize, msg_len: usize) -> Clients {
         Clients {
             tag,
             server,
             total,
+            msg_len,
             opened: 0,
             live: HashMap::new(),
             done: Vec::new(),
@@ -133,7 +171,10 @@ impl Clients {
         while self.opened < self.total && self.live.len() < 32 {
             match engine.connect(self.server) {
                 Ok(h) => {
-                    let msg = message(&format!("{} conn {} |", self.tag, self.opened));
+                    let msg = message(
+                        &format!("{} conn {} |", self.tag, self.opened),
+                        self.msg_len,
+                    );
                     self.live.insert(h, (msg, Vec::new()));
                 }
                 Err(e) => self.errors.push(format!("connect: {e:?}")),
@@ -271,22 +312,31 @@ impl App for PeerApp {
 
 #[test]
 fn two_cores_software_steering() {
-    let t0 = Wall::now();
-    let args = EalArgs::ci(512).lcores("0-1").log_level("notice").build();
+    let args = EalArgs::ci(768).lcores("0-1").log_level("notice").build();
     let eal = Eal::init(&args).expect("EAL");
     assert_eq!(eal.lcore_count(), 2);
-    let (pa, pb) = create_ring_pair("mc_a", "mc_b").expect("ring pair");
-    let pool_a = MbufPool::with_indirect("mc_pool_a", 16383, 8191, 256, 2176).unwrap();
-    let pool_b = MbufPool::with_indirect("mc_pool_b", 16383, 8191, 256, 2176).unwrap();
+    for case in &CASES {
+        run_case(case);
+    }
+}
+
+fn run_case(case: &Case) {
+    let t0 = Wall::now();
+    let (per_core, passive) = (case.per_core, case.passive);
+    let ring = |side: &str| format!("{}_{side}", case.name);
+    let (pa, pb) = create_ring_pair(&ring("a"), &ring("b")).expect("ring pair");
+    let room = if case.mtu > 1500 { 9216 + 128 } else { 2176 };
+    let pool_a = MbufPool::with_indirect(&ring("pool_a"), 16383, 8191, 256, room).unwrap();
+    let pool_b = MbufPool::with_indirect(&ring("pool_b"), 16383, 8191, 256, room).unwrap();
 
     // The peer knows us statically; the two-core side learns the peer's
     // MAC by ARP (so ARP replies must reach both cores).
-    let mut cfg_b = config(B_IP, B_MAC);
+    let mut cfg_b = config(case, B_IP, B_MAC);
     cfg_b.engine.neighbors = vec![StaticNeighbor {
         ip: A_IP,
         mac: A_MAC,
     }];
-    let cfg_a = config(A_IP, A_MAC);
+    let cfg_a = config(case, A_IP, A_MAC);
 
     let logs: Vec<Arc<Mutex<CoreLog>>> = (0..2).map(|_| Default::default()).collect();
     let apps: Vec<Box<dyn App + Send>> = (0..2)
@@ -295,7 +345,8 @@ fn two_cores_software_steering() {
                 clients: Clients::new(
                     format!("core{core}"),
                     SocketAddrV4::new(B_IP, PEER_ECHO),
-                    PER_CORE,
+                    per_core,
+                    case.msg_len,
                 ),
                 echo: EchoConns::default(),
                 listener: None,
@@ -310,7 +361,12 @@ fn two_cores_software_steering() {
 
     let mut peer = Worker::open(&cfg_b, pb, pool_b.clone()).expect("peer");
     let mut peer_app = PeerApp {
-        clients: Clients::new("peer".into(), SocketAddrV4::new(A_IP, MC_ECHO), PASSIVE),
+        clients: Clients::new(
+            "peer".into(),
+            SocketAddrV4::new(A_IP, MC_ECHO),
+            passive,
+            case.msg_len,
+        ),
         echo: EchoConns::default(),
         listener: None,
         accepted: 0,
@@ -349,14 +405,14 @@ fn two_cores_software_steering() {
     let reports = rt.join().expect("cores");
 
     assert_eq!(peer_app.clients.errors, Vec::<String>::new());
-    assert_eq!(peer_app.clients.done.len(), PASSIVE);
-    assert_eq!(peer_app.accepted, 2 * PER_CORE);
+    assert_eq!(peer_app.clients.done.len(), passive);
+    assert_eq!(peer_app.accepted, 2 * per_core);
     let mut passive_total = 0;
     let mut all_ports = HashSet::new();
     for (core, r) in reports.iter().enumerate() {
         let log = logs[core].lock().unwrap().clone();
         assert_eq!(log.errors, Vec::<String>::new(), "core {core}");
-        assert_eq!(log.active.len(), PER_CORE, "core {core} active");
+        assert_eq!(log.active.len(), per_core, "core {core} active");
         for &(local, remote) in &log.active {
             assert_eq!(local.ip(), &A_IP);
             assert_eq!(remote, SocketAddrV4::new(B_IP, PEER_ECHO));
@@ -381,7 +437,7 @@ fn two_cores_software_steering() {
         }
         passive_total += log.passive.len();
         assert_eq!(r.core, core);
-        assert_eq!(r.engine.active_opens, PER_CORE as u64, "core {core}");
+        assert_eq!(r.engine.active_opens, per_core as u64, "core {core}");
         assert_eq!(
             r.engine.passive_opens,
             log.passive.len() as u64,
@@ -404,7 +460,7 @@ fn two_cores_software_steering() {
             r.loop_stats
         );
     }
-    assert_eq!(passive_total, PASSIVE);
+    assert_eq!(passive_total, passive);
     // Software steering: core 0 polls the device and forwards core 1's
     // frames; core 1 sends through core 0.
     let (s0, s1) = (&reports[0].steer, &reports[1].steer);
@@ -412,9 +468,31 @@ fn two_cores_software_steering() {
     assert!(s0.forwarded > 0 && s0.forwarded == s1.received_forwarded);
     assert!(s1.tx_forwarded > 0 && s1.tx_forwarded == s0.tx_for_others);
     assert_eq!(s0.tx_forwarded, 0);
+    if case.segmentation {
+        // Both sides cut frames of several segments, and the data crossed
+        // in jumbo frames (net_ring passes the sender's chains on, so the
+        // receiver copies each into one mbuf and counts it).
+        for (core, r) in reports.iter().enumerate() {
+            let l = &r.loop_stats;
+            assert!(l.tx_cut_frames > 0, "core {core} cut nothing: {l:?}");
+            assert_eq!(
+                l.tx_cut_failed + l.rx_too_long + l.rx_no_buffer,
+                0,
+                "core {core}"
+            );
+        }
+        let l = &peer.stats;
+        assert!(l.tx_cut_frames > 0, "the peer cut nothing: {l:?}");
+        let (frames, bytes) = (l.rx_linearized, l.rx_linearized_bytes);
+        assert!(
+            frames > 0 && bytes / frames > 1514,
+            "{frames} frames of {bytes} bytes reached the peer"
+        );
+        assert_eq!(l.tx_cut_failed + l.rx_too_long + l.rx_no_buffer, 0);
+    }
     println!(
-        "{} + {PASSIVE} connections in {elapsed:?}; test {:?}",
-        2 * PER_CORE,
+        "{} + {passive} connections in {elapsed:?}; test {:?}",
+        2 * per_core,
         t0.elapsed()
     );
     drop(reports);
