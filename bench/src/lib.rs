@@ -9,6 +9,7 @@
 //! paths, reassembly, connection lookup with up to 1 M connections) and
 //! `mbuf` (the fast paths over DPDK mbufs, software segmentation).
 
+pub mod mbuf_paths;
 pub mod wire;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
