@@ -316,8 +316,8 @@ pub struct Stats {
     /// Payload bytes copied on the way out after the application handed
     /// them over, where sharing them failed: into header buffers when a
     /// segment spans more than `MAX_PAYLOAD_PARTS` send-queue buffers or no
-    /// indirect buffer was free, and `write_buf` buffers collapsed onto the
-    /// queue's tail. `write` itself copies the caller's bytes into buffers
+    /// indirect buffer was free (into fresh buffers for a frame of several
+    /// segments), and `write_buf` buffers collapsed onto the queue's tail. `write` itself copies the caller's bytes into buffers
     /// once; that copy is not counted here.
     pub tx_copied_bytes: u64,
     /// Payload bytes of segments under 256 bytes, placed in the header
