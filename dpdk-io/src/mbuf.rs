@@ -73,6 +73,7 @@ impl Mbuf {
         self.raw.as_ptr()
     }
 
+    #[inline]
     fn m(&self) -> &rte_mbuf {
         // SAFETY: raw is a valid mbuf we own for as long as &self lives.
         unsafe { self.raw.as_ref() }
@@ -97,6 +98,7 @@ impl Mbuf {
     /// The counts are read with acquire ordering: when they say the bytes
     /// are ours alone, whatever the holders of the dropped references wrote
     /// is visible before we write (a relaxed read would not order them).
+    #[inline]
     pub fn is_shared(&self) -> bool {
         let mut seg = self.raw.as_ptr();
         while !seg.is_null() {
@@ -123,16 +125,19 @@ impl Mbuf {
     }
 
     /// Number of segments in the chain.
+    #[inline]
     pub fn nb_segs(&self) -> u16 {
         self.m().nb_segs
     }
 
     /// Total data bytes of the chain (`pkt_len`).
+    #[inline]
     pub fn pkt_len(&self) -> u32 {
         self.m().pkt_len
     }
 
     /// Offload flags (`RTE_MBUF_F_*`).
+    #[inline]
     pub fn ol_flags(&self) -> u64 {
         self.m().ol_flags
     }
@@ -142,6 +147,7 @@ impl Mbuf {
         self.m().port
     }
 
+    #[inline]
     fn last_seg(&self) -> *mut rte_mbuf {
         let mut seg = self.raw.as_ptr();
         // SAFETY: segments of our valid chain; the last has next == NULL.
@@ -247,6 +253,7 @@ impl Mbuf {
 }
 
 impl Drop for Mbuf {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: we own raw; freeing it (and its chain) once, here.
         unsafe { dpdk_sys::shim_pktmbuf_free(self.raw.as_ptr()) }
@@ -556,6 +563,7 @@ impl MbufPool {
 }
 
 impl BufferPool for MbufPool {
+    #[inline]
     fn available(&self) -> Option<usize> {
         Some(self.direct().available_here() as usize)
     }
@@ -570,6 +578,7 @@ impl BufferPool for MbufPool {
 
     type Buf = Mbuf;
 
+    #[inline]
     fn alloc(&mut self) -> Option<Mbuf> {
         // SAFETY: the pool is live; NULL on exhaustion is handled.
         let raw = unsafe { dpdk_sys::shim_pktmbuf_alloc(self.direct().as_ptr()) };
