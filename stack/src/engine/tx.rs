@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::api::State;
 use crate::arp::Resolution;
 use crate::buf::{BufferPool, PacketBuf};
+use crate::memory::MemoryLevel;
 use crate::stats::{DropReason, RstReason};
 use crate::tcp::input::SegmentInfo;
 use crate::tcp::output::OutSegment;
@@ -155,8 +156,15 @@ impl<P: BufferPool> Engine<P> {
                 return Some(t);
             }
             let Some(&idx) = self.ready.front() else {
-                // Nothing more to send: an idle engine holds no buffer.
-                self.spare_head = None;
+                // Nothing more to send. The spare header buffer stays for
+                // the next poll (a connection put in the ready list by an
+                // arriving segment often has nothing to send: taking and
+                // returning a buffer each time cost two calls into the
+                // pool), unless no connection is left or memory is under
+                // pressure: then the engine holds no buffer idle.
+                if self.conns.len() == 0 || self.stats.memory.level != MemoryLevel::Normal {
+                    self.spare_head = None;
+                }
                 return None;
             };
             // Allocate, then commit: the header buffer is taken before the
