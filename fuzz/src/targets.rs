@@ -122,7 +122,18 @@ fn host(n: u8, peer: u8) -> EngineConfig {
     cfg.tcp.fin_wait2_timeout = Duration::from_secs(1);
     cfg.tcp.send_buffer = 32 * 1024;
     cfg.tcp.recv_buffer = 16 * 1024;
+    // The client hands over frames of several segments, which the wire
+    // below cuts (`stack::segment::cut`) as a driver without TSO does.
+    cfg.offload.tx_segmentation = n == CLIENT;
     cfg
+}
+
+/// The frames on the wire for `t`: itself, or the segments it is cut into.
+fn wire_frames(pool: &mut HeapPool, t: stack::Transmit<stack::HeapBuf>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    // A pool too empty to cut into loses the rest, as on a wire.
+    let _ = stack::segment::cut(t, pool, |f| out.push(f.to_vec()));
+    out
 }
 
 /// Two engines on a wire, a connection between them with data sent both
@@ -183,6 +194,11 @@ impl Pair {
         pair
     }
 
+    /// The client engine's counters.
+    pub fn client_stats(&self) -> &stack::Stats {
+        self.engines[0].stats()
+    }
+
     /// Moves frames both ways, reads what arrives, accepts what is
     /// acceptable, and runs timers, for `span` of simulated time (or until
     /// nothing is left to do).
@@ -218,11 +234,12 @@ impl Pair {
             let mut moved = false;
             for from in 0..2 {
                 while let Some(frame) = self.engines[from].poll_transmit(self.now) {
-                    let bytes = frame.to_vec();
-                    if from == 0 {
-                        self.client_frames.push(bytes.clone());
+                    for bytes in wire_frames(&mut self.pools[from], frame) {
+                        if from == 0 {
+                            self.client_frames.push(bytes.clone());
+                        }
+                        self.deliver(1 - from, &bytes);
                     }
-                    self.deliver(1 - from, &bytes);
                     moved = true;
                 }
             }
@@ -489,14 +506,20 @@ pub fn engine_ops(data: &[u8]) {
                 for from in 0..2 {
                     if arg & 0x40 == 0 {
                         while let Some(f) = pair.engines[from].poll_transmit(pair.now) {
-                            wire.push_back((1 - from, f.to_vec()));
+                            for bytes in wire_frames(&mut pair.pools[from], f) {
+                                wire.push_back((1 - from, bytes));
+                            }
                         }
                     } else {
                         let mut out = Vec::new();
                         let max = usize::from(arg % 4) + 1;
                         while pair.engines[from].poll_transmit_burst(pair.now, &mut out, max) > 0 {
                             assert!(out.len() <= max, "a transmit burst over its limit");
-                            wire.extend(out.drain(..).map(|f| (1 - from, f.to_vec())));
+                            for f in out.drain(..) {
+                                for bytes in wire_frames(&mut pair.pools[from], f) {
+                                    wire.push_back((1 - from, bytes));
+                                }
+                            }
                         }
                     }
                 }

@@ -43,3 +43,13 @@ fn the_corpus_holds_real_frames() {
         "data segments among them"
     );
 }
+
+#[test]
+fn the_client_sends_frames_of_several_segments_that_the_wire_cuts() {
+    let pair = stack_fuzz::targets::Pair::new();
+    let stats = pair.client_stats();
+    assert!(stats.tx_multi_segment_frames > 0, "{stats:?}");
+    // Every frame the server got from the client is one segment within
+    // the MTU.
+    assert!(pair.client_frames.iter().all(|f| f.len() <= 1514));
+}
