@@ -38,8 +38,8 @@ pub(crate) struct OutSegment {
     pub probe: bool,
     /// The urgent pointer, with URG in `flags`.
     pub urgent: u16,
-    /// Zero for one segment. Else the payload is several segments' of new
-    /// data, each of this many bytes but the last (which alone may be
+    /// Zero for one segment. Else the payload is several segments' worth
+    /// of new data, each of this many bytes but the last (which alone may be
     /// shorter, and alone carries the PSH and FIN in `flags`): exactly
     /// the segments that polls one by one would have made, with the same
     /// headers but for the sequence number.
