@@ -178,6 +178,10 @@ pub struct Engine<P: BufferPool> {
     /// The most segments one frame may carry: 1, or
     /// [`MAX_PAYLOAD_PARTS`] with `offload.tx_segmentation`.
     segments_per_frame: usize,
+    /// Header buffers the driver will take from the pool to cut the
+    /// frames of several segments handed out in the current transmit
+    /// burst (see [`Engine::segments_allowed`]).
+    cut_promised: usize,
     ephemeral_next: u32,
     /// Which local ports active opens may use (multi-core drivers).
     port_selector: Option<PortSelector>,
@@ -266,6 +270,7 @@ impl<P: BufferPool> Engine<P> {
             mem_waiters: Vec::new(),
             ip_ident: 0,
             segments_per_frame,
+            cut_promised: 0,
             ephemeral_next: 0,
             port_selector: None,
             in_burst: false,

@@ -124,6 +124,7 @@ impl<P: BufferPool> Engine<P> {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<P::Buf>> {
         self.now = now;
         self.release_dropped();
+        self.cut_promised = 0;
         self.next_frame()
     }
 
@@ -140,6 +141,7 @@ impl<P: BufferPool> Engine<P> {
     ) -> usize {
         self.now = now;
         self.release_dropped();
+        self.cut_promised = 0;
         let mut n = 0;
         while n < max {
             let Some(t) = self.next_frame() else { break };
@@ -175,13 +177,14 @@ impl<P: BufferPool> Engine<P> {
                 self.stats.tx_waits_for_buffer += 1;
                 return None;
             };
+            let segments = self.segments_allowed();
             let ctx = super::tcb_ctx!(self, false);
             let Some(conn) = self.conns.get_mut(idx) else {
                 self.spare_head = Some(head);
                 self.ready.pop_front();
                 continue;
             };
-            let (seg, out) = conn.tcb.poll_segments(&ctx, self.segments_per_frame);
+            let (seg, out) = conn.tcb.poll_segments(&ctx, segments);
             let Some(seg) = seg else {
                 self.spare_head = Some(head);
                 conn.in_ready = false;
@@ -189,8 +192,10 @@ impl<P: BufferPool> Engine<P> {
                 self.settle(idx, out);
                 continue;
             };
-            // Round robin: one segment per connection per turn.
+            // Round robin: one segment (or one frame of several) per
+            // connection per turn.
             self.ready.rotate_left(1);
+            self.cut_promised += seg.segment_count() - 1;
             match self.transmit_segment(idx, &seg, out, head) {
                 Sent::Frame(t) => {
                     self.stats.frames_out += 1;
@@ -237,6 +242,24 @@ impl<P: BufferPool> Engine<P> {
         };
         if let Sent::Frame(t) = self.transmit_segment(idx, &seg, out, head) {
             self.control.push_back(t);
+        }
+    }
+
+    /// How many segments the next frame may carry. Joining them commits
+    /// the TCB to segments whose frames the driver builds later, with a
+    /// header buffer each from this pool (when it cuts them in software):
+    /// so one segment only, unless the pool holds those buffers beyond its
+    /// reserve, after what the frames handed out in this burst will take,
+    /// and memory is not under pressure. Allocate, then commit, as for a
+    /// single segment.
+    fn segments_allowed(&self) -> usize {
+        let most = self.segments_per_frame;
+        if most == 1 || self.stats.memory.level != MemoryLevel::Normal {
+            return 1;
+        }
+        match self.pool.available() {
+            Some(free) if free < self.cfg.tcp.pool_reserve + self.cut_promised + most - 1 => 1,
+            _ => most,
         }
     }
 

@@ -637,3 +637,39 @@ fn segments_over_several_queued_buffers_are_sent_without_a_copy() {
     assert_eq!(t.engine.stats().retransmits, 1);
     assert_eq!(copies(&t), (0, 160), "no copy on retransmit");
 }
+
+// Allocate, then commit, for frames of several segments: the driver cuts
+// them with a header buffer per segment from the same pool, so segments
+// are joined only while the pool holds those buffers beyond its reserve;
+// else they go one per frame, and none is committed without its buffers.
+#[test]
+fn segments_are_joined_only_while_the_pool_can_cut_them() {
+    let mut t = Harness::with_config(|c| {
+        c.offload.tx_segmentation = true;
+        c.tcp.nodelay = true;
+    });
+    let c = t.active();
+    let reserve = t.engine.config().tcp.pool_reserve;
+    let data = vec![0x5au8; 16 * MSS];
+    assert_eq!(t.engine.write(c.h, &data), Ok(data.len()));
+    // Hold all but the reserve and three buffers: one for the headers of
+    // the next frame, too few to cut eight segments.
+    let mut held = Vec::new();
+    while t.pool.available() > reserve + 3 {
+        held.push(crate::BufferPool::alloc(&mut t.pool).unwrap());
+    }
+    let one = t.engine.poll_transmit(t.now).expect("a frame");
+    assert_eq!(
+        one.segment_size, None,
+        "one segment while the pool is short"
+    );
+    assert_eq!(one.payload.len(), MSS);
+    drop((one, held));
+    // With buffers to cut them, the next frames carry several segments,
+    // and the first segments of a burst leave room for what the burst's
+    // earlier frames will take.
+    let mut out = Vec::new();
+    assert!(t.engine.poll_transmit_burst(t.now, &mut out, 4) >= 1);
+    assert_eq!(out[0].segment_size, Some(MSS as u16));
+    assert!(out[0].payload.len() > MSS, "{}", out[0].payload.len());
+}

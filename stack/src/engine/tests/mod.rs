@@ -262,6 +262,8 @@ struct Harness {
     now: Instant,
     /// The ISS the peer uses in the handshake helpers.
     peer_iss: SeqNumber,
+    /// The engine's pool (shared), for tests that hold its buffers.
+    pool: HeapPool,
 }
 
 impl Harness {
@@ -293,11 +295,12 @@ impl Harness {
         cfg.tcp.sack = false;
         change(&mut cfg);
         let pool = HeapPool::new(4096, 2048, 128);
-        let engine = Engine::new(cfg, pool, [0x5e; 16], Instant::ZERO).unwrap();
+        let engine = Engine::new(cfg, pool.clone(), [0x5e; 16], Instant::ZERO).unwrap();
         Harness {
             engine,
             now: Instant::ZERO,
             peer_iss: PEER_ISS,
+            pool,
         }
     }
 
