@@ -274,25 +274,7 @@ fn an_unserved_protocol_gets_protocol_unreachable_within_the_rate_limit() {
 #[test]
 fn regression_an_echo_reply_carries_its_ipv4_checksum_with_tx_offload() {
     let mut t = Harness::with_config(|c| c.offload.tx_checksum = true);
-    let icmp = Icmpv4Repr::EchoRequest {
-        ident: 7,
-        seq_no: 1,
-        data: b"ping",
-    };
-    let ip = Ipv4Repr {
-        src_addr: PEER_IP,
-        dst_addr: LOCAL_IP,
-        protocol: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
-        ttl: 64,
-        dont_frag: false,
-        ident: 9,
-    };
-    t.send_frame(&ip_frame(&ip, |b| {
-        let mut p = Icmpv4Packet::new_unchecked(b);
-        icmp.emit(&mut p);
-        p.fill_checksum();
-    }));
+    t.send_frame(&echo_request(b"ping"));
     let reply = t.engine.poll_transmit(t.now).expect("an echo reply");
     assert!(!reply.checksum_offload, "not marked for the device");
     let bytes = reply.to_vec();

@@ -45,26 +45,6 @@ fn arp_request_for_our_address_is_answered() {
     assert_eq!(t.engine.stats().arp_in, 2);
 }
 
-fn echo_request(data: &[u8]) -> Vec<u8> {
-    let icmp = Icmpv4Repr::EchoRequest {
-        ident: 0x1234,
-        seq_no: 7,
-        data,
-    };
-    let ip = Ipv4Repr {
-        src_addr: PEER_IP,
-        dst_addr: LOCAL_IP,
-        protocol: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
-        ttl: 64,
-        dont_frag: false,
-        ident: 99,
-    };
-    ip_frame(&ip, |bytes| {
-        icmp.emit(&mut Icmpv4Packet::new_unchecked(bytes))
-    })
-}
-
 // RFC 1122 3.2.2.6: an echo request gets an echo reply with the same
 // identifier, sequence number and data; icmp_echo = false turns it off.
 #[test]

@@ -558,6 +558,27 @@ pub(super) fn arp_from(op: ArpOperation, sender: Ipv4Addr, target: Ipv4Addr) -> 
     frame
 }
 
+/// An ICMP echo request from the peer to us carrying `data`.
+fn echo_request(data: &[u8]) -> Vec<u8> {
+    let icmp = crate::wire::Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: LOCAL_IP,
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        ttl: 64,
+        dont_frag: false,
+        ident: 99,
+    };
+    ip_frame(&ip, |bytes| {
+        icmp.emit(&mut crate::wire::Icmpv4Packet::new_unchecked(bytes))
+    })
+}
+
 /// Ethernet and IPv4 headers from the peer to us around a payload that
 /// `fill` writes.
 fn ip_frame(ip: &Ipv4Repr, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
