@@ -507,9 +507,7 @@ impl Worker {
                 break;
             }
             for t in out.drain(..) {
-                sent += t
-                    .segment_size
-                    .map_or(1, |s| t.payload.len().div_ceil(usize::from(s)));
+                sent += t.segment_count();
                 self.queue_transmit(t);
             }
             self.flush(now);

@@ -99,6 +99,7 @@ pub fn cut<P: BufferPool>(
         return Ok(1);
     };
     let size = usize::from(size);
+    let count = frame.segment_count();
     let Transmit {
         head,
         payload,
@@ -112,7 +113,6 @@ pub fn cut<P: BufferPool>(
     let mut template = [0u8; MAX_HEADERS];
     template[..at.len].copy_from_slice(head.data());
     let total = payload.len();
-    let count = total.div_ceil(size).max(1);
     let ident = u16::from_be_bytes([template[ETH_LEN + 4], template[ETH_LEN + 5]]);
     let seq = u32::from_be_bytes(
         template[at.l4 + 4..at.l4 + 8]
@@ -154,14 +154,12 @@ pub fn cut<P: BufferPool>(
             part_of.push(part).map_err(|_| CutError::Malformed)?;
         }
         let bytes = buf.data_mut().ok_or(CutError::Malformed)?;
-        fill_headers(bytes, at, &part_of, checksum_offload, last, |h| {
-            let ip_len = (h.len() - ETH_LEN + len) as u16;
-            h[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&ip_len.to_be_bytes());
-            let id = ident.wrapping_add(i as u16);
-            h[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&id.to_be_bytes());
-            let s = seq.wrapping_add((i * size) as u32);
-            h[at.l4 + 4..at.l4 + 8].copy_from_slice(&s.to_be_bytes());
-        });
+        let fields = Fields {
+            ident: ident.wrapping_add(i as u16),
+            seq: seq.wrapping_add((i * size) as u32),
+            last,
+        };
+        fill_headers(bytes, at, &part_of, checksum_offload, fields);
         emit(Transmit {
             head: buf,
             payload: part_of,
@@ -172,18 +170,30 @@ pub fn cut<P: BufferPool>(
     Ok(count)
 }
 
-/// Sets one segment's headers in `h`: the per-segment fields through
-/// `set`, PSH and FIN cleared but on the last, then the checksums.
+/// What differs from segment to segment besides the length.
+struct Fields {
+    /// IPv4 identification.
+    ident: u16,
+    /// TCP sequence number.
+    seq: u32,
+    /// The last segment keeps PSH and FIN.
+    last: bool,
+}
+
+/// Sets one segment's headers in `h` (a copy of the frame's): IPv4 total
+/// length for `payload`, `fields`, then the checksums.
 fn fill_headers<B: PacketBuf>(
     h: &mut [u8],
     at: Layout,
     payload: &Payload<B>,
     offload: bool,
-    last: bool,
-    set: impl FnOnce(&mut [u8]),
+    fields: Fields,
 ) {
-    set(h);
-    if !last {
+    let ip_len = (at.len - ETH_LEN + payload.len()) as u16;
+    h[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&ip_len.to_be_bytes());
+    h[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&fields.ident.to_be_bytes());
+    h[at.l4 + 4..at.l4 + 8].copy_from_slice(&fields.seq.to_be_bytes());
+    if !fields.last {
         h[at.l4 + 13] &= !(TCP_FIN | TCP_PSH);
     }
     h[ETH_LEN + 10..ETH_LEN + 12].fill(0);

@@ -188,6 +188,12 @@ fn same_on_the_wire(name: &str, seed: u64, link: LinkConfig, how: Writes, bytes:
     );
     for (c, p) in cut.stats.iter().zip(&plain.stats) {
         assert_eq!(p.tx_multi_segment_frames, 0);
+        // Joined payloads stay within the parts a frame holds: shared,
+        // never copied.
+        assert_eq!(
+            c.tx_copied_bytes, p.tx_copied_bytes,
+            "seed {seed:#x}: copies"
+        );
         assert_eq!(
             c.segments_out, p.segments_out,
             "seed {seed:#x}: same segments"

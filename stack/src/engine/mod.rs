@@ -100,6 +100,14 @@ impl<B: PacketBuf> Transmit<B> {
         self.head.len() + self.payload.len()
     }
 
+    /// The TCP segments the frame stands for on the wire: 1, or with
+    /// [`Transmit::segment_size`] as many as its payload makes.
+    pub fn segment_count(&self) -> usize {
+        self.segment_size.map_or(1, |size| {
+            self.payload.len().div_ceil(usize::from(size).max(1)).max(1)
+        })
+    }
+
     /// Whether the frame is empty (never, for frames the engine builds).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

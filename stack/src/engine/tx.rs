@@ -84,11 +84,6 @@ fn copy_payload<P: BufferPool>(
     Some(payload)
 }
 
-/// How many segments of at most `size` bytes carry `len` bytes.
-pub(crate) fn tcp_payload_segments(len: usize, size: u16) -> usize {
-    len.div_ceil(usize::from(size).max(1)).max(1)
-}
-
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
 const DEFAULT_TTL: u8 = 64;
@@ -410,11 +405,11 @@ impl<P: BufferPool> Engine<P> {
         };
         head.data_mut()?[16..18].copy_from_slice(&csum.to_be_bytes());
         let mut frame = self.ip_frame(head, payload, dst, IpProtocol::Tcp, tcp_len)?;
-        if let Some(size) = segment_size {
+        if segment_size.is_some() {
+            frame.segment_size = segment_size;
             // One identification per segment, as if sent one by one.
-            let segments = tcp_payload_segments(frame.payload.len(), size);
-            self.ip_ident = self.ip_ident.wrapping_add(segments as u16 - 1);
-            frame.segment_size = Some(size);
+            let more = frame.segment_count() - 1;
+            self.ip_ident = self.ip_ident.wrapping_add(more as u16);
         }
         Some(frame)
     }

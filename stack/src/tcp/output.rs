@@ -349,18 +349,24 @@ impl<B: PacketBuf> Tcb<B> {
             return;
         }
         let mut count = 1;
+        // Send-queue buffers the joined payload runs over, counted piece by
+        // piece (a piece that starts inside a buffer shares it with the
+        // piece before).
+        let (mut spans, _) = self.send.buffers_spanned(seg.data_off, seg.data_len);
         while count < max {
             let Due::Send { off, len, fin } = self.new_data_due() else {
                 break;
             };
             let total = seg.data_len + len;
-            if len == 0
-                || off != seg.data_off + seg.data_len
-                || total > MAX_MULTI_SEGMENT_PAYLOAD
-                || self.send.buffers_spanned(seg.data_off, total) > crate::engine::MAX_PAYLOAD_PARTS
-            {
+            if len == 0 || off != seg.data_off + seg.data_len || total > MAX_MULTI_SEGMENT_PAYLOAD {
                 break;
             }
+            let (more, shared) = self.send.buffers_spanned(off, len);
+            let spans_then = spans + more - usize::from(shared);
+            if spans_then > crate::engine::MAX_PAYLOAD_PARTS {
+                break;
+            }
+            spans = spans_then;
             let next = self.new_data(ctx, off, len, fin);
             debug_assert_eq!(
                 (next.ack, next.window, next.ts),

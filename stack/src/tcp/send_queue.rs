@@ -253,16 +253,20 @@ impl<B: PacketBuf> SendQueue<B> {
         None
     }
 
-    /// How many buffers the queued bytes `off..off + len` run over.
-    pub fn buffers_spanned(&mut self, mut off: usize, len: usize) -> usize {
+    /// How many buffers the queued bytes `off..off + len` run over, and
+    /// whether the first of them also holds the byte before `off`.
+    pub fn buffers_spanned(&mut self, mut off: usize, len: usize) -> (usize, bool) {
         let end = off + len;
-        let mut n = 0;
+        let (mut n, mut shared) = (0, false);
         while off < end {
             let Some(s) = self.slice_at(off) else { break };
+            if n == 0 {
+                shared = s.start > 0;
+            }
             off += s.len;
             n += 1;
         }
-        n
+        (n, shared)
     }
 
     /// Copies queued bytes from offset `off` into `dst`; returns the count.
@@ -283,6 +287,20 @@ impl<B: PacketBuf> SendQueue<B> {
 mod tests {
     use super::*;
     use crate::buf::HeapPool;
+
+    #[test]
+    fn spans_count_buffers_and_whether_the_first_is_shared_with_the_byte_before() {
+        let mut pool = HeapPool::new(8, 256, 0);
+        let mut q = SendQueue::new(1000, 100);
+        let data: Vec<u8> = (0..250u8).collect();
+        assert_eq!(q.write(&mut pool, &data, 0, |_| true), (250, None));
+        // Looked at out of order: the cursor walks back as well as on.
+        assert_eq!(q.buffers_spanned(150, 100), (2, true));
+        assert_eq!(q.buffers_spanned(0, 250), (3, false));
+        assert_eq!(q.buffers_spanned(100, 100), (1, false));
+        assert_eq!(q.buffers_spanned(50, 100), (2, true));
+        assert_eq!(q.buffers_spanned(200, 500), (1, false), "up to the end");
+    }
 
     #[test]
     fn write_fills_chunks_and_ack_frees_them() {
