@@ -831,8 +831,8 @@ fn prepare_tso(head: &mut Mbuf, segment_size: u16) -> bool {
     if l4_len < 20 {
         return false;
     }
-    let addr = |at: usize| std::net::Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3]);
-    let sum = fold(pseudo_header_sum(addr(14 + 12), addr(14 + 16), 6, 0));
+    let ip = stack::wire::Ipv4Packet::new_unchecked(&h[14..]);
+    let sum = fold(pseudo_header_sum(ip.src_addr(), ip.dst_addr(), 6, 0));
     h[L4 + 16..L4 + 18].copy_from_slice(&sum.to_be_bytes());
     head.request_tcp_segmentation(14, 20, l4_len, segment_size);
     true

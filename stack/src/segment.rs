@@ -21,6 +21,7 @@ use crate::buf::{BufferPool, PacketBuf};
 use crate::engine::{Payload, Transmit};
 use crate::wire::checksum;
 use crate::wire::tcp::tcp_checksum_parts;
+use crate::wire::Ipv4Packet;
 
 const ETH_LEN: usize = 14;
 /// The longest Ethernet, IPv4 and TCP headers together.
@@ -198,8 +199,8 @@ fn fill_headers<B: PacketBuf>(
     }
     h[ETH_LEN + 10..ETH_LEN + 12].fill(0);
     h[at.l4 + 16..at.l4 + 18].fill(0);
-    let src = ipv4(&h[ETH_LEN + 12..ETH_LEN + 16]);
-    let dst = ipv4(&h[ETH_LEN + 16..ETH_LEN + 20]);
+    let ip = Ipv4Packet::new_unchecked(&h[ETH_LEN..]);
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
     let tcp_len = at.len - at.l4 + payload.len();
     let tcp_sum = if offload {
         // The device fills both checksums from the pseudo-header sum.
@@ -210,10 +211,6 @@ fn fill_headers<B: PacketBuf>(
         tcp_checksum_parts(src, dst, &h[at.l4..], payload.slices())
     };
     h[at.l4 + 16..at.l4 + 18].copy_from_slice(&tcp_sum.to_be_bytes());
-}
-
-fn ipv4(b: &[u8]) -> std::net::Ipv4Addr {
-    std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
 }
 
 #[cfg(test)]
